@@ -1,0 +1,69 @@
+# The provider-info dict Airflow reads through the ``apache_airflow_provider`` entry point.
+# Kept in the shape of the in-tree providers' generated ``get_provider_info`` modules.
+
+from __future__ import annotations
+
+from airflow_provider_clevertap import __version__
+from airflow_provider_clevertap.regions import DEFAULT_REGION, REGION_HOSTS
+
+
+def get_provider_info():
+    return {
+        "package-name": "airflow-provider-clevertap",
+        "name": "CleverTap",
+        "description": "Sync staged data-warehouse rows into `CleverTap <https://clevertap.com/>`__ user profiles.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "CleverTap",
+                "external-doc-url": "https://developer.clevertap.com/docs/api-overview",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "CleverTap",
+                "python-modules": ["airflow_provider_clevertap.hooks.clevertap"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "CleverTap",
+                "python-modules": [
+                    "airflow_provider_clevertap.operators.user_upload",
+                    "airflow_provider_clevertap.operators.user_delete",
+                ],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_clevertap.hooks.clevertap.CleverTapHook",
+                "hook-name": "CleverTap",
+                "connection-type": "clevertap",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"login": "Account ID", "password": "Passcode"},
+                    "placeholders": {
+                        "login": "e.g. W9R-486-4W5Z",
+                        "password": "the account's Passcode (Settings > Passcode)",
+                        "host": "leave empty to use the region; an administrator's override such as http://127.0.0.1:8765",
+                        "extra": '{"region": "eu1"}',
+                    },
+                },
+                "conn-fields": {
+                    "region": {
+                        "label": "Region",
+                        "description": (
+                            "Your CleverTap account's region (Settings > Project). "
+                            "Ignored when Host is set."
+                        ),
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": list(REGION_HOSTS),
+                            "default": DEFAULT_REGION,
+                        },
+                    }
+                },
+            }
+        ],
+    }
