@@ -1,0 +1,414 @@
+"""CleverTapHook: auth, region endpoints, one pooled session, retries, throttling, batching."""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import islice
+from typing import Any, Literal
+
+import msgspec
+import requests
+import tenacity
+from airflow.providers.common.compat.sdk import mask_secret
+from airflow.providers.http.hooks.http import HttpHook
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
+
+from airflow_provider_clevertap import __version__
+from airflow_provider_clevertap.exceptions import (
+    CleverTapAPIError,
+    CleverTapAuthError,
+    CleverTapCancelled,
+)
+from airflow_provider_clevertap.regions import base_url_for_region
+from airflow_provider_clevertap.responses import BatchResult, parse_refusals
+
+# CleverTap's documented limits.
+MAX_UPLOAD_BATCH = 1000
+MAX_DELETE_BATCH = 100
+MAX_CONCURRENCY = 15  # concurrent requests per account; more answer 429
+
+UPLOAD_ENDPOINT = "/1/upload"
+DELETE_ENDPOINT = "/1/delete/profiles.json"
+PROFILE_ENDPOINT = "/1/profile.json"
+
+_RETRY_AFTER_CAP = 300.0  # a broken Retry-After must not park a worker for hours
+_OWN_EXTRAS = ("region", "verify", "proxies")
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+
+class _Retryable(Exception):
+    """A response or transport failure worth another attempt (429, 5xx, network)."""
+
+    def __init__(self, status: int | None, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+class CleverTapHook(HttpHook):
+    """
+    Talk to CleverTap's server API through a ``clevertap`` connection.
+
+    The connection holds the Account ID as its login, the Passcode as its password and the
+    region (``eu1``, ``in1``, ``sg1``, ``us1``, ``aps3``, ``mec1``, ``sk1``) in its extra;
+    a Host, when set, overrides the region (proxies, the local emulator). The extra may also
+    set ``verify`` (TLS verification, on by default, or a CA bundle path) and ``proxies``.
+
+    :param clevertap_conn_id: the Airflow connection to use.
+    :param max_concurrency: requests in flight at once (at most 15, CleverTap's limit per account).
+    :param max_attempts: attempts per request before a retryable failure (429, 5xx, network
+        error, timeout) becomes an error.
+    :param connect_timeout: seconds to wait for a connection.
+    :param read_timeout: seconds to wait for an answer.
+    :param backoff_base: first retry delay in seconds; it doubles per attempt, with jitter.
+    :param backoff_max: the longest delay between attempts, unless CleverTap asks for longer
+        with ``Retry-After``.
+    """
+
+    conn_name_attr = "clevertap_conn_id"
+    default_conn_name = "clevertap_default"
+    conn_type = "clevertap"
+    hook_name = "CleverTap"
+
+    def __init__(
+        self,
+        clevertap_conn_id: str = default_conn_name,
+        *,
+        max_concurrency: int = 10,
+        max_attempts: int = 5,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+    ) -> None:
+        if not 1 <= max_concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"max_concurrency must be between 1 and {MAX_CONCURRENCY}, got {max_concurrency}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        # The pool holds one connection per concurrent request, so none is opened and dropped.
+        adapter = TCPKeepAliveAdapter(
+            idle=120, count=20, interval=30, pool_connections=1, pool_maxsize=max_concurrency
+        )
+        super().__init__(method="POST", http_conn_id=clevertap_conn_id, adapter=adapter)
+        self.clevertap_conn_id = clevertap_conn_id
+        self.max_concurrency = max_concurrency
+        self.max_attempts = max_attempts
+        self.timeout = (connect_timeout, read_timeout)
+        # Jitter spreads the retries of concurrent workers that were throttled together.
+        self._backoff = tenacity.wait_exponential(multiplier=backoff_base, max=backoff_max) + tenacity.wait_random(
+            0, backoff_base
+        )
+        self._session: requests.Session | None = None
+        self._session_lock = threading.Lock()
+        self._cancelled = threading.Event()
+
+    # -- connection and session ------------------------------------------------------------
+
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> requests.Session:
+        """Return the hook's one session, built on first use and reused for every request."""
+        with self._session_lock:
+            if self._session is None:
+                self._session = self._build_session()
+            if headers:
+                self._session.headers.update(headers)
+            return self._session
+
+    def _build_session(self) -> requests.Session:
+        connection = self.get_connection(self.clevertap_conn_id)
+        if not connection.login or not connection.password:
+            raise ValueError(
+                f"Connection {self.clevertap_conn_id!r} needs the CleverTap Account ID as its login "
+                "and the Passcode as its password"
+            )
+        mask_secret(connection.password)
+        extra = connection.extra_dejson
+        ignored = sorted(set(extra) - set(_OWN_EXTRAS))
+        if ignored:
+            # HttpHook would send unknown extras as HTTP headers; CleverTap gets none of them.
+            self.log.warning("Connection %s: ignoring extra fields %s", self.clevertap_conn_id, ignored)
+
+        self.base_url = _base_url(connection.host, connection.schema, connection.port, extra.get("region"))
+        self._base_url_initialized = True
+
+        session = requests.Session()
+        session.verify = extra.get("verify", True)
+        session.proxies.update(extra.get("proxies") or {})
+        session.headers.update(
+            {
+                "X-CleverTap-Account-Id": connection.login,
+                "X-CleverTap-Passcode": connection.password,
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": f"airflow-provider-clevertap/{__version__} {requests.utils.default_user_agent()}",
+            }
+        )
+        return self._configure_session_from_mount_adapters(session)
+
+    def _extract_auth(self, connection: Any) -> None:
+        """CleverTap authenticates with headers only: never send HTTP Basic auth."""
+        return None
+
+    def close(self) -> None:
+        """Close the session and its pooled connections."""
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    def cancel(self) -> None:
+        """Stop promptly: no new requests, no more retries, in-flight connections closed."""
+        self._cancelled.set()
+        self.close()
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated read (a profile lookup) and report whether it worked."""
+        try:
+            self._request("connection test", "GET", PROFILE_ENDPOINT, params={"identity": "airflow-connection-test"}, attempts=1)
+        except CleverTapAuthError as error:
+            return False, str(error)
+        except CleverTapAPIError as error:
+            if error.status is not None and 400 <= error.status < 500:
+                # Credentials were accepted; only the lookup itself was refused.
+                return True, f"Authenticated with CleverTap at {self.base_url} (profile lookup answered HTTP {error.status})"
+            return False, str(error)
+        except Exception as error:  # the UI shows the reason instead of a stack trace
+            return False, f"Could not reach CleverTap: {error}"
+        finally:
+            self.close()
+        return True, f"Connected to CleverTap at {self.base_url}: Account ID and Passcode accepted"
+
+    def get_profile(self, identity: str) -> dict[str, Any] | None:
+        """Return the stored profile of ``identity`` (CleverTap's ``record``), or None."""
+        body = self._request("profile lookup", "GET", PROFILE_ENDPOINT, params={"identity": identity})[0]
+        record = body.get("record") if isinstance(body, dict) else None
+        return record if isinstance(record, dict) else None
+
+    def upload_profiles(
+        self,
+        records: Iterable[dict[str, Any]],
+        *,
+        batch_size: int = MAX_UPLOAD_BATCH,
+        dry_run: bool = False,
+    ) -> Iterator[BatchResult]:
+        """Upload profile records in batches, several at once; yield each batch's outcome.
+
+        Batches are yielded as they complete (not in input order). A batch retried after a
+        transient failure is yielded once. On a failure that retries do not fix, batches
+        already in flight are finished and yielded, then the error is raised.
+
+        :param records: CleverTap profile records (``{"type": "profile", "identity": ...}``).
+        :param batch_size: records per request, at most 1000.
+        :param dry_run: ask CleverTap to validate only (``?dryRun=1``); nothing is stored.
+        """
+        _check_batch_size(batch_size, MAX_UPLOAD_BATCH)
+        params = {"dryRun": "1"} if dry_run else None
+
+        def send(batch: list[dict[str, Any]]) -> BatchResult:
+            body, attempts = self._request("upload", "POST", UPLOAD_ENDPOINT, payload={"d": batch}, params=params)
+            id_key = "objectId" if batch and "objectId" in batch[0] else "identity"
+            return BatchResult(batch, parse_refusals(body, batch, id_key), attempts)
+
+        return self._run_batches(_batched(records, batch_size), send)
+
+    def delete_profiles(
+        self,
+        ids: Iterable[str],
+        *,
+        id_type: Literal["identity", "guid"] = "identity",
+        batch_size: int = MAX_DELETE_BATCH,
+    ) -> Iterator[BatchResult]:
+        """Delete profiles by identity or by CleverTap guid, in batches; yield each outcome.
+
+        :param ids: identities (or guids) to delete.
+        :param id_type: ``identity`` or ``guid``; one request never mixes the two.
+        :param batch_size: ids per request, at most 100.
+        """
+        if id_type not in ("identity", "guid"):
+            raise ValueError(f"id_type must be 'identity' or 'guid', got {id_type!r}")
+        _check_batch_size(batch_size, MAX_DELETE_BATCH)
+
+        def send(batch: list[str]) -> BatchResult:
+            body, attempts = self._request("delete", "POST", DELETE_ENDPOINT, payload={id_type: batch})
+            return BatchResult(batch, parse_refusals(body, batch, None), attempts)
+
+        return self._run_batches(_batched(ids, batch_size), send)
+
+    # -- batching and concurrency ----------------------------------------------------------------
+
+    def _run_batches(
+        self, batches: Iterator[list[Any]], send: Callable[[list[Any]], BatchResult]
+    ) -> Iterator[BatchResult]:
+        self._cancelled.clear()
+        # Twice the concurrency queued keeps every worker busy while the caller reads and maps
+        # the next rows, and bounds memory to a few batches whatever the input size.
+        window = 2 * self.max_concurrency
+        failure: BaseException | None = None
+        pending: set[Future[BatchResult]] = set()
+        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="clevertap") as pool:
+            try:
+                while True:
+                    while failure is None and len(pending) < window:
+                        batch = next(batches, None)
+                        if batch is None:
+                            break
+                        pending.add(pool.submit(send, batch))
+                    if not pending:
+                        break
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        if future.cancelled():
+                            continue
+                        error = future.exception()
+                        if error is None:
+                            yield future.result()
+                        elif failure is None:
+                            failure = error
+                            for queued in pending:
+                                queued.cancel()  # not started yet: never sent
+            finally:
+                for queued in pending:
+                    queued.cancel()
+        if failure is not None:
+            raise failure
+
+    # -- one request, with retries -----------------------------------------------------------
+
+    def _request(
+        self,
+        action: str,
+        method: str,
+        endpoint: str,
+        *,
+        payload: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        attempts: int | None = None,
+    ) -> tuple[Any, int]:
+        """Send one request until it succeeds or fails for good; return (decoded body, attempts)."""
+        session = self.get_conn()
+        prepared = session.prepare_request(
+            requests.Request(
+                method,
+                self.url_from_endpoint(endpoint),
+                params=params,
+                data=_json_encode(payload) if payload is not None else None,
+            )
+        )
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts or self.max_attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log_retry(action, state),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    body = self._send_once(action, session, prepared)
+        except _Retryable as error:
+            raise CleverTapAPIError(
+                action, error.status, error.message, attempts=attempts or self.max_attempts
+            ) from None
+        return body, attempt.retry_state.attempt_number
+
+    def _send_once(self, action: str, session: requests.Session, prepared: requests.PreparedRequest) -> Any:
+        if self._cancelled.is_set():
+            raise CleverTapCancelled(f"CleverTap {action} cancelled")
+        try:
+            response = self.run_and_check(
+                session, prepared, {"check_response": False, "timeout": self.timeout}
+            )
+        except requests.Timeout as error:
+            raise _Retryable(None, f"timed out ({type(error).__name__})") from None
+        except requests.ConnectionError as error:
+            if self._cancelled.is_set():
+                raise CleverTapCancelled(f"CleverTap {action} cancelled") from None
+            raise _Retryable(None, f"connection failed ({type(error).__name__})") from None
+
+        status = response.status_code
+        body = _decode(response.content)
+        # Only CleverTap's own error fields are kept: a body may echo profile data.
+        message = str(body.get("error") or response.reason) if isinstance(body, dict) else str(response.reason)
+        code = body.get("code") if isinstance(body, dict) else None
+        if 200 <= status < 300:
+            if body is None:
+                raise CleverTapAPIError(action, status, "the answer was not JSON")
+            return body
+        if status == 429 or status >= 500:
+            raise _Retryable(status, message, _retry_after(response.headers.get("Retry-After")))
+        if status in (401, 403):
+            raise CleverTapAuthError(action, status, message, code=code)
+        raise CleverTapAPIError(action, status, message, code=code)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _Retryable) and error.retry_after is not None:
+            return min(error.retry_after, _RETRY_AFTER_CAP)
+        return self._backoff(state)
+
+    def _sleep(self, seconds: float) -> None:
+        if self._cancelled.wait(seconds):
+            raise CleverTapCancelled("CleverTap request cancelled while waiting to retry")
+
+    def _log_retry(self, action: str, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        status = f"HTTP {error.status}" if isinstance(error, _Retryable) and error.status else str(error)
+        delay = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning(
+            "CleverTap %s: %s; retrying in %.1f s (attempt %d of %d)",
+            action,
+            status,
+            delay,
+            state.attempt_number + 1,
+            self.max_attempts,
+        )
+
+
+def _base_url(host: str | None, scheme: str | None, port: int | None, region: str | None) -> str:
+    if not host:
+        return base_url_for_region(region)
+    url = host.rstrip("/") if "://" in host else f"{scheme or 'https'}://{host.rstrip('/')}"
+    return f"{url}:{port}" if port else url
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _check_batch_size(batch_size: int, limit: int) -> None:
+    if not 1 <= batch_size <= limit:
+        raise ValueError(f"batch_size must be between 1 and {limit} (CleverTap's limit), got {batch_size}")
+
+
+def _decode(content: bytes) -> Any:
+    try:
+        return _json_decode(content) if content else None
+    except msgspec.DecodeError:
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+

@@ -1,0 +1,106 @@
+"""What comes back from CleverTap for one batch: which items it accepted and which it refused.
+
+CleverTap answers HTTP 200 even when it refuses some or all records, listing the refused ones
+under ``unprocessed`` with an error ending in "Skipped record number : N" (1-based position in
+the batch). The echoed ``record`` is normalised by the server (identity as a string, phone
+without its "+"), so the position is the reliable key; the echoed identity is only a fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+_SKIPPED_RECORD = re.compile(r"\s*\.?\s*Skipped record number\s*:\s*(\d+)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One item CleverTap refused.
+
+    :param position: 0-based index of the item in its batch; None when CleverTap's answer
+        could not be tied to an item.
+    :param code: CleverTap's per-record code (e.g. 515 email invalid), when given.
+    :param error: CleverTap's message, without the batch-relative position.
+    """
+
+    position: int | None
+    code: int | None
+    error: str
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one batch: every item is either accepted or refused, exactly once.
+
+    :param items: what was sent (profile records for uploads, ids for deletes).
+    :param refused: CleverTap's refusals, at most one per item.
+    :param attempts: HTTP requests it took (1 + retries).
+    """
+
+    items: Sequence[Any]
+    refused: list[Refusal] = field(default_factory=list)
+    attempts: int = 1
+
+    @property
+    def accepted_count(self) -> int:
+        return len(self.items) - len(self.refused)
+
+
+def parse_refusals(body: Any, items: Sequence[Any], id_key: str | None) -> list[Refusal]:
+    """Map the ``unprocessed`` entries of a CleverTap answer back to positions in ``items``.
+
+    :param body: the decoded JSON answer.
+    :param items: the batch as sent.
+    :param id_key: the identity field of a record (``identity``/``objectId``), used only when
+        an entry gives no position; None for batches of plain ids.
+    """
+    if not isinstance(body, dict):
+        return []
+    unprocessed = body.get("unprocessed") or []
+    if str(body.get("status", "")).lower() == "fail" and not unprocessed:
+        # The whole batch refused with one top-level error: every item shares it.
+        error = str(body.get("error") or "refused with no reason given")
+        code = _as_int(body.get("code"))
+        return [Refusal(position, code, error) for position in range(len(items))]
+
+    refused: dict[int, Refusal] = {}
+    unplaced: list[Refusal] = []
+    for entry in unprocessed:
+        if not isinstance(entry, dict):
+            continue
+        message = str(entry.get("error") or "refused with no reason given")
+        code = _as_int(entry.get("code"))
+        match = _SKIPPED_RECORD.search(message)
+        if match:
+            position = int(match.group(1)) - 1
+            message = message[: match.start()] or message
+        else:
+            position = _position_by_identity(entry.get("record"), items, id_key, refused)
+        if position is not None and 0 <= position < len(items) and position not in refused:
+            refused[position] = Refusal(position, code, message)
+        else:
+            unplaced.append(Refusal(None, code, message))
+    # A refusal we cannot place is still a refusal: count it, but never more than the batch.
+    room = len(items) - len(refused)
+    return sorted(refused.values(), key=lambda r: r.position) + unplaced[:room]
+
+
+def _position_by_identity(
+    echoed: Any, items: Sequence[Any], id_key: str | None, taken: dict[int, Refusal]
+) -> int | None:
+    if id_key is None or not isinstance(echoed, dict) or echoed.get(id_key) is None:
+        return None
+    wanted = str(echoed[id_key])
+    for position, item in enumerate(items):
+        if position not in taken and str(item.get(id_key)) == wanted:
+            return position
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
