@@ -1,0 +1,181 @@
+"""What the upload and delete operators share: read rows, map them, send batches, account, report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+
+from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled
+from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
+from airflow_provider_clevertap.records import InvalidRow
+from airflow_provider_clevertap.responses import BatchResult
+from airflow_provider_clevertap.results import SyncReport, write_problems
+from airflow_provider_clevertap.sources import RowSource, get_sql_hook, mapping_source, sql_source
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class RowMapper(Protocol):
+    def convert(self, row: Sequence[Any]) -> Any: ...
+
+    def identity_of(self, row: Sequence[Any]) -> str | None: ...
+
+
+class CleverTapSyncOperator(BaseOperator):
+    """Base of the CleverTap operators: every row read ends up accepted, refused or invalid.
+
+    Subclasses say how a row becomes an item (a profile record, an id) and how items are sent.
+
+    :param clevertap_conn_id: the ``clevertap`` connection.
+    :param source_conn_id: an Airflow SQL connection (any DbApiHook) to read rows from.
+    :param sql: the query (templated; a path ending in ``.sql`` is read as a template).
+    :param parameters: parameters of the query (templated).
+    :param rows: instead of ``source_conn_id`` and ``sql``: a list of mappings, for example
+        from XCom (templated; a JSON string is decoded).
+    :param identity_column: the column holding each row's identity.
+    :param batch_size: items per request.
+    :param max_concurrency: requests in flight at once (at most 15, CleverTap's account limit).
+    :param max_rejected_ratio: the share of rows that may be invalid or refused before the task
+        fails (0.0: any such row fails it). Checked after every row has been processed.
+    :param rejected_rows_table: a table of the source connection that receives one row per
+        invalid or refused row (created if missing).
+    :param dry_run: validate without storing anything.
+    """
+
+    template_fields: Sequence[str] = ("sql", "parameters", "rows", "rejected_rows_table")
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json", "rows": "json"}
+    ui_color = "#e8f1fb"
+    action: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        clevertap_conn_id: str = CleverTapHook.default_conn_name,
+        source_conn_id: str | None = None,
+        sql: str | None = None,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        rows: Sequence[Mapping[str, Any]] | str | None = None,
+        identity_column: str = "identity",
+        batch_size: int,
+        max_concurrency: int,
+        max_rejected_ratio: float = 0.0,
+        rejected_rows_table: str | None = None,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (sql is None) == (rows is None):
+            raise ValueError("Give either sql (with source_conn_id) or rows, not both and not neither")
+        if sql is not None and not source_conn_id:
+            raise ValueError("sql needs source_conn_id: the SQL connection to run it on")
+        if rejected_rows_table and not source_conn_id:
+            raise ValueError("rejected_rows_table needs source_conn_id: the connection that holds it")
+        if not 0.0 <= max_rejected_ratio <= 1.0:
+            raise ValueError(f"max_rejected_ratio must be between 0 and 1, got {max_rejected_ratio}")
+        self.clevertap_conn_id = clevertap_conn_id
+        self.source_conn_id = source_conn_id
+        self.sql = sql
+        self.parameters = parameters
+        self.rows = rows
+        self.identity_column = identity_column
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.max_rejected_ratio = max_rejected_ratio
+        self.rejected_rows_table = rejected_rows_table
+        self.dry_run = dry_run
+        self._hook: CleverTapHook | None = None
+
+    # -- what subclasses define ---------------------------------------------------------------
+
+    def make_mapper(self, columns: list[str]) -> RowMapper:
+        """Check the columns and return what turns a row into an item; raise before anything is sent."""
+        raise NotImplementedError
+
+    def send(self, hook: CleverTapHook, items: Iterator[Any]) -> Iterator[BatchResult]:
+        """Send items in batches and yield each batch's outcome."""
+        raise NotImplementedError
+
+    def identity_of_item(self, item: Any) -> str | None:
+        """The identity of an item as sent, to report a refusal."""
+        raise NotImplementedError
+
+    # -- the sync ---------------------------------------------------------------------------------
+
+    @property
+    def hook(self) -> CleverTapHook:
+        if self._hook is None:
+            self._hook = CleverTapHook(self.clevertap_conn_id, max_concurrency=self.max_concurrency)
+        return self._hook
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        report = SyncReport(self.action, self.dry_run, self.log, keep_problems=bool(self.rejected_rows_table))
+        source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
+        try:
+            with self._open_source(source_hook) as source:
+                mapper = self.make_mapper(source.columns)
+                self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
+                items = self._convert(source, mapper, report)
+                try:
+                    for result in self.send(self.hook, items):
+                        report.batch_done(result, self.identity_of_item)
+                except (CleverTapAPIError, CleverTapCancelled) as error:
+                    report.log_summary()
+                    raise AirflowException(
+                        f"CleverTap {self.action} stopped after {report.rows_read} rows read: "
+                        f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
+                        f"{report.rows_invalid} invalid. {error}"
+                    ) from None
+        finally:
+            self.hook.close()
+            if self.rejected_rows_table and source_hook is not None and report.problems:
+                write_problems(
+                    source_hook,
+                    self.rejected_rows_table,
+                    report.problems,
+                    dag_id=self.dag_id,
+                    task_id=self.task_id,
+                    run_id=str(context.get("run_id")),
+                )
+        report.log_summary()
+        self._check_rejected_ratio(report)
+        return report.summary()
+
+    @contextmanager
+    def _open_source(self, source_hook: Any) -> Iterator[RowSource]:
+        if self.rows is not None:
+            yield mapping_source(json.loads(self.rows) if isinstance(self.rows, str) else self.rows)
+        else:
+            with sql_source(source_hook, self.sql, self.parameters) as source:
+                yield source
+
+    def _convert(self, source: RowSource, mapper: RowMapper, report: SyncReport) -> Iterator[Any]:
+        """Items of the valid rows; invalid ones are counted with their reason and not sent."""
+        for row in source.rows:
+            report.rows_read += 1
+            try:
+                yield mapper.convert(row)
+            except InvalidRow as reason:
+                report.invalid(mapper.identity_of(row), str(reason))
+
+    def _check_rejected_ratio(self, report: SyncReport) -> None:
+        if not report.rows_read:
+            return
+        ratio = report.rows_failed / report.rows_read
+        if ratio > self.max_rejected_ratio:
+            # The data will not change on a retry: fail without Airflow retries.
+            raise AirflowFailException(
+                f"CleverTap {self.action}: {report.rows_failed} of {report.rows_read} rows did not make it "
+                f"({report.rows_invalid} invalid, {report.rows_rejected} refused; ratio {ratio:.4f} is above "
+                f"max_rejected_ratio {self.max_rejected_ratio}); every other row was sent. "
+                f"For example: {report.describe_problems()}"
+            )
+
+    def on_kill(self) -> None:
+        if self._hook is not None:
+            self._hook.cancel()

@@ -1,0 +1,223 @@
+"""How a row becomes a CleverTap profile record, or is reported invalid with a reason.
+
+Invalid rows are never sent: the reasons are the limits CleverTap documents (property keys up
+to 120 bytes, string values up to 512 bytes, at most 256 properties, no nested objects) plus
+values JSON cannot carry (NaN, infinity) and rows with no identity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from airflow_provider_clevertap.timestamps import (
+    TIMESTAMP_FORMATS,
+    TimestampFormat,
+    convert_timestamp,
+    datetime_to_epoch,
+    parse_iso_timestamp,
+)
+
+MAX_KEY_BYTES = 120
+MAX_STRING_BYTES = 512
+MAX_PROPERTIES = 256
+IDENTITY_TYPES = ("identity", "objectId")
+
+PropertyColumns = Sequence[str] | Mapping[str, str] | None
+
+
+class InvalidRow(ValueError):
+    """A row that cannot become a CleverTap record; the message says why, never with its values."""
+
+
+def _too_long(text: str) -> bool:
+    # A character is at most 4 UTF-8 bytes: only long strings need encoding to be measured.
+    return len(text) * 4 > MAX_STRING_BYTES and len(text.encode("utf-8")) > MAX_STRING_BYTES
+
+
+def read_identity(value: Any, column: str) -> str:
+    """Return a row's identity as the string CleverTap receives, or raise InvalidRow."""
+    if value is None:
+        raise InvalidRow(f"identity column {column!r} is null")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise InvalidRow(f"identity column {column!r} holds binary data")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRow(f"identity column {column!r} is not a finite number")
+    identity = value if isinstance(value, str) else str(value)
+    if not identity.strip():
+        raise InvalidRow(f"identity column {column!r} is empty")
+    return identity
+
+
+def find_column(columns: Sequence[str], wanted: str, role: str) -> int:
+    """Position of ``wanted`` in ``columns``; a clear error listing the columns when missing."""
+    try:
+        return list(columns).index(wanted)
+    except ValueError:
+        raise ValueError(
+            f"{role} {wanted!r} is not among the columns the query returns: {', '.join(columns) or '(none)'}"
+        ) from None
+
+
+class IdMapper:
+    """Turns rows into the ids of profiles to delete (identities or CleverTap guids).
+
+    :param columns: the column names, in row order.
+    :param id_column: the column holding the id.
+    """
+
+    def __init__(self, columns: Sequence[str], *, id_column: str) -> None:
+        self.id_column = id_column
+        self._index = find_column(columns, id_column, "identity_column")
+
+    def identity_of(self, row: Sequence[Any]) -> str | None:
+        value = row[self._index]
+        return None if value is None else str(value)
+
+    def convert(self, row: Sequence[Any]) -> str:
+        return read_identity(row[self._index], self.id_column)
+
+
+class ProfileMapper:
+    """Turns rows (tuples in ``columns`` order) into CleverTap profile records.
+
+    :param columns: the column names, in row order.
+    :param identity_column: the column holding each profile's identity.
+    :param identity_type: ``identity`` (your user id) or ``objectId`` (CleverTap's id).
+    :param ts_column: a column whose value becomes the record's ``ts`` (epoch seconds).
+    :param property_columns: None for every other column; a list of columns; or a mapping of
+        column to property name.
+    :param convert_timestamps: apply the Convert Timestamps rule to property values.
+    :param timestamp_format: ``unix`` or ``clevertap_date`` for converted values.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        *,
+        identity_column: str = "identity",
+        identity_type: Literal["identity", "objectId"] = "identity",
+        ts_column: str | None = None,
+        property_columns: PropertyColumns = None,
+        convert_timestamps: bool = True,
+        timestamp_format: TimestampFormat = "unix",
+    ) -> None:
+        if identity_type not in IDENTITY_TYPES:
+            raise ValueError(f"identity_type must be one of {IDENTITY_TYPES}, got {identity_type!r}")
+        if timestamp_format not in TIMESTAMP_FORMATS:
+            raise ValueError(f"timestamp_format must be one of {TIMESTAMP_FORMATS}, got {timestamp_format!r}")
+        self.identity_column = identity_column
+        self.identity_type = identity_type
+        self.ts_column = ts_column
+        self.convert_timestamps = convert_timestamps
+        self.timestamp_format = timestamp_format
+        self._identity_index = find_column(columns, identity_column, "identity_column")
+        self._ts_index = None if ts_column is None else find_column(columns, ts_column, "ts_column")
+        self._properties = self._select_properties(columns, property_columns)
+
+    def _select_properties(self, columns: Sequence[str], selection: PropertyColumns) -> list[tuple[int, str]]:
+        if selection is None:
+            skipped = {self.identity_column, self.ts_column}
+            pairs = [(column, column) for column in columns if column not in skipped]
+        elif isinstance(selection, Mapping):
+            pairs = list(selection.items())
+        elif isinstance(selection, str):
+            raise TypeError("property_columns must be a list of columns or a mapping, not a string")
+        else:
+            pairs = [(column, column) for column in selection]
+        for _, name in pairs:
+            if len(str(name).encode("utf-8")) > MAX_KEY_BYTES:
+                raise ValueError(f"Property name {name!r} is longer than CleverTap's {MAX_KEY_BYTES} bytes")
+        return [(find_column(columns, column, "property column"), str(name)) for column, name in pairs]
+
+    def identity_of(self, row: Sequence[Any]) -> str | None:
+        """The row's identity for reports (None when it has none): identities may be logged."""
+        value = row[self._identity_index]
+        return None if value is None else str(value)
+
+    def convert(self, row: Sequence[Any]) -> dict[str, Any]:
+        """Return the row's profile record, or raise InvalidRow saying why it cannot be sent."""
+        record: dict[str, Any] = {
+            "type": "profile",
+            self.identity_type: read_identity(row[self._identity_index], self.identity_column),
+        }
+        if self._ts_index is not None and row[self._ts_index] is not None:
+            record["ts"] = self._read_ts(row[self._ts_index])
+        profile: dict[str, Any] = {}
+        for index, name in self._properties:
+            value = row[index]
+            if value is not None:
+                profile[name] = self._property_value(name, value)
+        if len(profile) > MAX_PROPERTIES:
+            raise InvalidRow(f"{len(profile)} properties, more than CleverTap's {MAX_PROPERTIES}")
+        record["profileData"] = profile
+        return record
+
+    def _read_ts(self, value: Any) -> int:
+        column = self.ts_column
+        if isinstance(value, (dt.datetime, dt.date)):
+            seconds = datetime_to_epoch(value)
+        elif isinstance(value, str):
+            parsed = parse_iso_timestamp(value)
+            if parsed is None:
+                raise InvalidRow(f"ts column {column!r} is not an ISO-8601 date-time or epoch seconds")
+            seconds = parsed
+        elif isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise InvalidRow(f"ts column {column!r} is not a finite number")
+            seconds = int(value)
+        else:
+            raise InvalidRow(f"ts column {column!r} holds a {type(value).__name__}, not a time")
+        if seconds <= 0:
+            # CleverTap refuses ts 0 (code 525); a pre-1970 ts is surely a mistake too.
+            raise InvalidRow(f"ts column {column!r} is not a positive epoch time")
+        return seconds
+
+    def _property_value(self, name: str, value: Any) -> Any:
+        kind = type(value)
+        if kind is str:
+            if self.convert_timestamps and value[:1].isdigit():
+                converted = convert_timestamp(value, self.timestamp_format)
+                if converted is not value:
+                    return converted
+            if _too_long(value):
+                raise InvalidRow(f"property {name!r} is longer than {MAX_STRING_BYTES} bytes")
+            return value
+        if kind is bool or kind is int:
+            return value
+        if kind is float:
+            if not math.isfinite(value):
+                raise InvalidRow(f"property {name!r} is not a finite number")
+            return value
+        return self._uncommon_value(name, value)
+
+    def _uncommon_value(self, name: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._property_value(name, str(value))
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, (int, float, decimal.Decimal)):
+            if not math.isfinite(value):
+                raise InvalidRow(f"property {name!r} is not a finite number")
+            if isinstance(value, decimal.Decimal):
+                return int(value) if value == value.to_integral_value() else float(value)
+            return int(value) if isinstance(value, int) else float(value)
+        if isinstance(value, (dt.datetime, dt.date)):
+            if self.convert_timestamps:
+                return convert_timestamp(value, self.timestamp_format)
+            return value.isoformat()
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        if isinstance(value, (list, tuple)):
+            if not all(isinstance(item, str) for item in value):
+                raise InvalidRow(f"property {name!r} is a list that holds more than strings")
+            if any(_too_long(item) for item in value):
+                raise InvalidRow(f"property {name!r} holds a string longer than {MAX_STRING_BYTES} bytes")
+            return list(value)
+        if isinstance(value, Mapping):
+            raise InvalidRow(f"property {name!r} is a nested object, which CleverTap cannot store")
+        raise InvalidRow(f"property {name!r} holds a {type(value).__name__}, which CleverTap cannot store")

@@ -1,0 +1,83 @@
+"""Where rows come from: a SQL query streamed from any Airflow SQL connection, or a list.
+
+Rows are read in chunks with ``fetchmany`` so memory stays flat however many rows the query
+returns. PostgreSQL's default (client-side) cursor would load the whole result on execute,
+so for psycopg connections a named, server-side cursor is used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.common.compat.sdk import BaseHook
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+FETCH_SIZE = 5000
+
+
+@dataclass
+class RowSource:
+    """Rows as tuples, with the column names that say what each position holds."""
+
+    columns: list[str]
+    rows: Iterator[tuple[Any, ...]]
+
+
+def get_sql_hook(conn_id: str) -> DbApiHook:
+    """Return the connection's SQL hook, with statement logging off (parameters can be personal data)."""
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not isinstance(hook, DbApiHook):
+        raise TypeError(
+            f"Connection {conn_id!r} is of type {type(hook).__name__}, not a SQL connection (DbApiHook)"
+        )
+    hook.log_sql = False
+    return hook
+
+
+@contextmanager
+def sql_source(
+    hook: DbApiHook, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None
+) -> Iterator[RowSource]:
+    """Run ``sql`` and stream its rows; the connection closes when the block ends."""
+    connection = hook.get_conn()
+    try:
+        cursor = _streaming_cursor(connection)
+        cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
+        # A server-side cursor describes its columns only once it has fetched.
+        first_chunk = cursor.fetchmany(FETCH_SIZE)
+        if cursor.description is None:
+            raise ValueError("The source query returned no result set (is it a SELECT?)")
+        columns = [column[0] for column in cursor.description]
+        yield RowSource(columns, _stream(cursor, first_chunk))
+        cursor.close()
+    finally:
+        connection.close()
+
+
+def _streaming_cursor(connection: Any) -> Any:
+    if type(connection).__module__.split(".")[0] in ("psycopg2", "psycopg"):
+        cursor = connection.cursor(name=f"clevertap_sync_{uuid.uuid4().hex}")
+        cursor.itersize = FETCH_SIZE
+        return cursor
+    return connection.cursor()
+
+
+def _stream(cursor: Any, first_chunk: list[Any]) -> Iterator[tuple[Any, ...]]:
+    chunk = first_chunk
+    while chunk:
+        yield from chunk
+        chunk = cursor.fetchmany(FETCH_SIZE)
+
+
+def mapping_source(rows: Iterable[Mapping[str, Any]]) -> RowSource:
+    """Rows given as mappings (for example from XCom): columns are every key any row has."""
+    rows = list(rows)
+    for position, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"rows must be mappings of column to value; row {position} is a {type(row).__name__}")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    return RowSource(columns, (tuple(row.get(column) for column in columns) for row in rows))

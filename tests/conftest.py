@@ -1,0 +1,85 @@
+"""Test-session set-up shared by every test: an isolated AIRFLOW_HOME, set before Airflow loads."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="clevertap-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "example_dags")
+
+import json  # noqa: E402
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+
+POSTGRES_URI = os.environ.get("CLEVERTAP_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+PASSCODE = "test-passcode-5eCr3t"
+
+
+def _postgres_required() -> bool:
+    # CI must run the PostgreSQL tests, never skip them.
+    return bool(os.environ.get("CI")) or bool(os.environ.get("CLEVERTAP_REQUIRE_POSTGRES"))
+
+
+@pytest.fixture(scope="session")
+def postgres_uri() -> str:
+    """The PostgreSQL test server's URI; fails in CI and skips on a laptop when it is unreachable."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URI, connect_timeout=5).close()
+    except psycopg.Error as error:
+        message = (
+            f"PostgreSQL is not reachable at {POSTGRES_URI} ({error.__class__.__name__}). "
+            "Start it, or point CLEVERTAP_TEST_POSTGRES_URI at one, to run these tests."
+        )
+        if _postgres_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_URI
+
+
+@pytest.fixture
+def postgres_warehouse(postgres_uri, monkeypatch):
+    """An Airflow connection ``warehouse_pg`` to the PostgreSQL test database, and a unique table prefix."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(postgres_uri)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WAREHOUSE_PG",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": parts.hostname,
+                "port": parts.port or 5432,
+                "login": parts.username,
+                "password": parts.password,
+                "schema": parts.path.lstrip("/"),
+            }
+        ),
+    )
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def sqlite_warehouse(tmp_path, monkeypatch):
+    """An Airflow connection ``warehouse`` to a fresh SQLite file; returns the file's path."""
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    return path
+
+
+@pytest.fixture
+def clevertap_connection(monkeypatch):
+    """``clevertap_default`` pointing at the default (eu1) region, for requests-mock tests."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CLEVERTAP_DEFAULT",
+        json.dumps({"conn_type": "clevertap", "login": "TEST-ACCOUNT", "password": PASSCODE}),
+    )
+    return "https://api.clevertap.com"
