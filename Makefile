@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 test: venv
 	$(PY) -m pytest -q
 
+demo: venv
+	$(PY) -m demo.run_demo
+
 emulator: venv
 	$(PY) -m airflow_provider_clevertap.emulator
 

@@ -83,3 +83,11 @@ def clevertap_connection(monkeypatch):
         json.dumps({"conn_type": "clevertap", "login": "TEST-ACCOUNT", "password": PASSCODE}),
     )
     return "https://api.clevertap.com"
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """One Airflow metadata database (SQLite) for the whole test session."""
+    from airflow.utils import db
+
+    db.resetdb()

@@ -1,0 +1,91 @@
+"""`make demo`: the daily sync DAG, end to end, on this machine, with no CleverTap account.
+
+Builds a SQLite warehouse of staged customers, starts the CleverTap emulator, runs
+``clevertap_user_sync`` with ``airflow dags test`` against a local SQLite metadata database,
+then prints the summary, a few stored profiles and the refused rows, and stops the emulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from demo.warehouse import build_warehouse
+
+from airflow_provider_clevertap.emulator import CleverTapEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".demo"
+CUSTOMERS = 3000
+LOGICAL_DATE = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)  # its data interval is Jan 1st
+INTERVAL_START = LOGICAL_DATE - dt.timedelta(days=1)
+
+
+def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", *args], env=env, check=True, text=True, capture_output=True
+    )
+
+
+def main() -> None:
+    WORK.mkdir(exist_ok=True)
+    warehouse = build_warehouse(WORK / "warehouse.db", CUSTOMERS, INTERVAL_START)
+    print(f"Staged {CUSTOMERS} customers in {warehouse}")
+
+    with CleverTapEmulator(account_id="DEMO-ACCOUNT", passcode="demo-passcode", db_path=WORK / "clevertap.db") as emulator:
+        print(f"CleverTap emulator running at {emulator.url}")
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(WORK / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{WORK / 'airflow' / 'airflow.db'}",
+            "AIRFLOW_CONN_CLEVERTAP_DEFAULT": emulator.connection_json(),
+            "AIRFLOW_CONN_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
+        }
+        print("Preparing the Airflow metadata database (first run takes a while)...")
+        airflow(env, "db", "migrate")
+        airflow(env, "pools", "set", "clevertap", "15", "CleverTap: concurrent requests per account")
+        print(f"Running: airflow dags test clevertap_user_sync {LOGICAL_DATE.date()}")
+        run = airflow(env, "dags", "test", "clevertap_user_sync", LOGICAL_DATE.date().isoformat())
+        for line in (run.stdout + run.stderr).splitlines():
+            if "CleverTap upload" in line:
+                print("  log:", line.strip()[:300])
+        report(WORK / "airflow" / "airflow.db", warehouse, emulator)
+
+
+def report(metadata_db: Path, warehouse: Path, emulator: CleverTapEmulator) -> None:
+    with sqlite3.connect(metadata_db) as db:
+        row = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = 'clevertap_user_sync' AND task_id = 'upload_profiles' "
+            "AND key = 'return_value' ORDER BY timestamp DESC LIMIT 1"
+        ).fetchone()
+    summary = json.loads(row[0]) if row else {}
+    if isinstance(summary, str):
+        summary = json.loads(summary)
+    print("\nSummary (the task's return value):")
+    for key in ("rows_read", "rows_accepted", "rows_rejected", "rows_invalid", "batches", "requests", "retries", "seconds"):
+        print(f"  {key:>14}: {summary.get(key)}")
+
+    profiles = emulator.profiles
+    print(f"\nThe emulator stores {len(profiles)} profiles; a few of them:")
+    for identity in sorted(profiles)[:3]:
+        print(f"  {identity}: {json.dumps(profiles[identity], ensure_ascii=False)[:240]}")
+
+    with sqlite3.connect(warehouse) as db:
+        problems = db.execute(
+            "SELECT identity, code, error FROM clevertap_rejected_rows ORDER BY code IS NULL, identity"
+        ).fetchall()
+    print(f"\nRows that did not make it ({len(problems)}), from the warehouse table clevertap_rejected_rows:")
+    for identity, code, error in problems:
+        kind = "invalid" if code is None else f"refused {code}"
+        print(f"  {identity or '(no identity)':>14}  {kind:<12} {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""
+Daily sync of staged customer rows into CleverTap user profiles.
+
+Uploads the rows of ``staged_customers`` changed in the run's data interval (all of them when
+triggered with ``{"full_refresh": true}``), renaming columns to CleverTap's reserved profile
+fields. Rows CleverTap refuses, or that cannot be sent, land in ``clevertap_rejected_rows``.
+Runs in the ``clevertap`` pool (15 slots: CleverTap's concurrent requests per account); the task
+takes as many slots as requests it keeps in flight.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
+from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+
+MAX_CONCURRENCY = 10
+
+with DAG(
+    dag_id="clevertap_user_sync",
+    # An interval timetable: each run covers [data_interval_start, data_interval_end).
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    params={
+        "full_refresh": Param(False, type="boolean", description="Upload every staged row, not only the interval's"),
+    },
+    tags=["clevertap"],
+    doc_md=__doc__,
+):
+    CleverTapUserUploadOperator(
+        task_id="upload_profiles",
+        clevertap_conn_id="clevertap_default",
+        source_conn_id="warehouse",
+        sql="sql/staged_customers.sql",
+        identity_column="customer_id",
+        ts_column="updated_at",
+        property_columns={
+            "full_name": "Name",
+            "email": "Email",
+            "phone": "Phone",
+            "gender": "Gender",
+            "plan": "Plan",
+            "lifetime_value": "Lifetime Value",
+            "orders": "Orders",
+            "is_active": "Active",
+            "signup_at": "Signup Date",
+        },
+        timestamp_format="clevertap_date",
+        max_concurrency=MAX_CONCURRENCY,
+        max_rejected_ratio=0.01,
+        rejected_rows_table="clevertap_rejected_rows",
+        pool="clevertap",
+        pool_slots=MAX_CONCURRENCY,
+    )
