@@ -34,6 +34,7 @@ def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 def main() -> None:
     WORK.mkdir(exist_ok=True)
+    (WORK / "clevertap.db").unlink(missing_ok=True)  # the emulator would load the last run's profiles
     warehouse = build_warehouse(WORK / "warehouse.db", CUSTOMERS, INTERVAL_START)
     print(f"Staged {CUSTOMERS} customers in {warehouse}")
 

@@ -18,7 +18,8 @@ FIRST_NAMES = ("Ana", "Ben", "Chloé", "Dev", "Eitan", "Fatima", "Goran", "Hana"
 LAST_NAMES = ("Ivanova", "Smith", "Dubois", "Patel", "Cohen", "Haddad", "Novak", "Sato", "Horvat", "Silva")
 
 # Within each block of 1000 rows: which positions carry a fault, and which fault.
-REFUSED_EMAIL, REFUSED_PHONE, REFUSED_GENDER, NO_IDENTITY = 17, 333, 650, 901
+# They fall in different partitions of `customer_key % 4` (see clevertap_partitioned_sync).
+REFUSED_EMAIL, REFUSED_PHONE, REFUSED_GENDER, NO_IDENTITY = 17, 334, 651, 900
 
 STAGED_CUSTOMERS_DDL = """
 CREATE TABLE staged_customers (

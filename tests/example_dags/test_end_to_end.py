@@ -1,0 +1,106 @@
+"""Each example DAG runs with ``dag.test()`` against the emulator and a SQLite warehouse.
+
+The emulator then holds exactly the expected profiles: these tests check what CleverTap would
+have stored, not what the operators say they sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from demo.warehouse import build_warehouse, customer_rows, expected_outcome
+
+from airflow_provider_clevertap.emulator import CleverTapEmulator
+
+CUSTOMERS = 2500
+DELETIONS = 40
+LOGICAL_DATE = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+INTERVAL_START = LOGICAL_DATE - dt.timedelta(days=1)
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with CleverTapEmulator(account_id="E2E-ACCOUNT", passcode="e2e-passcode-0123") as running:
+        yield running
+
+
+@pytest.fixture
+def environment(emulator, airflow_db, tmp_path, monkeypatch):
+    """A fresh warehouse and a fresh emulator, wired to the example DAGs' connection ids."""
+    emulator.reset()
+    warehouse = build_warehouse(tmp_path / "warehouse.db", CUSTOMERS, INTERVAL_START, deletions=DELETIONS)
+    monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", emulator.connection_json())
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)}))
+    return warehouse
+
+
+def run_dag(dag_id: str, **kwargs):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(EXAMPLE_DAGS / f"{dag_id}.py")).get_dag(dag_id)
+    return dag.test(logical_date=LOGICAL_DATE, **kwargs)
+
+
+def stored_identities(count: int) -> set[str]:
+    """The identities CleverTap keeps from ``customer_rows(count)``: not refused, not invalid."""
+    refused_emails = {"not-an-email"}
+    return {
+        row[1]
+        for row in customer_rows(count, INTERVAL_START)
+        if row[1] is not None and row[3] not in refused_emails and row[4].startswith("+") and row[5] in ("M", "F")
+    }
+
+
+def test_user_sync_stores_exactly_the_valid_profiles_and_records_the_rest(environment, emulator):
+    run = run_dag("clevertap_user_sync")
+
+    assert run.state == "success"
+    profiles = emulator.profiles
+    assert set(profiles) == stored_identities(CUSTOMERS)
+    assert len(profiles) == expected_outcome(CUSTOMERS)["rows_accepted"]
+    sample = profiles["cust-0000002"]
+    source = next(row for row in customer_rows(2, INTERVAL_START) if row[1] == "cust-0000002")
+    assert sample["profileData"]["Email"] == source[3]
+    assert sample["profileData"]["Signup Date"].startswith("$D_")  # converted to a CleverTap date
+    with sqlite3.connect(environment) as db:
+        codes = [code for (code,) in db.execute("SELECT code FROM clevertap_rejected_rows")]
+    expected = expected_outcome(CUSTOMERS)
+    assert len(codes) == expected["rows_rejected"] + expected["rows_invalid"]
+    assert sorted(code for code in codes if code is not None) == sorted([514, 515, 516, 514, 515, 516, 515, 516])
+
+
+def test_user_sync_outside_the_interval_uploads_nothing_unless_full_refresh(environment, emulator):
+    later = LOGICAL_DATE + dt.timedelta(days=5)
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(EXAMPLE_DAGS / "clevertap_user_sync.py")).get_dag("clevertap_user_sync")
+    assert dag.test(logical_date=later).state == "success"
+    assert emulator.profiles == {}
+
+    assert dag.test(logical_date=later + dt.timedelta(days=1), run_conf={"full_refresh": True}).state == "success"
+    assert set(emulator.profiles) == stored_identities(CUSTOMERS)
+
+
+def test_user_delete_removes_the_staged_identities(environment, emulator):
+    assert run_dag("clevertap_user_sync").state == "success"
+    before = set(emulator.profiles)
+
+    assert run_dag("clevertap_user_delete").state == "success"
+
+    staged = {f"cust-{key:07d}" for key in range(1, DELETIONS + 1)}
+    assert set(emulator.profiles) == before - staged
+    assert emulator.stats.deletes == DELETIONS
+
+
+def test_partitioned_sync_sends_every_row_once(environment, emulator):
+    run = run_dag("clevertap_partitioned_sync")
+
+    assert run.state == "success"
+    assert set(emulator.profiles) == stored_identities(CUSTOMERS)
+    # Every row with an identity was sent by exactly one partition: none twice, none missing.
+    assert emulator.stats.records_received == CUSTOMERS - expected_outcome(CUSTOMERS)["rows_invalid"]
