@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import re
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -25,6 +27,8 @@ from airflow_provider_clevertap.timestamps import (
 MAX_KEY_BYTES = 120
 MAX_STRING_BYTES = 512
 MAX_PROPERTIES = 256
+MAX_TS = 253402300799  # 9999-12-31T23:59:59Z: a larger ts is a mistake (often epoch milliseconds)
+_MAX_NUMBER = sys.float_info.max  # a bigger number is no JSON number any reader can hold
 IDENTITY_TYPES = ("identity", "objectId")
 
 PropertyColumns = Sequence[str] | Mapping[str, str] | None
@@ -32,6 +36,46 @@ PropertyColumns = Sequence[str] | Mapping[str, str] | None
 
 class InvalidRow(ValueError):
     """A row that cannot become a CleverTap record; the message says why, never with its values."""
+
+
+def _is_finite(value: float | int | decimal.Decimal) -> bool:
+    # math.isfinite() raises on a signalling NaN Decimal, and on an int too big for a float.
+    if isinstance(value, int):
+        return True
+    return value.is_finite() if isinstance(value, decimal.Decimal) else math.isfinite(value)
+
+
+def _text(value: Any) -> str | None:
+    """``str(value)``, or None for an int past Python's 4300-digit conversion limit."""
+    try:
+        return str(value)
+    except ValueError:
+        return None
+
+
+_EPOCH_TEXT = re.compile(r"\d+(\.\d+)?", re.ASCII)
+
+
+def _parse_ts_text(text: str) -> int | None:
+    """Epoch seconds of a ts given as text: epoch seconds, or any ISO-8601 date(-time); else None.
+
+    Wider than the Convert Timestamps rule for property values: a ts column holds times by
+    definition, so a space instead of ``T`` (SQLite's ``CURRENT_TIMESTAMP``) or microseconds
+    (a PostgreSQL timestamp cast to text) still read as times.
+    """
+    text = text.strip()
+    if _EPOCH_TEXT.fullmatch(text):
+        return int(decimal.Decimal(text))
+    try:
+        seconds = parse_iso_timestamp(text)
+    except OverflowError:  # a valid date-time whose UTC instant is before year 1 or after 9999
+        return None
+    if seconds is not None:
+        return seconds
+    try:
+        return datetime_to_epoch(dt.datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _too_long(text: str) -> bool:
@@ -45,9 +89,11 @@ def read_identity(value: Any, column: str) -> str:
         raise InvalidRow(f"identity column {column!r} is null")
     if isinstance(value, (bytes, bytearray, memoryview)):
         raise InvalidRow(f"identity column {column!r} holds binary data")
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, (float, decimal.Decimal)) and not _is_finite(value):
         raise InvalidRow(f"identity column {column!r} is not a finite number")
-    identity = value if isinstance(value, str) else str(value)
+    identity = value if isinstance(value, str) else _text(value)
+    if identity is None:
+        raise InvalidRow(f"identity column {column!r} is a number too long to be an identity")
     if not identity.strip():
         raise InvalidRow(f"identity column {column!r} is empty")
     return identity
@@ -76,7 +122,7 @@ class IdMapper:
 
     def identity_of(self, row: Sequence[Any]) -> str | None:
         value = row[self._index]
-        return None if value is None else str(value)
+        return None if value is None else _text(value)
 
     def convert(self, row: Sequence[Any]) -> str:
         return read_identity(row[self._index], self.id_column)
@@ -137,7 +183,7 @@ class ProfileMapper:
     def identity_of(self, row: Sequence[Any]) -> str | None:
         """The row's identity for reports (None when it has none): identities may be logged."""
         value = row[self._identity_index]
-        return None if value is None else str(value)
+        return None if value is None else _text(value)
 
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
         """Return the row's profile record, or raise InvalidRow saying why it cannot be sent."""
@@ -160,14 +206,17 @@ class ProfileMapper:
     def _read_ts(self, value: Any) -> int:
         column = self.ts_column
         if isinstance(value, (dt.datetime, dt.date)):
-            seconds = datetime_to_epoch(value)
+            try:
+                seconds = datetime_to_epoch(value)
+            except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
+                raise InvalidRow(f"ts column {column!r} is out of range") from None
         elif isinstance(value, str):
-            parsed = parse_iso_timestamp(value)
+            parsed = _parse_ts_text(value)
             if parsed is None:
                 raise InvalidRow(f"ts column {column!r} is not an ISO-8601 date-time or epoch seconds")
             seconds = parsed
         elif isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
-            if not math.isfinite(value):
+            if not _is_finite(value):
                 raise InvalidRow(f"ts column {column!r} is not a finite number")
             seconds = int(value)
         else:
@@ -175,20 +224,29 @@ class ProfileMapper:
         if seconds <= 0:
             # CleverTap refuses ts 0 (code 525); a pre-1970 ts is surely a mistake too.
             raise InvalidRow(f"ts column {column!r} is not a positive epoch time")
+        if seconds > MAX_TS:
+            raise InvalidRow(f"ts column {column!r} is after the year 9999 (epoch milliseconds, not seconds?)")
         return seconds
 
     def _property_value(self, name: str, value: Any) -> Any:
         kind = type(value)
         if kind is str:
             if self.convert_timestamps and value[:1].isdigit():
-                converted = convert_timestamp(value, self.timestamp_format)
+                try:
+                    converted = convert_timestamp(value, self.timestamp_format)
+                except OverflowError:  # not a time CleverTap can hold: left as the string it is
+                    converted = value
                 if converted is not value:
                     return converted
             if _too_long(value):
                 raise InvalidRow(f"property {name!r} is longer than {MAX_STRING_BYTES} bytes")
             return value
-        if kind is bool or kind is int:
+        if kind is bool:
             return value
+        if kind is int:
+            if -_MAX_NUMBER <= value <= _MAX_NUMBER:
+                return value
+            raise InvalidRow(f"property {name!r} is a number too large for CleverTap")
         if kind is float:
             if not math.isfinite(value):
                 raise InvalidRow(f"property {name!r} is not a finite number")
@@ -201,14 +259,19 @@ class ProfileMapper:
         if isinstance(value, bool):
             return bool(value)
         if isinstance(value, (int, float, decimal.Decimal)):
-            if not math.isfinite(value):
+            if not _is_finite(value):
                 raise InvalidRow(f"property {name!r} is not a finite number")
+            if abs(value) > _MAX_NUMBER:
+                raise InvalidRow(f"property {name!r} is a number too large for CleverTap")
             if isinstance(value, decimal.Decimal):
                 return int(value) if value == value.to_integral_value() else float(value)
             return int(value) if isinstance(value, int) else float(value)
         if isinstance(value, (dt.datetime, dt.date)):
             if self.convert_timestamps:
-                return convert_timestamp(value, self.timestamp_format)
+                try:
+                    return convert_timestamp(value, self.timestamp_format)
+                except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
+                    raise InvalidRow(f"property {name!r} is a date-time out of range") from None
             return value.isoformat()
         if isinstance(value, uuid.UUID):
             return str(value)

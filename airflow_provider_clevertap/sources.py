@@ -52,7 +52,7 @@ def sql_source(
         if cursor.description is None:
             raise ValueError("The source query returned no result set (is it a SELECT?)")
         columns = [column[0] for column in cursor.description]
-        yield RowSource(columns, _stream(cursor, first_chunk))
+        yield RowSource(columns, _stream(cursor, first_chunk, columns))
         cursor.close()
     finally:
         connection.close()
@@ -66,10 +66,15 @@ def _streaming_cursor(connection: Any) -> Any:
     return connection.cursor()
 
 
-def _stream(cursor: Any, first_chunk: list[Any]) -> Iterator[tuple[Any, ...]]:
+def _stream(cursor: Any, first_chunk: list[Any], columns: list[str]) -> Iterator[tuple[Any, ...]]:
     chunk = first_chunk
     while chunk:
-        yield from chunk
+        if isinstance(chunk[0], Mapping):
+            # A connection configured for dict rows (e.g. a postgres "cursor" extra): rows are
+            # read by position, so put them back in column order.
+            yield from (tuple(row[column] for column in columns) for row in chunk)
+        else:
+            yield from chunk
         chunk = cursor.fetchmany(FETCH_SIZE)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -118,19 +118,10 @@ class CleverTapSyncOperator(BaseOperator):
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
         try:
             with self._open_source(source_hook) as source:
-                mapper = self.make_mapper(source.columns)
-                self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
-                items = self._convert(source, mapper, report)
-                try:
-                    for result in self.send(self.hook, items):
-                        report.batch_done(result, self.identity_of_item)
-                except (CleverTapAPIError, CleverTapCancelled) as error:
-                    report.log_summary()
-                    raise AirflowException(
-                        f"CleverTap {self.action} stopped after {report.rows_read} rows read: "
-                        f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
-                        f"{report.rows_invalid} invalid. {error}"
-                    ) from None
+                if source is None:
+                    self.log.info("CleverTap %s: the rows given are an empty list, nothing to send", self.action)
+                else:
+                    self._sync(source, report)
         finally:
             self.hook.close()
             if self.rejected_rows_table and source_hook is not None and report.problems:
@@ -146,13 +137,45 @@ class CleverTapSyncOperator(BaseOperator):
         self._check_rejected_ratio(report)
         return report.summary()
 
+    def _sync(self, source: RowSource, report: SyncReport) -> None:
+        mapper = self.make_mapper(source.columns)
+        self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
+        items = self._convert(source, mapper, report)
+        try:
+            for result in self.send(self.hook, items):
+                report.batch_done(result, self.identity_of_item)
+        except (CleverTapAPIError, CleverTapCancelled) as error:
+            report.log_summary()
+            raise AirflowException(
+                f"CleverTap {self.action} stopped after {report.rows_read} rows read: "
+                f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
+                f"{report.rows_invalid} invalid. {error}"
+            ) from None
+
     @contextmanager
-    def _open_source(self, source_hook: Any) -> Iterator[RowSource]:
+    def _open_source(self, source_hook: Any) -> Iterator[RowSource | None]:
+        """The rows to sync; None for an empty ``rows`` list (no columns to check, nothing to send)."""
         if self.rows is not None:
-            yield mapping_source(json.loads(self.rows) if isinstance(self.rows, str) else self.rows)
+            rows = self._decoded_rows()
+            yield mapping_source(rows) if rows else None
         else:
             with sql_source(source_hook, self.sql, self.parameters) as source:
                 yield source
+
+    def _decoded_rows(self) -> Sequence[Any]:
+        rows: Any = self.rows
+        if isinstance(rows, str):
+            try:
+                rows = json.loads(rows)
+            except json.JSONDecodeError as error:
+                # Not the text itself in the message: it holds profile data.
+                raise ValueError(
+                    f"rows is a string but not JSON ({error.msg} at character {error.pos}); a template "
+                    "rendering XCom should end in '| tojson' (or the DAG use render_template_as_native_obj)"
+                ) from None
+        if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+            raise TypeError(f"rows must be a list of mappings (column to value), not a {type(rows).__name__}")
+        return rows if isinstance(rows, Sequence) else list(rows)
 
     def _convert(self, source: RowSource, mapper: RowMapper, report: SyncReport) -> Iterator[Any]:
         """Items of the valid rows; invalid ones are counted with their reason and not sent."""

@@ -12,6 +12,7 @@ from airflow_provider_clevertap.records import IdMapper
 from airflow_provider_clevertap.responses import BatchResult
 
 DEFAULT_DELETE_CONCURRENCY = 3  # CleverTap's delete limit is unconfirmed; peers saw 429s above a few
+_DRY_RUN_SHOWN = 5  # ids named per batch in a dry run's log (identities may be logged, values never)
 
 
 class CleverTapUserDeleteOperator(CleverTapSyncOperator):
@@ -64,6 +65,13 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
     def _dry_run(self, ids: Iterator[str]) -> Iterator[BatchResult]:
         """Batches as they would be sent, each counted accepted, with no request made."""
         while batch := list(islice(ids, self.batch_size)):
+            self.log.info(
+                "CleverTap delete (dry run): would delete %d profiles by %s: %s%s",
+                len(batch),
+                self.id_type,
+                ", ".join(batch[:_DRY_RUN_SHOWN]),
+                ", ..." if len(batch) > _DRY_RUN_SHOWN else "",
+            )
             yield BatchResult(batch, [], attempts=0)
 
     def identity_of_item(self, item: str) -> str:
