@@ -6,7 +6,7 @@ never a request or response payload (both can hold personal data).
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 _MAX_SERVER_MESSAGE = 200
 
@@ -53,3 +53,7 @@ class CleverTapAuthError(CleverTapAPIError):
 
 class CleverTapCancelled(AirflowException):
     """The hook was cancelled (the task was killed) while requests were pending."""
+
+
+class CleverTapConfigError(AirflowFailException, ValueError):
+    """The task's settings do not fit its query (a missing column, say): no retry will help."""

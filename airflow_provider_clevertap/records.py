@@ -34,6 +34,12 @@ IDENTITY_TYPES = ("identity", "objectId")
 PropertyColumns = Sequence[str] | Mapping[str, str] | None
 
 
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    """Raise a ValueError naming the allowed values when ``value`` is not one of them."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
 class InvalidRow(ValueError):
     """A row that cannot become a CleverTap record; the message says why, never with its values."""
 
@@ -152,10 +158,8 @@ class ProfileMapper:
         convert_timestamps: bool = True,
         timestamp_format: TimestampFormat = "unix",
     ) -> None:
-        if identity_type not in IDENTITY_TYPES:
-            raise ValueError(f"identity_type must be one of {IDENTITY_TYPES}, got {identity_type!r}")
-        if timestamp_format not in TIMESTAMP_FORMATS:
-            raise ValueError(f"timestamp_format must be one of {TIMESTAMP_FORMATS}, got {timestamp_format!r}")
+        check_choice("identity_type", identity_type, IDENTITY_TYPES)
+        check_choice("timestamp_format", timestamp_format, TIMESTAMP_FORMATS)
         self.identity_column = identity_column
         self.identity_type = identity_type
         self.ts_column = ts_column

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
-from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled
-from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
+from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
+from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
 from airflow_provider_clevertap.records import InvalidRow
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport, write_problems
@@ -52,6 +52,7 @@ class CleverTapSyncOperator(BaseOperator):
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json", "rows": "json"}
     ui_color = "#e8f1fb"
     action: ClassVar[str]
+    max_batch_size: ClassVar[int]
 
     def __init__(
         self,
@@ -76,6 +77,14 @@ class CleverTapSyncOperator(BaseOperator):
             raise ValueError("sql needs source_conn_id: the SQL connection to run it on")
         if rejected_rows_table and not source_conn_id:
             raise ValueError("rejected_rows_table needs source_conn_id: the connection that holds it")
+        if not 1 <= batch_size <= self.max_batch_size:
+            raise ValueError(
+                f"batch_size must be between 1 and {self.max_batch_size} (CleverTap's limit), got {batch_size}"
+            )
+        if not 1 <= max_concurrency <= MAX_CONCURRENCY:
+            raise ValueError(
+                f"max_concurrency must be between 1 and {MAX_CONCURRENCY} (CleverTap's limit), got {max_concurrency}"
+            )
         if not 0.0 <= max_rejected_ratio <= 1.0:
             raise ValueError(f"max_rejected_ratio must be between 0 and 1, got {max_rejected_ratio}")
         self.clevertap_conn_id = clevertap_conn_id
@@ -138,7 +147,11 @@ class CleverTapSyncOperator(BaseOperator):
         return report.summary()
 
     def _sync(self, source: RowSource, report: SyncReport) -> None:
-        mapper = self.make_mapper(source.columns)
+        try:
+            mapper = self.make_mapper(source.columns)
+        except (ValueError, TypeError) as error:
+            # A column the query does not return will not appear on a retry: fail for good.
+            raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
         self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
         items = self._convert(source, mapper, report)
         try:

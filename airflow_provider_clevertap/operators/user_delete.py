@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from airflow_provider_clevertap.hooks.clevertap import MAX_DELETE_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
-from airflow_provider_clevertap.records import IdMapper
+from airflow_provider_clevertap.records import IdMapper, check_choice
 from airflow_provider_clevertap.responses import BatchResult
 
 DEFAULT_DELETE_CONCURRENCY = 3  # CleverTap's delete limit is unconfirmed; peers saw 429s above a few
@@ -40,6 +40,7 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
     """
 
     action = "delete"
+    max_batch_size = MAX_DELETE_BATCH
 
     def __init__(
         self,
@@ -50,8 +51,7 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, max_concurrency=max_concurrency, **kwargs)
-        if id_type not in ("identity", "guid"):
-            raise ValueError(f"id_type must be 'identity' or 'guid', got {id_type!r}")
+        check_choice("id_type", id_type, ("identity", "guid"))
         self.id_type = id_type
 
     def make_mapper(self, columns: list[str]) -> IdMapper:

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from airflow_provider_clevertap.hooks.clevertap import MAX_UPLOAD_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
-from airflow_provider_clevertap.records import ProfileMapper
+from airflow_provider_clevertap.records import IDENTITY_TYPES, ProfileMapper, check_choice
 from airflow_provider_clevertap.responses import BatchResult
-from airflow_provider_clevertap.timestamps import TimestampFormat
+from airflow_provider_clevertap.timestamps import TIMESTAMP_FORMATS, TimestampFormat
 
 
 class CleverTapUserUploadOperator(CleverTapSyncOperator):
@@ -48,6 +48,7 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
     """
 
     action = "upload"
+    max_batch_size = MAX_UPLOAD_BATCH
 
     def __init__(
         self,
@@ -62,6 +63,8 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, max_concurrency=max_concurrency, **kwargs)
+        check_choice("identity_type", identity_type, IDENTITY_TYPES)
+        check_choice("timestamp_format", timestamp_format, TIMESTAMP_FORMATS)
         self.identity_type = identity_type
         self.ts_column = ts_column
         self.property_columns = property_columns
