@@ -308,12 +308,28 @@ def test_a_missing_column_fails_before_anything_is_sent(sqlite_db, clevertap, co
     sqlite_db.create("users", "user_id INTEGER, email TEXT, name TEXT", [(1, "a@example.com", "A")])
     operator = upload(source_conn_id="warehouse", sql="SELECT * FROM users", **kwargs)
 
-    with pytest.raises(ValueError) as error:
+    # A failure for good: the same query will miss the same column on every Airflow retry.
+    with pytest.raises(AirflowFailException) as error:
         operator.execute(context)
 
     assert repr(missing) in str(error.value)
     assert "user_id, email, name" in str(error.value)  # what the query does return
     assert clevertap.calls == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"batch_size": 1001},
+        {"batch_size": 0},
+        {"max_concurrency": 16},
+        {"identity_type": "email"},
+        {"timestamp_format": "iso"},
+    ],
+)
+def test_settings_outside_clevertap_limits_fail_when_the_dag_is_parsed(kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        upload(source_conn_id="warehouse", sql="SELECT 1", **kwargs)
 
 
 def test_a_missing_column_in_postgres_fails_before_anything_is_sent(pg, clevertap, context):
