@@ -1,0 +1,111 @@
+"""Fixtures of the reliability suite: one emulator per module (reset and healthy before each test),
+the ``clevertap_default`` connection pointing at it, task logs routed into ``caplog``, and a check
+that no batch worker thread outlives its test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _reliability import ACCOUNT_ID, PASSCODE, wait_for_no_workers
+
+from airflow_provider_clevertap.emulator import CleverTapEmulator, EmulatorFaults
+
+CONTEXT_RUN_ID = "manual__2026-01-01T00:00:00+00:00"
+LOGICAL_DATE = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def running_emulator() -> Iterator[CleverTapEmulator]:
+    with CleverTapEmulator(account_id=ACCOUNT_ID, passcode=PASSCODE) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(running_emulator: CleverTapEmulator, monkeypatch) -> CleverTapEmulator:
+    """The module's emulator: healthy, empty, with the original passcode, as ``clevertap_default``."""
+    # A request the previous test gave up on (read timeout) may still be sleeping in the server:
+    # let it finish first, or it would store its batch after the reset.
+    deadline = time.monotonic() + 5
+    while running_emulator.stats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    running_emulator.configure(account_id=ACCOUNT_ID, passcode=PASSCODE, faults=EmulatorFaults())
+    running_emulator.reset()
+    monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", running_emulator.connection_json())
+    return running_emulator
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    """The smallest task context ``execute`` needs."""
+    return {"run_id": CONTEXT_RUN_ID}
+
+
+@pytest.fixture
+def task_logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
+    """``caplog`` receiving Airflow's task logs too (structlog bypasses caplog otherwise)."""
+    import structlog
+
+    import airflow.sdk  # noqa: F401  (Airflow configures structlog on import: do it first)
+    import airflow_provider_clevertap.operators  # noqa: F401
+
+    saved = structlog.get_config()
+    structlog.configure(
+        processors=[structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.render_to_log_kwargs],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    caplog.set_level(logging.DEBUG)
+    try:
+        yield caplog
+    finally:
+        structlog.configure(**saved)
+
+
+@pytest.fixture(autouse=True)
+def no_worker_left_behind() -> Iterator[None]:
+    """Every test ends with no CleverTap batch worker thread alive."""
+    yield
+    alive = wait_for_no_workers()
+    assert not alive, f"worker threads left running: {[thread.name for thread in alive]}"
+
+
+DAGS = Path(__file__).resolve().parent / "dags"
+
+
+@pytest.fixture
+def reliability_dags(airflow_db, monkeypatch) -> Callable[..., Any]:
+    """Run a DAG of ``tests/reliability/dags`` with ``dag.test()``; returns ``run(dag_id) -> DagRun``.
+
+    The folder is added as a second DAG bundle (``dag.test()`` only runs DAGs it can find in a
+    bundle), next to the default one.
+    """
+    monkeypatch.setenv(
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST",
+        json.dumps(
+            [
+                {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+                {
+                    "name": "reliability-dags",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(DAGS)},
+                },
+            ]
+        ),
+    )
+
+    def run(dag_id: str, **kwargs: Any) -> Any:
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag = DagBag(dag_folder=str(DAGS / "reliability_dags.py")).get_dag(dag_id)
+        assert dag is not None, f"no DAG {dag_id} in {DAGS}"
+        return dag.test(logical_date=LOGICAL_DATE, **kwargs)
+
+    return run
