@@ -17,7 +17,7 @@ REGION_HOSTS: dict[str, str] = {
 
 def base_url_for_region(region: str | None) -> str:
     """Return the API base URL of ``region`` (the default region when empty)."""
-    key = (region or DEFAULT_REGION).strip().lower()
+    key = str(region or DEFAULT_REGION).strip().lower()  # a JSON extra may hold a non-string
     try:
         return REGION_HOSTS[key]
     except KeyError:

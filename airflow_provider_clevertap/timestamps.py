@@ -46,7 +46,7 @@ def parse_iso_timestamp(text: str) -> int | None:
     except ValueError:  # an impossible date or time, or offset: not a timestamp
         return None
     # The fraction is dropped: whole seconds, floored.
-    return calendar.timegm(moment.utctimetuple())
+    return datetime_to_epoch(moment)
 
 
 def _parse_offset(offset: str | None) -> dt.tzinfo:
@@ -64,8 +64,12 @@ def datetime_to_epoch(value: dt.datetime | dt.date) -> int:
     """Unix time in whole seconds (floored) of a datetime or date; naive values are UTC."""
     if not isinstance(value, dt.datetime):
         return calendar.timegm(value.timetuple())
-    # utctimetuple() applies any offset and drops sub-seconds, which floors; naive stays as is.
-    return calendar.timegm(value.utctimetuple())
+    # Wall-clock time minus the offset, in whole microseconds: utctimetuple() would raise
+    # OverflowError when the offset moves the time past year 1 or 9999. Floor division floors.
+    offset = value.utcoffset() or dt.timedelta(0)
+    offset_us = (offset.days * 86_400 + offset.seconds) * 1_000_000 + offset.microseconds
+    wall_us = calendar.timegm(value.timetuple()) * 1_000_000 + value.microsecond
+    return (wall_us - offset_us) // 1_000_000
 
 
 def format_epoch(seconds: int, timestamp_format: TimestampFormat = "unix") -> int | str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import email.utils
+import http
+import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import islice
@@ -51,6 +54,60 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _HeaderAuthOnly(requests.auth.AuthBase):
+    """The session's auth: CleverTap takes headers only, so no Authorization header goes out.
+
+    Having an auth object on the session also stops requests from adding Basic auth from a
+    ~/.netrc entry for the API host.
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
+
+
+class _CancellableAdapter(TCPKeepAliveAdapter):
+    """A keep-alive adapter that remembers its connections, so ``abort()`` can cut requests in flight.
+
+    Closing a session only closes idle pooled connections; a request waiting for its answer
+    would otherwise hold its worker until the read timeout.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._opened_lock = threading.Lock()
+        adapter = self
+
+        def tracking(pool_class: type) -> type:
+            class TrackingPool(pool_class):  # type: ignore[misc, valid-type]
+                def _new_conn(self) -> Any:
+                    connection = super()._new_conn()
+                    with adapter._opened_lock:
+                        adapter._opened.add(connection)
+                    return connection
+
+            return TrackingPool
+
+        manager = self.poolmanager
+        manager.pool_classes_by_scheme = {
+            scheme: tracking(pool_class) for scheme, pool_class in manager.pool_classes_by_scheme.items()
+        }
+
+    def abort(self) -> None:
+        """Shut down every socket this adapter opened: a blocked send or read fails at once."""
+        with self._opened_lock:
+            connections = list(self._opened)
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    # socket.socket's own shutdown, also for TLS sockets: cut the TCP stream.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 class CleverTapHook(HttpHook):
     """
     Talk to CleverTap's server API through a ``clevertap`` connection.
@@ -67,8 +124,8 @@ class CleverTapHook(HttpHook):
     :param connect_timeout: seconds to wait for a connection.
     :param read_timeout: seconds to wait for an answer.
     :param backoff_base: first retry delay in seconds; it doubles per attempt, with jitter.
-    :param backoff_max: the longest delay between attempts, unless CleverTap asks for longer
-        with ``Retry-After``.
+    :param backoff_max: the longest exponential delay between attempts (up to ``backoff_base``
+        of random jitter is added on top), unless CleverTap asks for longer with ``Retry-After``.
     """
 
     conn_name_attr = "clevertap_conn_id"
@@ -92,7 +149,7 @@ class CleverTapHook(HttpHook):
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         # The pool holds one connection per concurrent request, so none is opened and dropped.
-        adapter = TCPKeepAliveAdapter(
+        adapter = _CancellableAdapter(
             idle=120, count=20, interval=30, pool_connections=1, pool_maxsize=max_concurrency
         )
         super().__init__(method="POST", http_conn_id=clevertap_conn_id, adapter=adapter)
@@ -139,6 +196,7 @@ class CleverTapHook(HttpHook):
         self._base_url_initialized = True
 
         session = requests.Session()
+        session.auth = self._extract_auth(connection)
         session.verify = extra.get("verify", True)
         session.proxies.update(extra.get("proxies") or {})
         session.headers.update(
@@ -151,9 +209,9 @@ class CleverTapHook(HttpHook):
         )
         return self._configure_session_from_mount_adapters(session)
 
-    def _extract_auth(self, connection: Any) -> None:
-        """CleverTap authenticates with headers only: never send HTTP Basic auth."""
-        return None
+    def _extract_auth(self, connection: Any) -> requests.auth.AuthBase:
+        """CleverTap authenticates with headers only: never send HTTP Basic auth (nor netrc's)."""
+        return _HeaderAuthOnly()
 
     def close(self) -> None:
         """Close the session and its pooled connections."""
@@ -166,6 +224,7 @@ class CleverTapHook(HttpHook):
         """Stop promptly: no new requests, no more retries, in-flight connections closed."""
         self._cancelled.set()
         self.close()
+        self.adapter.abort()
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -252,7 +311,21 @@ class CleverTapHook(HttpHook):
         # the next rows, and bounds memory to a few batches whatever the input size.
         window = 2 * self.max_concurrency
         failure: BaseException | None = None
-        pending: set[Future[BatchResult]] = set()
+        pending: set[Future[BatchResult | None]] = set()
+        # Set by the first batch that fails (or when the caller stops reading): a worker that
+        # picks up a queued batch after that does not send it. Cancelling the queued futures
+        # from here alone comes too late: a free worker starts the next one at once.
+        stopped = threading.Event()
+
+        def send_unless_stopped(batch: list[Any]) -> BatchResult | None:
+            if stopped.is_set():
+                return None
+            try:
+                return send(batch)
+            except BaseException:
+                stopped.set()
+                raise
+
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="clevertap") as pool:
             try:
                 while True:
@@ -260,7 +333,7 @@ class CleverTapHook(HttpHook):
                         batch = next(batches, None)
                         if batch is None:
                             break
-                        pending.add(pool.submit(send, batch))
+                        pending.add(pool.submit(send_unless_stopped, batch))
                     if not pending:
                         break
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -269,12 +342,21 @@ class CleverTapHook(HttpHook):
                             continue
                         error = future.exception()
                         if error is None:
-                            yield future.result()
+                            result = future.result()
+                            if result is not None:  # None: never sent, the run had stopped
+                                yield result
                         elif failure is None:
                             failure = error
                             for queued in pending:
                                 queued.cancel()  # not started yet: never sent
+            except BaseException:
+                # Interrupted from outside: Airflow's execution timeout raises in the middle of
+                # wait(), or the caller stopped reading. Cut the requests in flight (and their
+                # retries) rather than let the pool's shutdown wait for them.
+                self.cancel()
+                raise
             finally:
+                stopped.set()
                 for queued in pending:
                     queued.cancel()
         if failure is not None:
@@ -293,6 +375,8 @@ class CleverTapHook(HttpHook):
         attempts: int | None = None,
     ) -> tuple[Any, int]:
         """Send one request until it succeeds or fails for good; return (decoded body, attempts)."""
+        if self._cancelled.is_set():  # not even a new session once cancelled
+            raise CleverTapCancelled(f"CleverTap {action} cancelled")
         session = self.get_conn()
         prepared = session.prepare_request(
             requests.Request(
@@ -324,12 +408,14 @@ class CleverTapHook(HttpHook):
         if self._cancelled.is_set():
             raise CleverTapCancelled(f"CleverTap {action} cancelled")
         try:
+            # Never follow a redirect: it would carry the passcode header to another host
+            # (requests strips only Authorization), and a 302 would turn the POST into a GET.
             response = self.run_and_check(
-                session, prepared, {"check_response": False, "timeout": self.timeout}
+                session, prepared, {"check_response": False, "timeout": self.timeout, "allow_redirects": False}
             )
         except requests.Timeout as error:
             raise _Retryable(None, f"timed out ({type(error).__name__})") from None
-        except requests.ConnectionError as error:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
             if self._cancelled.is_set():
                 raise CleverTapCancelled(f"CleverTap {action} cancelled") from None
             raise _Retryable(None, f"connection failed ({type(error).__name__})") from None
@@ -337,7 +423,8 @@ class CleverTapHook(HttpHook):
         status = response.status_code
         body = _decode(response.content)
         # Only CleverTap's own error fields are kept: a body may echo profile data.
-        message = str(body.get("error") or response.reason) if isinstance(body, dict) else str(response.reason)
+        reason = response.reason or _status_phrase(status)
+        message = str(body.get("error") or reason) if isinstance(body, dict) else reason
         code = body.get("code") if isinstance(body, dict) else None
         if 200 <= status < 300:
             if body is None:
@@ -378,6 +465,13 @@ def _base_url(host: str | None, scheme: str | None, port: int | None, region: st
         return base_url_for_region(region)
     url = host.rstrip("/") if "://" in host else f"{scheme or 'https'}://{host.rstrip('/')}"
     return f"{url}:{port}" if port else url
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "no reason given"
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

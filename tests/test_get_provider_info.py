@@ -1,0 +1,133 @@
+"""Provider registration: the entry point, the provider-info dict against Airflow's own schemas,
+and discovery through Airflow's real ProvidersManager without connection-form deprecations."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+import warnings
+from importlib.metadata import distribution, entry_points
+from pathlib import Path
+
+import jsonschema
+import pytest
+from packaging.utils import canonicalize_name
+
+import airflow
+from airflow_provider_clevertap.get_provider_info import get_provider_info
+
+AIRFLOW_DIR = Path(airflow.__file__).parent
+PACKAGE = "airflow-provider-clevertap"
+HOOK_CLASS = "airflow_provider_clevertap.hooks.clevertap.CleverTapHook"
+# From CleverTap's region table, not from regions.py.
+REGIONS = {"eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"}
+
+
+def _connection_type(info: dict) -> dict:
+    [conn] = [c for c in info["connection-types"] if c["connection-type"] == "clevertap"]
+    return conn
+
+
+def test_the_entry_point_returns_the_provider_info():
+    [entry] = [ep for ep in entry_points(group="apache_airflow_provider") if ep.dist and ep.dist.name.replace("_", "-") == PACKAGE]
+    info = entry.load()()
+
+    assert info["package-name"] == PACKAGE
+    # Airflow requires the canonical distribution name, or discovery raises.
+    assert info["package-name"] == canonicalize_name(distribution(PACKAGE).metadata["Name"])
+    assert distribution(PACKAGE).version in info["versions"]
+    assert info == get_provider_info()
+
+
+def test_the_provider_info_is_valid_against_airflows_schemas():
+    info = get_provider_info()
+    jsonschema.validate(info, json.loads((AIRFLOW_DIR / "provider_info.schema.json").read_text()))
+
+    # provider_info.schema.json does not describe the connection form; provider.yaml.schema.json
+    # does (conn-fields, ui-field-behaviour), and Airflow reads the same keys from the dict.
+    yaml_schema = json.loads((AIRFLOW_DIR / "provider.yaml.schema.json").read_text())
+    connection_type_schema = yaml_schema["properties"]["connection-types"]["items"]
+    for conn in info["connection-types"]:
+        jsonschema.validate(conn, connection_type_schema)
+
+
+def test_the_connection_form():
+    conn = _connection_type(get_provider_info())
+    assert conn["hook-class-name"] == HOOK_CLASS
+
+    region = conn["conn-fields"]["region"]
+    assert region["label"] and region["description"]
+    assert set(region["schema"]["enum"]) == REGIONS
+    assert "string" in region["schema"]["type"]
+    assert region["schema"].get("default", "eu1") == "eu1"
+    assert "format" not in region["schema"]  # a dropdown, not a secret
+
+    behaviour = conn["ui-field-behaviour"]
+    assert behaviour["relabeling"] == {"login": "Account ID", "password": "Passcode"}
+    assert set(behaviour["hidden-fields"]) == {"schema", "port"}
+    assert behaviour["placeholders"]["host"]
+    assert not {"host", "login", "password", "extra"} & set(behaviour["hidden-fields"])
+
+
+@pytest.fixture
+def fresh_providers_manager(monkeypatch):
+    """A ProvidersManager discovering from scratch (it is a process-wide singleton).
+
+    A stand-in ``wtforms`` is installed because Airflow only reaches the deprecated
+    hook-method path (and its warning) when wtforms imports; without it this test could
+    never see the warning it looks for.
+    """
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    fake_wtforms = types.ModuleType("wtforms")
+    for name in ("BooleanField", "IntegerField", "PasswordField", "StringField"):
+        setattr(fake_wtforms, name, type(name, (), {}))
+    monkeypatch.setitem(sys.modules, "wtforms", fake_wtforms)
+    for manager in (ProvidersManager, ProvidersManagerTaskRuntime):
+        monkeypatch.setattr(manager, "_instance", None)
+        monkeypatch.setattr(manager, "_initialized", False)
+    return ProvidersManager, ProvidersManagerTaskRuntime
+
+
+def test_airflow_discovers_the_provider_without_deprecation_warnings(fresh_providers_manager):
+    ProvidersManager, ProvidersManagerTaskRuntime = fresh_providers_manager
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        manager = ProvidersManager()
+        providers = manager.providers
+        widgets = manager.connection_form_widgets
+        behaviours = manager.field_behaviours
+        hooks = ProvidersManagerTaskRuntime().hooks
+        hook_info = hooks["clevertap"]
+
+    # Airflow names the hook class in its deprecation warnings; other providers may warn.
+    ours = [str(w.message) for w in caught if "clevertap" in str(w.message).lower()]
+    assert ours == []
+
+    assert providers[PACKAGE].version == distribution(PACKAGE).version
+    assert hook_info.hook_class_name == HOOK_CLASS
+    assert hook_info.connection_id_attribute_name == "clevertap_conn_id"
+    assert hook_info.package_name == PACKAGE
+    assert hook_info.connection_testable is True
+
+    region = widgets["extra__clevertap__region"]
+    assert region.hook_class_name == HOOK_CLASS
+    assert set(region.field["schema"]["enum"]) == REGIONS
+    assert region.field["description"]
+    assert region.is_sensitive is False
+    assert behaviours["clevertap"]["relabeling"] == {"login": "Account ID", "password": "Passcode"}
+    assert set(behaviours["clevertap"]["hidden_fields"]) == {"schema", "port"}
+    assert behaviours["clevertap"]["placeholders"]["host"]
+
+
+
+def test_the_hook_defines_no_deprecated_form_methods():
+    from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
+
+    for klass in CleverTapHook.__mro__:
+        if klass.__module__.startswith("airflow_provider_clevertap"):
+            assert "get_connection_form_widgets" not in vars(klass)
+            assert "get_ui_field_behaviour" not in vars(klass)
