@@ -197,7 +197,7 @@ class CleverTapHook(HttpHook):
 
         session = requests.Session()
         session.auth = self._extract_auth(connection)
-        session.verify = extra.get("verify", True)
+        session.verify = _tls_verify(extra.get("verify"))
         session.proxies.update(extra.get("proxies") or {})
         session.headers.update(
             {
@@ -231,13 +231,19 @@ class CleverTapHook(HttpHook):
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated read (a profile lookup) and report whether it worked."""
         try:
-            self._request("connection test", "GET", PROFILE_ENDPOINT, params={"identity": "airflow-connection-test"}, attempts=1)
+            self._request(
+                "connection test", "GET", PROFILE_ENDPOINT, params={"identity": "airflow-connection-test"}, attempts=1
+            )
         except CleverTapAuthError as error:
             return False, str(error)
         except CleverTapAPIError as error:
-            if error.status is not None and 400 <= error.status < 500:
-                # Credentials were accepted; only the lookup itself was refused.
-                return True, f"Authenticated with CleverTap at {self.base_url} (profile lookup answered HTTP {error.status})"
+            # 401/403 are the credential answers; any other 4xx means they were accepted and only
+            # the lookup was refused. A 429 proves nothing either way.
+            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+                return True, (
+                    f"Authenticated with CleverTap at {self.base_url} "
+                    f"(the test profile lookup answered HTTP {error.status})"
+                )
             return False, str(error)
         except Exception as error:  # the UI shows the reason instead of a stack trace
             return False, f"Could not reach CleverTap: {error}"
@@ -247,7 +253,12 @@ class CleverTapHook(HttpHook):
 
     def get_profile(self, identity: str) -> dict[str, Any] | None:
         """Return the stored profile of ``identity`` (CleverTap's ``record``), or None."""
-        body = self._request("profile lookup", "GET", PROFILE_ENDPOINT, params={"identity": identity})[0]
+        try:
+            body = self._request("profile lookup", "GET", PROFILE_ENDPOINT, params={"identity": identity})[0]
+        except CleverTapAPIError as error:
+            if error.status == 404:
+                return None
+            raise
         record = body.get("record") if isinstance(body, dict) else None
         return record if isinstance(record, dict) else None
 
@@ -465,6 +476,33 @@ def _base_url(host: str | None, scheme: str | None, port: int | None, region: st
         return base_url_for_region(region)
     url = host.rstrip("/") if "://" in host else f"{scheme or 'https'}://{host.rstrip('/')}"
     return f"{url}:{port}" if port else url
+
+
+_VERIFY_OFF = frozenset({"false", "0", "no", "off"})
+_VERIFY_ON = frozenset({"true", "1", "yes", "on"})
+
+
+def _tls_verify(value: Any) -> bool | str:
+    """The session's ``verify`` from the connection's ``verify`` extra: on unless explicitly off.
+
+    requests reads any falsy value as "do not verify", so an empty form field (null or "") must
+    not reach it as such; "false"/"true" typed as text mean what they say; any other text is a
+    CA bundle path.
+    """
+    if value is None or value is True:
+        return True
+    if value is False:
+        return False
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text.lower() in _VERIFY_ON:
+            return True
+        if text.lower() in _VERIFY_OFF:
+            return False
+        return text
+    raise ValueError(
+        f"The connection's verify extra must be true, false or a CA bundle path, not a {type(value).__name__}"
+    )
 
 
 def _status_phrase(status: int) -> str:

@@ -861,7 +861,13 @@ def test_test_connection_reports_bad_credentials_or_region(status, in1_connectio
 
 @pytest.mark.parametrize(
     "failure",
-    [{"status_code": 500}, {"status_code": 503}, {"exc": requests.exceptions.ConnectionError}, {"exc": requests.exceptions.ReadTimeout}],
+    [
+        {"status_code": 429},  # throttled before the credentials were looked at: proves nothing
+        {"status_code": 500},
+        {"status_code": 503},
+        {"exc": requests.exceptions.ConnectionError},
+        {"exc": requests.exceptions.ReadTimeout},
+    ],
 )
 def test_test_connection_reports_other_failures_without_raising(failure, in1_connection, requests_mock):
     requests_mock.get(PROFILE, **failure)
@@ -870,6 +876,27 @@ def test_test_connection_reports_other_failures_without_raising(failure, in1_con
 
     assert ok is False and message
     assert requests_mock.call_count == 1  # one cheap read: the UI button must answer quickly
+
+
+def test_test_connection_accepts_credentials_when_only_the_lookup_is_refused(in1_connection, requests_mock):
+    requests_mock.get(PROFILE, status_code=404, json={"status": "fail", "error": "Profile not found", "code": 404})
+
+    ok, message = CleverTapHook().test_connection()
+
+    assert ok is True and "404" in message
+
+
+def test_get_profile_reads_a_stored_profile_and_none_for_an_unknown_one(set_connection, account_id, passcode):
+    from airflow_provider_clevertap.emulator import CleverTapEmulator
+
+    with CleverTapEmulator(account_id=account_id, passcode=passcode) as emulator:
+        set_connection(host=emulator.url)
+        hook = CleverTapHook(max_attempts=1)
+        record = {"type": "profile", "identity": "u-1", "profileData": {"Plan": "gold"}}
+        assert [result.refused for result in hook.upload_profiles([record])] == [[]]
+
+        assert hook.get_profile("u-1")["profileData"] == {"Plan": "gold"}
+        assert hook.get_profile("nobody") is None
 
 
 def test_test_connection_reports_an_unknown_region(set_connection, requests_mock):
