@@ -21,6 +21,12 @@ test: venv
 demo: venv
 	$(PY) -m demo.run_demo
 
+bench: venv
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+bench-quick: venv
+	$(PY) -m benchmarks --quick $(BENCH_ARGS)
+
 emulator: venv
 	$(PY) -m airflow_provider_clevertap.emulator
 

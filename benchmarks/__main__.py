@@ -1,0 +1,80 @@
+"""``python -m benchmarks``: run the benchmarks, print the figures, write docs/benchmarks.md.
+
+    python -m benchmarks                 # make bench: every size and latency, 3 rounds
+    python -m benchmarks --quick         # make bench-quick: 10k rows, 1 round, under a minute
+    python -m benchmarks --postgres      # read the staged table from PostgreSQL
+    python -m benchmarks --sizes 10000,200000 --latencies 50 --rounds 5 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shlex
+import sys
+from pathlib import Path
+
+from benchmarks import report, runner
+
+DOC = runner.ROOT / "docs" / "benchmarks.md"
+DOC_TEMPLATE = "# Benchmarks\n\nRun `make bench` to fill in the results.\n"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part.replace("_", "")) for part in text.split(",") if part)
+
+
+def _latencies(text: str) -> tuple[float, ...]:
+    return tuple(float(part) / 1000 for part in text.split(",") if part)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10k rows, one round: a check in under a minute")
+    parser.add_argument("--postgres", action="store_true", help="read from PostgreSQL (CLEVERTAP_BENCH_POSTGRES_URI)")
+    parser.add_argument("--rounds", type=int, help="rounds of every case; figures are medians over rounds")
+    parser.add_argument("--sizes", type=_ints, help="upload sizes in rows, comma-separated")
+    parser.add_argument("--latencies", type=_latencies, help="upload latencies in ms, comma-separated")
+    parser.add_argument("--delete-sizes", type=_ints, help="delete sizes in rows (empty: no delete cases)")
+    parser.add_argument("--delete-latencies", type=_latencies, help="delete latencies in ms")
+    parser.add_argument("--write", dest="write", action="store_true", default=None, help="write docs/benchmarks.md")
+    parser.add_argument("--no-write", dest="write", action="store_false", help="do not write docs/benchmarks.md")
+    parser.add_argument("--output", type=Path, default=DOC, help="the Markdown file to write (default: %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = runner.QUICK if args.quick else runner.Settings()
+    settings = runner.with_overrides(
+        settings,
+        rounds=args.rounds,
+        upload_sizes=args.sizes,
+        upload_latencies=args.latencies,
+        delete_sizes=args.delete_sizes,
+        delete_latencies=args.delete_latencies,
+        backend="postgres" if args.postgres else None,
+    )
+    command = "python -m benchmarks" + "".join(f" {shlex.quote(arg)}" for arg in (sys.argv[1:] if argv is None else argv))
+    try:
+        run = runner.run(settings, command)
+    except runner.BenchmarkError as error:
+        print(f"\nBenchmark failed: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(report.tables(run))
+    print(report.summary_line(run))
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    raw = runner.dataset.CACHE / f"results-{stamp}.json"
+    runner.save(run, raw)
+    print(f"Raw results: {raw.relative_to(runner.ROOT)}")
+    # A full run writes the docs; a quick or narrowed one only when asked to.
+    write = args.write if args.write is not None else not (args.quick or args.sizes or args.latencies)
+    if write:
+        report.write_markdown(run, args.output, DOC_TEMPLATE)
+        print(f"Wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,432 @@
+"""One benchmark case, run in a fresh process: ``python -m benchmarks.cases '<spec as JSON>'``.
+
+Everything a case needs before its clock starts (imports, building the operator, pre-encoding
+the ceiling's request bodies) happens first; then the timed part runs, and the process prints
+one line starting with ``BENCH-RESULT`` holding the figures as JSON. A fresh process per case
+keeps one case's peak memory (VmHWM) and CPU from mixing with another's.
+
+The cases, for uploads and for deletes:
+
+- ``ours``: ``CleverTapUserUploadOperator(...).execute(context)`` (or the delete operator): the
+  code path a task runs, configured like ``example_dags/clevertap_user_sync.py``.
+- ``naive``: what people write in a PythonOperator: read rows, build the records, post one batch
+  at a time with ``requests`` (a keep-alive session, ``json=``), raise on an HTTP error.
+- ``floor``: the least client work that produces the same request bodies: read the rows, build
+  the records, JSON-encode the batches with msgspec; no HTTP, no validation, no accounting.
+- ``absorb``: what the emulator alone can take: the bodies are encoded before the clock starts,
+  then sent over keep-alive ``http.client`` connections, many at once.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import decimal
+import gc
+import http.client
+import json
+import os
+import resource
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any
+from urllib.parse import urlsplit
+
+from benchmarks.dataset import DELETE_ID_COLUMN, UPLOAD_OPTIONS, Table
+
+RESULT_PREFIX = "BENCH-RESULT "
+UPLOAD_BATCH = 1000  # CleverTap's limit per upload request
+DELETE_BATCH = 100  # CleverTap's limit per delete request
+FETCH_SIZE = 5000
+UPLOAD_PATH = "/1/upload"
+DELETE_PATH = "/1/delete/profiles.json"
+CONTEXT = {"run_id": "bench"}
+
+Spec = dict[str, Any]
+Prepared = Callable[[], dict[str, Any]]
+
+
+# -- reading the table without Airflow (naive, floor, absorb) ---------------------------------------
+
+
+def _connect(table: Table) -> Any:
+    if table.backend == "sqlite":
+        return sqlite3.connect(table.location)
+    import psycopg
+
+    return psycopg.connect(table.location)
+
+
+def _stream(table: Table, sql: str) -> tuple[Any, list[str], Iterator[tuple[Any, ...]]]:
+    """A connection, the column names and the rows, read in chunks (server-side on PostgreSQL)."""
+    connection = _connect(table)
+    cursor = connection.cursor() if table.backend == "sqlite" else connection.cursor(name="bench_floor")
+    cursor.execute(sql)
+    first = cursor.fetchmany(FETCH_SIZE)
+    columns = [column[0] for column in cursor.description]
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        chunk = first
+        while chunk:
+            yield from chunk
+            chunk = cursor.fetchmany(FETCH_SIZE)
+
+    return connection, columns, rows()
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+# -- the same records as ours, with the least work ---------------------------------------------------
+
+
+def _epoch(text: str) -> int:
+    """Whole epoch seconds of an ISO-8601 text (naive means UTC)."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return calendar.timegm(moment.timetuple())
+    return int(moment.timestamp())
+
+
+def _number(value: Any) -> Any:
+    # PostgreSQL NUMERIC reads as Decimal, which ours sends as an int when whole, else a float.
+    if type(value) is decimal.Decimal:
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def floor_records(columns: list[str], rows: Iterable[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
+    """The records ours sends for the staged table, built with the least work (no checks).
+
+    Tailored to this table: no nulls but the identity; ``signup_at`` is the only ISO-8601
+    property; ``lifetime_value`` the only NUMERIC one.
+    """
+    index = {column: position for position, column in enumerate(columns)}
+    identity = index[UPLOAD_OPTIONS["identity_column"]]
+    ts = index[UPLOAD_OPTIONS["ts_column"]]
+    names = UPLOAD_OPTIONS["property_columns"]
+    (name, email, phone, gender, plan, value, orders, active, signup) = (index[column] for column in names)
+    (n_name, n_email, n_phone, n_gender, n_plan, n_value, n_orders, n_active, n_signup) = names.values()
+    epoch = _epoch
+    number = _number
+    for row in rows:
+        if row[identity] is None:
+            continue  # ours reports it invalid and does not send it
+        yield {
+            "type": "profile",
+            "identity": row[identity],
+            "ts": epoch(row[ts]),
+            "profileData": {
+                n_name: row[name],
+                n_email: row[email],
+                n_phone: row[phone],
+                n_gender: row[gender],
+                n_plan: row[plan],
+                n_value: number(row[value]),
+                n_orders: row[orders],
+                n_active: row[active],
+                n_signup: f"$D_{epoch(row[signup])}",
+            },
+        }
+
+
+def _encoded_upload_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
+    import msgspec
+
+    encode = msgspec.json.Encoder().encode
+    connection, columns, rows = _stream(table, table.upload_sql)
+    try:
+        for batch in _batched(floor_records(columns, rows), UPLOAD_BATCH):
+            yield len(batch), encode({"d": batch})
+    finally:
+        connection.close()
+
+
+def _encoded_delete_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
+    import msgspec
+
+    encode = msgspec.json.Encoder().encode
+    connection, _, rows = _stream(table, table.delete_sql)
+    try:
+        for batch in _batched((row[0] for row in rows), DELETE_BATCH):
+            yield len(batch), encode({"identity": batch})
+    finally:
+        connection.close()
+
+
+# -- the cases: each prepares, then returns the timed part -------------------------------------------
+
+
+def ours_upload(spec: Spec) -> Prepared:
+    from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+
+    table = Table.from_dict(spec["table"])
+    operator = CleverTapUserUploadOperator(
+        task_id="bench_upload",
+        source_conn_id="warehouse",
+        sql=table.upload_sql,
+        max_concurrency=spec["concurrency"],
+        max_rejected_ratio=0.01,  # the table holds 4 bad rows in 1000, as the example DAG allows
+        **UPLOAD_OPTIONS,
+    )
+    return lambda: _ours_result(operator.execute(CONTEXT))
+
+
+def ours_delete(spec: Spec) -> Prepared:
+    from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator
+
+    table = Table.from_dict(spec["table"])
+    operator = CleverTapUserDeleteOperator(
+        task_id="bench_delete",
+        source_conn_id="warehouse",
+        sql=table.delete_sql,
+        identity_column=DELETE_ID_COLUMN,
+        max_concurrency=spec["concurrency"],
+    )
+    return lambda: _ours_result(operator.execute(CONTEXT))
+
+
+def _ours_result(summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rows": summary["rows_read"],
+        "sent": summary["rows_read"] - summary["rows_invalid"],
+        "accepted": summary["rows_accepted"],
+        "rejected": summary["rows_rejected"],
+        "invalid": summary["rows_invalid"],
+        "requests": summary["requests"],
+        "retries": summary["retries"],
+    }
+
+
+def naive_upload(spec: Spec) -> Prepared:
+    import requests
+
+    table = Table.from_dict(spec["table"])
+    url = spec["url"] + UPLOAD_PATH
+    headers = _auth_headers(spec)
+
+    def run() -> dict[str, Any]:
+        # What a hand-written task looks like: one batch of 1000 after another.
+        connection = _connect(table)
+        cursor = connection.cursor()
+        cursor.execute(table.upload_sql)
+        columns = [column[0] for column in cursor.description]
+        session = requests.Session()
+        read = 0
+        while rows := cursor.fetchmany(UPLOAD_BATCH):
+            batch = []
+            for row in rows:
+                record = dict(zip(columns, row))
+                lifetime_value = record["lifetime_value"]
+                if isinstance(lifetime_value, decimal.Decimal):
+                    lifetime_value = float(lifetime_value)
+                updated = dt.datetime.fromisoformat(record["updated_at"]).replace(tzinfo=dt.timezone.utc)
+                signup = dt.datetime.fromisoformat(record["signup_at"])
+                batch.append(
+                    {
+                        "type": "profile",
+                        "identity": record["customer_id"],
+                        "ts": int(updated.timestamp()),
+                        "profileData": {
+                            "Name": record["full_name"],
+                            "Email": record["email"],
+                            "Phone": record["phone"],
+                            "Gender": record["gender"],
+                            "Plan": record["plan"],
+                            "Lifetime Value": lifetime_value,
+                            "Orders": record["orders"],
+                            "Active": record["is_active"],
+                            "Signup Date": f"$D_{int(signup.timestamp())}",
+                        },
+                    }
+                )
+            response = session.post(url, json={"d": batch}, headers=headers, timeout=60)
+            response.raise_for_status()
+            read += len(rows)
+        session.close()
+        connection.close()
+        return {"rows": read, "sent": read}
+
+    return run
+
+
+def naive_delete(spec: Spec) -> Prepared:
+    import requests
+
+    table = Table.from_dict(spec["table"])
+    url = spec["url"] + DELETE_PATH
+    headers = _auth_headers(spec)
+
+    def run() -> dict[str, Any]:
+        connection = _connect(table)
+        cursor = connection.cursor()
+        cursor.execute(table.delete_sql)
+        session = requests.Session()
+        read = 0
+        while rows := cursor.fetchmany(DELETE_BATCH):
+            response = session.post(url, json={"identity": [row[0] for row in rows]}, headers=headers, timeout=60)
+            response.raise_for_status()
+            read += len(rows)
+        session.close()
+        connection.close()
+        return {"rows": read, "sent": read}
+
+    return run
+
+
+def floor_upload(spec: Spec) -> Prepared:
+    table = Table.from_dict(spec["table"])
+    import msgspec  # noqa: F401  (imported before the clock starts)
+
+    def run() -> dict[str, Any]:
+        sent = encoded = 0
+        for count, body in _encoded_upload_bodies(table):
+            sent += count
+            encoded += len(body)
+        return {"rows": table.rows, "sent": sent, "bytes": encoded}
+
+    return run
+
+
+def floor_delete(spec: Spec) -> Prepared:
+    table = Table.from_dict(spec["table"])
+    import msgspec  # noqa: F401  (imported before the clock starts)
+
+    def run() -> dict[str, Any]:
+        sent = encoded = 0
+        for count, body in _encoded_delete_bodies(table):
+            sent += count
+            encoded += len(body)
+        return {"rows": table.rows, "sent": sent, "bytes": encoded}
+
+    return run
+
+
+def absorb_upload(spec: Spec) -> Prepared:
+    table = Table.from_dict(spec["table"])
+    bodies = list(_encoded_upload_bodies(table))
+    return lambda: _send_all(spec, UPLOAD_PATH, bodies)
+
+
+def absorb_delete(spec: Spec) -> Prepared:
+    table = Table.from_dict(spec["table"])
+    bodies = list(_encoded_delete_bodies(table))
+    return lambda: _send_all(spec, DELETE_PATH, bodies)
+
+
+def _auth_headers(spec: Spec) -> dict[str, str]:
+    return {"X-CleverTap-Account-Id": spec["account_id"], "X-CleverTap-Passcode": spec["passcode"]}
+
+
+def _send_all(spec: Spec, path: str, bodies: list[tuple[int, bytes]]) -> dict[str, Any]:
+    """Send pre-encoded bodies over ``spec["concurrency"]`` keep-alive connections at once."""
+    address = urlsplit(spec["url"])
+    headers = {**_auth_headers(spec), "Content-Type": "application/json; charset=utf-8"}
+    pending = iter(bodies)
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
+        try:
+            while not errors:
+                with lock:
+                    item = next(pending, None)
+                if item is None:
+                    return
+                connection.request("POST", path, item[1], headers)
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    errors.append(f"HTTP {answer.status}")
+        except Exception as error:  # reported by the runner, which checks every row arrived
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(spec["concurrency"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"the emulator refused pre-encoded batches: {errors[:3]}")
+    sent = sum(count for count, _ in bodies)
+    return {"rows": sent, "sent": sent}
+
+
+CASES: dict[tuple[str, str], Callable[[Spec], Prepared]] = {
+    ("upload", "ours"): ours_upload,
+    ("upload", "naive"): naive_upload,
+    ("upload", "floor"): floor_upload,
+    ("upload", "absorb"): absorb_upload,
+    ("delete", "ours"): ours_delete,
+    ("delete", "naive"): naive_delete,
+    ("delete", "floor"): floor_delete,
+    ("delete", "absorb"): absorb_delete,
+}
+
+
+# -- measuring ------------------------------------------------------------------------------------------
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_resident_mb() -> float:
+    """This process's peak resident memory (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries it over ``exec`` from the process that forked this one, so
+    a case started by a runner holding 300 MB would report at least 300 MB.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: the closest there is
+
+
+def measure(timed: Prepared) -> dict[str, Any]:
+    """Run ``timed`` and return its result with wall clock, CPU (all threads) and peak memory."""
+    gc.collect()
+    start_rss = _resident_mb()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    result = timed()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        **result,
+        "wall": wall,
+        "cpu": cpu,
+        "start_rss_mb": start_rss,
+        "peak_rss_mb": _peak_resident_mb(),
+    }
+
+
+def run_case(spec: Spec) -> dict[str, Any]:
+    """Prepare and measure one case in this process (the runner gives each case its own)."""
+    prepare = CASES[(spec["op"], spec["kind"])]
+    return measure(prepare(spec))
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[1])
+    result = run_case(spec)
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

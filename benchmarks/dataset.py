@@ -1,0 +1,146 @@
+"""The staged table every case reads: demo/warehouse.py's customers, generated once per size and cached.
+
+SQLite (the default): one file per size under ``.benchmarks/`` (gitignored). PostgreSQL (``--postgres``):
+one schema per size in the test database. Both are named after a digest of the row generator, so a
+change to ``demo/warehouse.py`` builds fresh tables instead of reusing stale ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo import warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".benchmarks"
+INTERVAL_START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+POSTGRES_URI = os.environ.get("CLEVERTAP_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+
+# The upload task of example_dags/clevertap_user_sync.py: the same column mapping and options.
+UPLOAD_OPTIONS = {
+    "identity_column": "customer_id",
+    "ts_column": "updated_at",
+    "property_columns": {
+        "full_name": "Name",
+        "email": "Email",
+        "phone": "Phone",
+        "gender": "Gender",
+        "plan": "Plan",
+        "lifetime_value": "Lifetime Value",
+        "orders": "Orders",
+        "is_active": "Active",
+        "signup_at": "Signup Date",
+    },
+    "timestamp_format": "clevertap_date",
+}
+DELETE_ID_COLUMN = "customer_id"
+
+
+def _digest() -> str:
+    source = Path(warehouse.__file__).read_bytes()
+    return hashlib.sha256(source + b"bench-v1").hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Where a case finds its rows, in a form a fresh process can use (plain JSON)."""
+
+    backend: str  # "sqlite" or "postgres"
+    rows: int
+    location: str  # the SQLite file, or the PostgreSQL URI
+    prefix: str  # "" or "schema."
+
+    @property
+    def upload_sql(self) -> str:
+        return f"SELECT * FROM {self.prefix}staged_customers"
+
+    @property
+    def delete_sql(self) -> str:
+        return f"SELECT {DELETE_ID_COLUMN} FROM {self.prefix}staged_deletions"
+
+    def airflow_connection(self) -> str:
+        """The warehouse connection as JSON, for ``AIRFLOW_CONN_WAREHOUSE``."""
+        if self.backend == "sqlite":
+            return json.dumps({"conn_type": "sqlite", "host": self.location})
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.location)
+        return json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": parts.hostname,
+                "port": parts.port or 5432,
+                "login": parts.username,
+                "password": parts.password,
+                "schema": parts.path.lstrip("/"),
+            }
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {"backend": self.backend, "rows": self.rows, "location": self.location, "prefix": self.prefix}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Table:
+        return cls(str(data["backend"]), int(data["rows"]), str(data["location"]), str(data["prefix"]))  # type: ignore[arg-type]
+
+
+def table(rows: int, backend: str = "sqlite", log=print) -> Table:
+    """The staged table of ``rows`` customers (and as many deletions), built on first use."""
+    if backend == "sqlite":
+        return _sqlite_table(rows, log)
+    if backend == "postgres":
+        return _postgres_table(rows, log)
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def expected_upload(rows: int) -> dict[str, int]:
+    """What an upload of the table must end with: accepted, refused by CleverTap, invalid."""
+    return warehouse.expected_outcome(rows)
+
+
+def _sqlite_table(rows: int, log) -> Table:
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"warehouse-{_digest()}-{rows}.db"
+    if not path.exists():
+        log(f"  building the staged table of {rows} rows in {os.path.relpath(path, ROOT)} (once)")
+        partial = path.with_suffix(f".partial-{os.getpid()}")
+        warehouse.build_warehouse(partial, rows, INTERVAL_START, deletions=rows)
+        with sqlite3.connect(partial) as db:
+            db.execute("ANALYZE")
+        partial.replace(path)  # atomic: a concurrent run never reads a half-built file
+    return Table("sqlite", rows, str(path), "")
+
+
+def _postgres_table(rows: int, log) -> Table:
+    import psycopg
+
+    schema = f"clevertap_bench_{_digest()}_{rows}"
+    with psycopg.connect(POSTGRES_URI) as db:
+        ready = db.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'ready'", (schema,)
+        ).fetchone()
+        if ready is None:
+            log(f"  building the staged table of {rows} rows in PostgreSQL schema {schema} (once)")
+            # One transaction: a table is either complete (with its "ready" marker) or absent.
+            db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            db.execute(f"CREATE SCHEMA {schema}")
+            db.execute(f"SET search_path TO {schema}")
+            db.execute(warehouse.STAGED_CUSTOMERS_DDL)
+            db.execute(warehouse.STAGED_DELETIONS_DDL)
+            with db.cursor().copy("COPY staged_customers FROM STDIN") as copy:
+                for row in warehouse.customer_rows(rows, INTERVAL_START):
+                    copy.write_row(row)
+            requested = (INTERVAL_START + dt.timedelta(hours=12)).strftime("%Y-%m-%d %H:%M:%S")
+            with db.cursor().copy("COPY staged_deletions FROM STDIN") as copy:
+                for key in range(1, rows + 1):
+                    copy.write_row((f"cust-{key:07d}", requested))
+            db.execute("CREATE TABLE ready (built_at TIMESTAMPTZ DEFAULT now())")
+            db.execute("ANALYZE staged_customers")
+            db.execute("ANALYZE staged_deletions")
+    return Table("postgres", rows, POSTGRES_URI, f"{schema}.")

@@ -1,0 +1,163 @@
+"""The figures as tables: aligned text for the terminal, Markdown for docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from benchmarks.runner import Run, _size, figures
+
+BEGIN = "<!-- benchmark results: begin (written by `make bench`; edit outside these markers) -->"
+END = "<!-- benchmark results: end -->"
+
+
+def _num(value: float | None, digits: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def _ms(latency: float | None) -> str:
+    return "–" if latency is None else f"{latency * 1000:.0f} ms"
+
+
+def _render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(headers, widths))]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def tables(run: Run, markdown: bool = False) -> str:
+    data = figures(run)
+    parts = []
+    heading = (lambda text: f"\n#### {text}\n") if markdown else (lambda text: f"\n{text}\n")
+    rounds = run.settings.rounds
+    note = f"medians of {rounds} rounds; ratios computed within a round, then their median" if rounds > 1 else "one round"
+
+    for op, batch in (("upload", "1000"), ("delete", "100")):
+        rows = data[op]
+        if not rows:
+            continue
+        parts.append(heading(f"{op.capitalize()}s ({note}; batches of {batch})"))
+        headers = [
+            "rows", "latency", "ours rows/s", "naive rows/s", "ceiling rows/s", "ours/naive", "ours/ceiling",
+            "CPU s/M ours", "CPU s/M naive", "CPU s/M floor", "CPU ours/floor", "peak MB ours", "peak MB naive",
+        ]  # fmt: skip
+        body = [
+            [
+                _size(r["rows"]), _ms(r["latency"]), _num(r["ours_rate"]), _num(r["naive_rate"]), _num(r["ceiling"]),
+                _num(r["ours_over_naive"], 1, "x"), _num(r["ours_over_ceiling"], 2), _num(r["ours_cpu_per_m"], 1),
+                _num(r["naive_cpu_per_m"], 1), _num(r["floor_cpu_per_m"], 1), _num(r["cpu_over_floor"], 2),
+                _num(r["ours_peak_rss_mb"]), _num(r["naive_peak_rss_mb"]),
+            ]
+            for r in rows
+        ]  # fmt: skip
+        parts.append(_render(headers, body, markdown))
+
+    if data["floor"]:
+        parts.append(heading("Floor: read the rows, build and JSON-encode the batches, no HTTP"))
+        body = [
+            [r["op"], _size(r["rows"]), _num(r["rate"]), _num(r["cpu_per_m"], 1), _num(r["peak_rss_mb"])]
+            for r in data["floor"]
+        ]
+        parts.append(_render(["op", "rows", "rows/s", "CPU s/M", "peak MB"], body, markdown))
+
+    if data["ceiling"]:
+        parts.append(heading("Ceiling: the smaller of the API's limit and what the emulator absorbs"))
+        body = [
+            [
+                r["op"], _ms(r["latency"]), "unbounded" if r["api_limit"] is None else _num(r["api_limit"]),
+                f"{_num(r['absorbed'])} ({_size(r['absorb_rows'])} rows)", _num(r["ceiling"]),
+            ]
+            for r in data["ceiling"]
+        ]  # fmt: skip
+        parts.append(_render(["op", "latency", "API limit rows/s", "emulator absorbs rows/s", "ceiling rows/s"], body, markdown))
+
+    ours_rows = [r for op in ("upload", "delete") for r in data[op]]
+    if ours_rows:
+        parts.append(heading("Ours in detail: memory growth during the run, emulator CPU, retries"))
+        body = [
+            [
+                op, _size(r["rows"]), _ms(r["latency"]), _num(r["ours_peak_rss_mb"]), _num(r["ours_growth_mb"]),
+                _num(r["ours_emulator_cpu_per_m"], 1), str(r["ours_retries"]),
+            ]
+            for op in ("upload", "delete")
+            for r in data[op]
+        ]  # fmt: skip
+        parts.append(
+            _render(["op", "rows", "latency", "peak MB", "growth MB", "emulator CPU s/M", "retries"], body, markdown)
+        )
+
+    if data["memory"]:
+        parts.append(heading("Peak memory of ours: largest size minus smallest"))
+        body = [
+            [g["op"], _ms(g["latency"]), f"{_size(g['large'])} - {_size(g['small'])}", _num(g["mb"], 1, " MB")]
+            for g in data["memory"]
+        ]
+        parts.append(_render(["op", "latency", "sizes", "difference"], body, markdown))
+
+    if run.skipped:
+        parts.append(heading("Not run"))
+        seen = set()
+        lines = []
+        for skip in run.skipped:
+            text = f"{skip['op']} {skip['kind']} {_size(skip['rows'])} @ {_ms(skip['latency'])}: {skip['reason']}"
+            if text not in seen:
+                seen.add(text)
+                lines.append(("- " if markdown else "  ") + text)
+        parts.append("\n".join(lines))
+
+    parts.append(heading("Targets"))
+    body = [
+        [t["target"], _num(t["value"], 2), t["goal"], {True: "met", False: "NOT met", None: "not measured"}[t["met"]]]
+        for t in data["targets"]
+    ]
+    parts.append(_render(["target", "value", "goal", ""], body, markdown))
+    return "\n".join(parts).strip("\n") + "\n"
+
+
+def markdown_section(run: Run) -> str:
+    machine = run.machine
+    settings = run.settings
+    lines = [
+        BEGIN,
+        "",
+        f"Measured {run.started} with `{run.command}` ({run.seconds / 60:.1f} min), "
+        f"source table in {'PostgreSQL' if settings.backend == 'postgres' else 'SQLite'}.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, "
+        f"{machine['platform']}; commit {machine['commit']}. Load average {machine['load_average_before']} before, "
+        f"{machine.get('load_average_after', '?')} after: a shared machine, so figures move by 10-20% between runs.",
+        "",
+        f"Ours runs {settings.upload_concurrency} uploads / {settings.delete_concurrency} deletes at once; the "
+        f"ceiling's client {settings.absorb_concurrency}. Emulator CPU is the emulator process's, per million rows.",
+        "",
+        tables(run, markdown=True).rstrip(),
+        "",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(run: Run, path: Path, template: str) -> None:
+    """Replace the results between the markers of ``path`` (created from ``template`` if missing)."""
+    text = path.read_text() if path.exists() else template
+    if BEGIN not in text or END not in text:
+        text = text.rstrip("\n") + "\n\n" + BEGIN + "\n" + END + "\n"
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END) + r"\n?", re.DOTALL)
+    text = pattern.sub(lambda _: markdown_section(run), text, count=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def summary_line(run: Run) -> str:
+    data: dict[str, Any] = figures(run)
+    met = [t for t in data["targets"] if t["met"]]
+    measured = [t for t in data["targets"] if t["met"] is not None]
+    return f"{len(met)} of {len(measured)} measured targets met; {len(run.results)} cases in {run.seconds / 60:.1f} min"

@@ -1,0 +1,457 @@
+"""Run every case in its own process against its own emulator, check the rows arrived, report.
+
+One *round* runs every case once; figures are medians over rounds, and each ratio is computed
+within a round (numerator and denominator measured minutes apart on the same machine state),
+then its median over rounds is taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks import dataset
+from benchmarks.cases import DELETE_BATCH, RESULT_PREFIX, UPLOAD_BATCH
+from benchmarks.emulator import EmulatorProcess
+
+ROOT = dataset.ROOT
+API_CONCURRENCY = 15  # CleverTap's concurrent requests per account
+ACCOUNT_ID, PASSCODE = "TEST-ACCOUNT", "test-passcode"  # the emulator's defaults
+CASE_TIMEOUT = 1800.0
+
+
+class BenchmarkError(RuntimeError):
+    """A case failed, or rows did not all arrive: the figures would be meaningless."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to run. The defaults are ``make bench``; :data:`QUICK` is ``make bench-quick``."""
+
+    upload_sizes: tuple[int, ...] = (10_000, 200_000, 1_000_000)
+    upload_latencies: tuple[float, ...] = (0.0, 0.05, 0.2)
+    delete_sizes: tuple[int, ...] = (10_000, 200_000)
+    delete_latencies: tuple[float, ...] = (0.0, 0.05, 0.2)
+    rounds: int = 3
+    backend: str = "sqlite"
+    upload_concurrency: int = API_CONCURRENCY  # ours: every request CleverTap allows at once
+    delete_concurrency: int = 3  # ours: the delete operator's default
+    absorb_concurrency: int = 32  # the ceiling's client: enough to keep the emulator busy
+    naive_max_rows: int = 200_000  # a naive 1M-row upload at 200 ms takes minutes: not run
+    absorb_max_rows: int = 200_000  # the emulator's capacity is measured on at most this many rows
+    latency_budget: float = 60.0  # skip a case whose waiting on latency alone would take longer
+
+
+QUICK = Settings(
+    upload_sizes=(10_000,),
+    delete_sizes=(10_000,),
+    delete_latencies=(0.0, 0.05),
+    rounds=1,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str  # upload or delete
+    kind: str  # ours, naive, floor or absorb
+    rows: int
+    latency: float | None  # None: no HTTP (floor)
+
+    @property
+    def label(self) -> str:
+        latency = "" if self.latency is None else f" @ {self.latency * 1000:.0f} ms"
+        return f"{self.op} {self.kind:<6} {_size(self.rows):>5}{latency}"
+
+
+@dataclass
+class Run:
+    """Everything one invocation measured."""
+
+    settings: Settings
+    command: str
+    started: str
+    machine: dict[str, Any]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# -- the plan ---------------------------------------------------------------------------------------------
+
+
+def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
+    """The cases of one round, and the cases left out with the reason."""
+    cases: list[Case] = []
+    skipped: list[tuple[Case, str]] = []
+    for op, sizes, latencies, batch, concurrency in (
+        ("upload", settings.upload_sizes, settings.upload_latencies, UPLOAD_BATCH, settings.upload_concurrency),
+        ("delete", settings.delete_sizes, settings.delete_latencies, DELETE_BATCH, settings.delete_concurrency),
+    ):
+        if not sizes or not latencies:
+            continue
+        cases += [Case(op, "floor", rows, None) for rows in sizes]
+        absorb_rows = max([rows for rows in sizes if rows <= settings.absorb_max_rows] or [min(sizes)])
+        for latency in latencies:
+            cases.append(Case(op, "absorb", absorb_rows, latency))
+            for rows in sizes:
+                for kind, in_flight in (("ours", concurrency), ("naive", 1)):
+                    case = Case(op, kind, rows, latency)
+                    waiting = math.ceil(rows / batch) * latency / in_flight
+                    if kind == "naive" and op == "upload" and rows > settings.naive_max_rows:
+                        skipped.append((case, f"naive runs on at most {_size(settings.naive_max_rows)} rows"))
+                    elif waiting > settings.latency_budget:
+                        skipped.append((case, f"would spend {waiting:.0f} s waiting on latency alone"))
+                    else:
+                        cases.append(case)
+    return cases, skipped
+
+
+# -- running ------------------------------------------------------------------------------------------------
+
+
+def run(settings: Settings, command: str = "", log: Callable[[str], None] = print) -> Run:
+    """Run every round of every case; raise BenchmarkError when a case fails or loses rows."""
+    cases, skipped = plan(settings)
+    outcome = Run(settings, command, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), machine_note())
+    outcome.skipped = [{**asdict(case), "reason": reason} for case, reason in skipped]
+    started = time.monotonic()
+    log(f"Preparing the staged tables ({settings.backend})")
+    tables = {rows: dataset.table(rows, settings.backend, log=log) for rows in {case.rows for case in cases}}
+    home = dataset.CACHE / "airflow-home"
+    home.mkdir(parents=True, exist_ok=True)
+    log(f"{len(cases)} cases per round, {settings.rounds} round(s); {len(skipped)} left out (see the report)")
+    for round_number in range(1, settings.rounds + 1):
+        for case in cases:
+            result = run_case(case, tables[case.rows], settings, home)
+            result["round"] = round_number
+            outcome.results.append(result)
+            log(f"  [round {round_number}/{settings.rounds}] {case.label}: {_describe(result)}")
+    outcome.seconds = time.monotonic() - started
+    outcome.machine["load_average_after"] = _load_average()
+    return outcome
+
+
+def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -> dict[str, Any]:
+    """One case in a fresh process, against a fresh emulator; the measured figures."""
+    concurrency = {
+        ("upload", "ours"): settings.upload_concurrency,
+        ("delete", "ours"): settings.delete_concurrency,
+    }.get((case.op, case.kind), settings.absorb_concurrency if case.kind == "absorb" else 1)
+    spec: dict[str, Any] = {
+        "op": case.op,
+        "kind": case.kind,
+        "table": table.as_dict(),
+        "concurrency": concurrency,
+        "account_id": ACCOUNT_ID,
+        "passcode": PASSCODE,
+    }
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_WAREHOUSE": table.airflow_connection(),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    if case.latency is None:
+        measured = _run_process(spec, env)
+        emulator_cpu = None
+        stats: dict[str, Any] = {}
+    else:
+        # Ours and naive meet CleverTap's limit of 15; the ceiling's client may send more.
+        limit = 2 * settings.absorb_concurrency if case.kind == "absorb" else API_CONCURRENCY
+        log_path = dataset.CACHE / "emulator.log"
+        with EmulatorProcess(case.latency, concurrency_limit=limit, log_path=log_path) as emulator:
+            spec["url"] = emulator.url
+            env["AIRFLOW_CONN_CLEVERTAP_DEFAULT"] = emulator.connection_json
+            cpu_before = emulator.cpu_seconds()
+            measured = _run_process(spec, env)
+            emulator.wait_idle()
+            emulator_cpu = emulator.cpu_seconds() - cpu_before
+            stats = emulator.stats()
+    result = {**asdict(case), "concurrency": concurrency, **measured, "emulator_cpu": emulator_cpu}
+    _check_arrival(case, result, stats)
+    result["rate"] = result["rows"] / result["wall"]
+    result["cpu_per_m"] = result["cpu"] / result["rows"] * 1e6
+    if emulator_cpu is not None:
+        result["emulator_cpu_per_m"] = emulator_cpu / result["rows"] * 1e6
+    result["emulator_stats"] = {
+        key: stats.get(key) for key in ("requests", "throttled", "max_in_flight", "records_received", "records_stored", "deletes")
+    }
+    return result
+
+
+def _run_process(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.cases", json.dumps(spec)]
+    try:
+        finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=CASE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise BenchmarkError(f"{spec['op']} {spec['kind']} did not finish in {CASE_TIMEOUT:.0f} s") from None
+    lines = [line for line in finished.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if finished.returncode != 0 or not lines:
+        raise BenchmarkError(
+            f"{spec['op']} {spec['kind']} on {spec['table']['rows']} rows failed (exit {finished.returncode}):\n"
+            + (finished.stderr or finished.stdout)[-4000:]
+        )
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])
+
+
+def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Every row must be accounted for, and what the client says it sent the emulator received."""
+    rows = case.rows
+    problems = []
+    if case.kind != "absorb" and result["rows"] != rows:  # absorb counts the records it sent
+        problems.append(f"read {result['rows']} rows of {rows}")
+    if case.op == "upload":
+        expected = dataset.expected_upload(rows)
+        sendable = rows - expected["rows_invalid"]
+        if case.kind == "ours":
+            got = {key: result[key.removeprefix("rows_")] for key in ("rows_accepted", "rows_rejected", "rows_invalid")}
+            wanted = {key: expected[key] for key in got}
+            if got != wanted:
+                problems.append(f"accounted {got}, expected {wanted}")
+        sent = rows if case.kind == "naive" else sendable  # naive sends rows without identity too
+        if result["sent"] != sent:
+            problems.append(f"sent {result['sent']} records, expected {sent}")
+        if case.latency is not None:
+            if stats.get("records_received") != sent:
+                problems.append(f"the emulator received {stats.get('records_received')} records of {sent} sent")
+            if case.kind in ("ours", "naive") and stats.get("records_stored") != expected["rows_accepted"]:
+                problems.append(f"the emulator stored {stats.get('records_stored')}, expected {expected['rows_accepted']}")
+    else:
+        if result["sent"] != rows:
+            problems.append(f"sent {result['sent']} ids of {rows}")
+        if case.latency is not None and stats.get("deletes") != rows:
+            problems.append(f"the emulator received {stats.get('deletes')} ids of {rows}")
+    if problems:
+        raise BenchmarkError(f"{case.label}: rows did not all arrive: {'; '.join(problems)}")
+
+
+def _describe(result: dict[str, Any]) -> str:
+    text = f"{result['rate']:>9,.0f} rows/s, CPU {result['cpu_per_m']:5.1f} s/M rows, peak {result['peak_rss_mb']:4.0f} MB"
+    if result.get("emulator_cpu_per_m") is not None:
+        text += f", emulator CPU {result['emulator_cpu_per_m']:4.1f} s/M"
+    if result.get("retries"):
+        text += f", {result['retries']} retries"
+    return text
+
+
+# -- figures ----------------------------------------------------------------------------------------------------
+
+
+def _results(run: Run, op: str, kind: str, rows: int | None = None, latency: float | None = None) -> dict[int, dict]:
+    """By round: the result of one case."""
+    return {
+        result["round"]: result
+        for result in run.results
+        if result["op"] == op
+        and result["kind"] == kind
+        and (rows is None or result["rows"] == rows)
+        and (latency is None or result["latency"] == latency)
+    }
+
+
+def ceiling(run: Run, op: str, latency: float, round_number: int) -> float | None:
+    """The smaller of the API's limit and what the emulator absorbed, in one round."""
+    absorbed = _results(run, op, "absorb", latency=latency).get(round_number)
+    if absorbed is None:
+        return None
+    settings = run.settings
+    batch, concurrency = (UPLOAD_BATCH, API_CONCURRENCY) if op == "upload" else (DELETE_BATCH, settings.delete_concurrency)
+    api_limit = math.inf if latency == 0 else concurrency * batch / latency
+    return min(api_limit, absorbed["rate"])
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+def figures(run: Run) -> dict[str, Any]:
+    """Medians over rounds of every figure, and of every ratio computed within a round."""
+    settings = run.settings
+    rounds = range(1, settings.rounds + 1)
+    table: dict[str, Any] = {"upload": [], "delete": [], "floor": [], "ceiling": []}
+    for op, sizes, latencies in (
+        ("upload", settings.upload_sizes, settings.upload_latencies),
+        ("delete", settings.delete_sizes, settings.delete_latencies),
+    ):
+        for rows in sizes:
+            floor = _results(run, op, "floor", rows)
+            if floor:
+                table["floor"].append(
+                    {
+                        "op": op,
+                        "rows": rows,
+                        "rate": _median([r["rate"] for r in floor.values()]),
+                        "cpu_per_m": _median([r["cpu_per_m"] for r in floor.values()]),
+                        "peak_rss_mb": _median([r["peak_rss_mb"] for r in floor.values()]),
+                    }
+                )
+        for latency in latencies:
+            absorbed = _results(run, op, "absorb", latency=latency)
+            if absorbed:
+                batch, concurrency = (
+                    (UPLOAD_BATCH, API_CONCURRENCY) if op == "upload" else (DELETE_BATCH, settings.delete_concurrency)
+                )
+                table["ceiling"].append(
+                    {
+                        "op": op,
+                        "latency": latency,
+                        "api_limit": None if latency == 0 else concurrency * batch / latency,
+                        "absorbed": _median([r["rate"] for r in absorbed.values()]),
+                        "absorb_rows": next(iter(absorbed.values()))["rows"],
+                        "ceiling": _median([ceiling(run, op, latency, n) for n in rounds]),
+                    }
+                )
+            for rows in sizes:
+                ours = _results(run, op, "ours", rows, latency)
+                if not ours:
+                    continue
+                naive = _results(run, op, "naive", rows, latency)
+                floor = _results(run, op, "floor", rows)
+                row: dict[str, Any] = {"rows": rows, "latency": latency}
+                for kind, results in (("ours", ours), ("naive", naive)):
+                    for key in ("rate", "cpu_per_m", "peak_rss_mb", "emulator_cpu_per_m"):
+                        row[f"{kind}_{key}"] = _median([r.get(key) for r in results.values()])
+                    row[f"{kind}_growth_mb"] = _median([r["peak_rss_mb"] - r["start_rss_mb"] for r in results.values()])
+                row["ours_retries"] = max(r.get("retries") or 0 for r in ours.values())
+                row["ceiling"] = _median([ceiling(run, op, latency, n) for n in rounds])
+                row["floor_cpu_per_m"] = _median([r["cpu_per_m"] for r in floor.values()])
+                row["ours_over_naive"] = _median(
+                    [ours[n]["rate"] / naive[n]["rate"] if n in naive else None for n in ours]
+                )
+                row["ours_over_ceiling"] = _median(
+                    [ours[n]["rate"] / c if (c := ceiling(run, op, latency, n)) else None for n in ours]
+                )
+                row["cpu_over_floor"] = _median(
+                    [ours[n]["cpu_per_m"] / floor[n]["cpu_per_m"] if n in floor else None for n in ours]
+                )
+                table[op].append(row)
+    table["memory"] = _memory_growth(run)
+    table["targets"] = targets(table, settings)
+    return table
+
+
+def _memory_growth(run: Run) -> list[dict[str, Any]]:
+    """Per op and latency: ours' peak memory at the largest size minus at the smallest, per round."""
+    growth = []
+    settings = run.settings
+    for op, sizes, latencies in (
+        ("upload", settings.upload_sizes, settings.upload_latencies),
+        ("delete", settings.delete_sizes, settings.delete_latencies),
+    ):
+        if len(sizes) < 2:
+            continue
+        small, large = min(sizes), max(sizes)
+        for latency in latencies:
+            low, high = _results(run, op, "ours", small, latency), _results(run, op, "ours", large, latency)
+            differences = [high[n]["peak_rss_mb"] - low[n]["peak_rss_mb"] for n in high if n in low]
+            if differences:
+                growth.append({"op": op, "latency": latency, "small": small, "large": large, "mb": _median(differences)})
+    return growth
+
+
+def targets(table: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
+    """The issue's targets, read from the median figures: value, goal and whether it is met."""
+    uploads = table["upload"]
+    found = []
+
+    def add(name: str, value: float | None, goal: str, met: bool | None) -> None:
+        found.append({"target": name, "value": value, "goal": goal, "met": met})
+
+    speedup = [r for r in uploads if r["latency"] == 0.2 and r["rows"] == 200_000]
+    value = speedup[0]["ours_over_naive"] if speedup else None
+    add("ours / naive, 200 ms, 200k rows", value, ">= 8", None if value is None else value >= 8)
+    at_50 = [r for r in uploads if r["latency"] == 0.05 and r["ours_over_ceiling"] is not None]
+    if at_50:
+        worst = min(at_50, key=lambda r: r["ours_over_ceiling"])
+        add(f"ours / ceiling, 50 ms (worst: {_size(worst['rows'])} rows)", worst["ours_over_ceiling"], ">= 0.6",
+            worst["ours_over_ceiling"] >= 0.6)  # fmt: skip
+    else:
+        add("ours / ceiling, 50 ms", None, ">= 0.6", None)
+    cpu = [r for r in uploads if r["cpu_over_floor"] is not None]
+    if cpu:
+        worst = max(cpu, key=lambda r: r["cpu_over_floor"])
+        add(
+            f"CPU ours / floor (worst: {_size(worst['rows'])} rows, {worst['latency'] * 1000:.0f} ms)",
+            worst["cpu_over_floor"], "<= 2", worst["cpu_over_floor"] <= 2,
+        )  # fmt: skip
+    else:
+        add("CPU ours / floor", None, "<= 2", None)
+    memory = [g for g in table["memory"] if g["op"] == "upload" and g["small"] <= 10_000 and g["large"] >= 1_000_000]
+    if memory:
+        worst = max(memory, key=lambda g: g["mb"])
+        add(f"peak memory 1M minus 10k rows (worst: {worst['latency'] * 1000:.0f} ms)", worst["mb"], "<= 64 MB",
+            worst["mb"] <= 64)  # fmt: skip
+    else:
+        add("peak memory 1M minus 10k rows", None, "<= 64 MB", None)
+    return found
+
+
+# -- the machine --------------------------------------------------------------------------------------------------
+
+
+def machine_note() -> dict[str, Any]:
+    cpu_model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+        memory_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        memory_kb = 0
+    return {
+        "cpu": cpu_model,
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gb": round(memory_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": _git_commit(),
+        "load_average_before": _load_average(),
+    }
+
+
+def _git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{commit}{' + uncommitted changes' if dirty else ''}" or "unknown"
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def _size(rows: int) -> str:
+    if rows >= 1_000_000 and rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}M"
+    if rows >= 1000 and rows % 1000 == 0:
+        return f"{rows // 1000}k"
+    return str(rows)
+
+
+def save(run: Run, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {**asdict(run), "figures": figures(run)}
+    path.write_text(json.dumps(data, indent=1, default=str))
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, **{key: value for key, value in changes.items() if value is not None})

@@ -1,0 +1,122 @@
+"""The benchmark harness cannot rot silently: on tiny tables it produces every figure, and every row arrives.
+
+No timing is asserted: these machines are shared and the figures belong in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from benchmarks import cases, dataset, report, runner
+
+TINY = runner.Settings(
+    upload_sizes=(1200,),
+    upload_latencies=(0.0,),
+    delete_sizes=(250,),
+    delete_latencies=(0.0,),
+    rounds=1,
+    absorb_concurrency=4,
+)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """Tables, the Airflow home and the emulator log go to a temporary folder, not .benchmarks/."""
+    monkeypatch.setattr(dataset, "CACHE", tmp_path)
+    return tmp_path
+
+
+def test_a_tiny_run_produces_every_figure_and_every_row_arrives(cache, tmp_path):
+    # run() raises BenchmarkError when a case fails or the emulator did not receive every row.
+    run = runner.run(TINY, "python -m benchmarks (smoke test)", log=lambda line: None)
+
+    kinds = {(result["op"], result["kind"]) for result in run.results}
+    assert kinds == {(op, kind) for op in ("upload", "delete") for kind in ("ours", "naive", "floor", "absorb")}
+    for result in run.results:
+        for key in ("wall", "cpu", "rate", "cpu_per_m", "peak_rss_mb", "start_rss_mb"):
+            assert result[key] > 0, (result["op"], result["kind"], key)
+
+    expected = dataset.expected_upload(1200)
+    ours = next(r for r in run.results if (r["op"], r["kind"]) == ("upload", "ours"))
+    assert (ours["accepted"], ours["rejected"], ours["invalid"]) == (
+        expected["rows_accepted"], expected["rows_rejected"], expected["rows_invalid"],
+    )  # fmt: skip
+    assert ours["emulator_stats"]["records_stored"] == expected["rows_accepted"]
+    deleted = next(r for r in run.results if (r["op"], r["kind"]) == ("delete", "ours"))
+    assert deleted["emulator_stats"]["deletes"] == 250
+
+    figures = runner.figures(run)
+    for op in ("upload", "delete"):
+        (row,) = figures[op]
+        for key in (
+            "ours_rate", "naive_rate", "ceiling", "ours_over_naive", "ours_over_ceiling", "ours_cpu_per_m",
+            "naive_cpu_per_m", "floor_cpu_per_m", "cpu_over_floor", "ours_peak_rss_mb", "naive_peak_rss_mb",
+        ):  # fmt: skip
+            assert row[key] is not None and row[key] > 0, (op, key)
+        assert row["ours_emulator_cpu_per_m"] >= 0  # counted in clock ticks: a tiny run may take none
+    assert {r["op"] for r in figures["floor"]} == {r["op"] for r in figures["ceiling"]} == {"upload", "delete"}
+    assert len(figures["targets"]) == 4
+
+    text = report.tables(run)
+    assert "Uploads" in text and "Deletes" in text and "Targets" in text
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nHand-written notes.\n\n{report.BEGIN}\nold figures\n{report.END}\n\nMore notes.\n")
+    report.write_markdown(run, doc, "")
+    written = doc.read_text()
+    assert "Hand-written notes." in written and "More notes." in written and "old figures" not in written
+    assert "| rows | latency | ours rows/s |" in written
+
+
+def test_the_floor_builds_the_very_records_ours_sends(cache):
+    """The floor is only a floor if it does the same job: same records, for every sendable row."""
+    from airflow_provider_clevertap.records import InvalidRow, ProfileMapper
+
+    table = dataset.table(3000, log=lambda line: None)
+    with sqlite3.connect(table.location) as db:
+        cursor = db.execute(table.upload_sql)
+        columns = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    mapper = ProfileMapper(columns, **dataset.UPLOAD_OPTIONS)
+    ours = []
+    for row in rows:
+        try:
+            ours.append(mapper.convert(row))
+        except InvalidRow:
+            pass
+    assert list(cases.floor_records(columns, rows)) == ours
+    assert len(ours) == 3000 - dataset.expected_upload(3000)["rows_invalid"]
+
+
+def _result(op, kind, rows, latency, round_number, rate, cpu_per_m=10.0, peak=100.0):
+    return {
+        "op": op, "kind": kind, "rows": rows, "latency": latency, "round": round_number, "rate": rate,
+        "cpu_per_m": cpu_per_m, "peak_rss_mb": peak, "start_rss_mb": 90.0, "retries": 0,
+    }  # fmt: skip
+
+
+def test_ratios_are_taken_within_a_round_and_targets_read_from_them():
+    settings = runner.Settings(
+        upload_sizes=(10_000, 1_000_000), upload_latencies=(0.05,), delete_sizes=(), delete_latencies=(), rounds=3
+    )
+    run = runner.Run(settings, "", "", {})
+    for n, factor in ((1, 1.0), (2, 2.0), (3, 0.5)):  # the machine got faster, then slower
+        run.results += [
+            _result("upload", "floor", 10_000, None, n, 100_000 * factor, cpu_per_m=4.0 / factor),
+            _result("upload", "floor", 1_000_000, None, n, 100_000 * factor, cpu_per_m=4.0 / factor),
+            _result("upload", "absorb", 10_000, 0.05, n, 200_000 * factor),
+            _result("upload", "ours", 10_000, 0.05, n, 130_000 * factor, cpu_per_m=7.0 / factor, peak=150),
+            _result("upload", "naive", 10_000, 0.05, n, 13_000 * factor),
+            _result("upload", "ours", 1_000_000, 0.05, n, 130_000 * factor, cpu_per_m=9.0 / factor, peak=150 + 10 * n),
+        ]
+    figures = runner.figures(run)
+    small, large = figures["upload"]
+    # The same ratio in every round, whatever the machine did: exactly that ratio.
+    assert small["ours_over_naive"] == pytest.approx(10.0)
+    assert small["ours_over_ceiling"] == pytest.approx(0.65)
+    assert small["cpu_over_floor"] == pytest.approx(1.75)
+    assert large["cpu_over_floor"] == pytest.approx(2.25)
+    assert figures["memory"] == [{"op": "upload", "latency": 0.05, "small": 10_000, "large": 1_000_000, "mb": 20.0}]
+    met = {target["goal"]: target["met"] for target in figures["targets"]}
+    assert met == {">= 8": None, ">= 0.6": True, "<= 2": False, "<= 64 MB": True}
