@@ -99,6 +99,8 @@ class CleverTapSyncOperator(BaseOperator):
         self.rejected_rows_table = rejected_rows_table
         self.dry_run = dry_run
         self._hook: CleverTapHook | None = None
+        # Set by on_kill. A plain flag, not an Event: operators are deep-copied and serialised.
+        self._killed = False
 
     # -- what subclasses define ---------------------------------------------------------------
 
@@ -162,7 +164,8 @@ class CleverTapSyncOperator(BaseOperator):
             raise AirflowException(
                 f"CleverTap {self.action} stopped after {report.rows_read} rows read: "
                 f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
-                f"{report.rows_invalid} invalid. {error}"
+                f"{report.rows_invalid} invalid, {report.rows_read - report.rows_failed - report.rows_accepted} "
+                f"unconfirmed (not sent, or no answer came). {error}"
             ) from None
 
     @contextmanager
@@ -193,6 +196,10 @@ class CleverTapSyncOperator(BaseOperator):
     def _convert(self, source: RowSource, mapper: RowMapper, report: SyncReport) -> Iterator[Any]:
         """Items of the valid rows; invalid ones are counted with their reason and not sent."""
         for row in source.rows:
+            if self._killed:
+                # Killed before or while the rows were read (during the query, say, when the
+                # hook may not exist yet): send nothing more.
+                raise CleverTapCancelled(f"CleverTap {self.action} cancelled: the task was killed")
             report.rows_read += 1
             try:
                 yield mapper.convert(row)
@@ -213,5 +220,6 @@ class CleverTapSyncOperator(BaseOperator):
             )
 
     def on_kill(self) -> None:
+        self._killed = True
         if self._hook is not None:
             self._hook.cancel()

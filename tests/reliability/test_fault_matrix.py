@@ -72,6 +72,8 @@ TRANSIENT = {
     # 8 consecutive 429s asking to wait a second: the run cannot finish sooner.
     "429-burst-retry-after": Case(EmulatorFaults(retry_after=1, seed=12), burst=(5, 12, 429), min_seconds=1.0),
     "500-random": Case(EmulatorFaults(error_ratio=0.3, error_status=500, seed=13)),
+    # More requests than the account allows at once: CleverTap's own 429 "Too many concurrent requests".
+    "429-concurrency-limit": Case(EmulatorFaults(concurrency_limit=2, latency=0.005, seed=18)),
     "503-random": Case(EmulatorFaults(error_ratio=0.3, error_status=503, seed=14)),
     "dropped-connections": Case(EmulatorFaults(drop_ratio=0.3, seed=15), server_may_overcount=True),
     "slower-than-read-timeout": Case(
@@ -141,7 +143,12 @@ def make_operator(kind: str) -> Any:
 
 
 def run_with_faults(
-    kind: str, emu: CleverTapEmulator, case: Case, context: dict[str, Any], rotate_after: int | None = None
+    kind: str,
+    emu: CleverTapEmulator,
+    case: Case,
+    context: dict[str, Any],
+    rotate_after: int | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> Run:
     """Run the ``kind`` operator over the staged users while the emulator injects ``case``'s faults."""
     if kind == "delete":
@@ -153,7 +160,7 @@ def run_with_faults(
         faults = replace(faults, status_for_request={offset + n: status for n in range(first, last + 1)})
     emu.configure(faults=faults)
     operator = make_operator(kind)
-    hook = fast_hook(operator, max_attempts=MAX_ATTEMPTS, **case.hook)
+    hook = fast_hook(operator, max_attempts=max_attempts, **case.hook)
     watcher = _rotate_passcode_after(emu, kind, rotate_after) if rotate_after else None
     started = time.monotonic()
     run = Run(operator, hook, 0.0, requests_before=offset)
@@ -199,10 +206,19 @@ def logged_text(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[s
     return [caplog.text, out, err, *(str(record.args) for record in caplog.records)]
 
 
+_FAILURE_COUNTS = re.compile(
+    r"stopped after (?P<read>\d+) rows read: (?P<accepted>\d+) accepted before the failure, "
+    r"(?P<refused>\d+) refused, (?P<invalid>\d+) invalid, (?P<unconfirmed>\d+) unconfirmed"
+)
+
+
 def accepted_in_message(message: str) -> int:
-    match = re.search(r"(\d+) accepted before the failure", message)
-    assert match, f"the error does not say how many rows were accepted: {message}"
-    return int(match.group(1))
+    """The rows a failed task reports accepted; its counts must account for every row it read."""
+    match = _FAILURE_COUNTS.search(message)
+    assert match, f"the error does not account for the rows: {message}"
+    counts = {key: int(value) for key, value in match.groupdict().items()}
+    assert counts["read"] == counts["accepted"] + counts["refused"] + counts["invalid"] + counts["unconfirmed"]
+    return counts["accepted"]
 
 
 # -- transient faults: the task succeeds -----------------------------------------------------------
@@ -259,7 +275,8 @@ def test_transient_faults_end_in_success_with_every_row_once(
         assert stats.max_in_flight <= limit + stats.slowed + stats.dropped
     else:
         assert stats.max_in_flight <= limit
-        assert stats.concurrency_rejected == 0
+        if case.faults.concurrency_limit >= limit:  # else the server's own 429s are the fault
+            assert stats.concurrency_rejected == 0
     # No secret, no profile value anywhere.
     texts = [*logged_text(task_logs, capfd), json.dumps(summary)]
     assert not leaks(texts)
@@ -311,3 +328,34 @@ def test_a_passcode_rotated_mid_run_fails_the_task_at_once(kind, emu, sqlite_war
     assert 500 <= len(took_effect) < ROWS
     # Neither the old nor the new passcode leaks, on this failure path in particular.
     assert not leaks([message, repr(run.error), *logged_text(task_logs, capfd)])
+
+
+PERSISTENT = {
+    "503-always": (Case(EmulatorFaults(error_ratio=1.0, error_status=503)), "HTTP 503"),
+    "429-always": (Case(EmulatorFaults(throttle_ratio=1.0)), "HTTP 429"),
+    "drops-always": (Case(EmulatorFaults(drop_ratio=1.0)), "connection failed"),
+    "slow-always": (Case(EmulatorFaults(slow_ratio=1.0, slow_seconds=0.6), hook={"read_timeout": 0.2}), "timed out"),
+}
+
+
+@pytest.mark.parametrize("kind", ["upload", "delete"])
+@pytest.mark.parametrize("name", list(PERSISTENT))
+def test_faults_that_do_not_clear_fail_after_bounded_attempts(
+    name, kind, emu, sqlite_warehouse, context, task_logs, capfd
+):
+    case, expected = PERSISTENT[name]
+    identities = stage_users(sqlite_warehouse, ROWS)
+
+    run = run_with_faults(kind, emu, case, context, max_attempts=3)
+
+    assert isinstance(run.error, AirflowException), f"{name}: the task did not fail"
+    message = str(run.error)
+    assert expected in message and "after 3 attempts" in message, message
+    assert run.seconds < TIME_LIMIT
+    # The batches already started used up their attempts; no other batch was started.
+    sent = emu.stats.requests - run.requests_before
+    assert sent == run.hook.sent <= CONCURRENCY[kind] * 3
+    assert accepted_in_message(message) == 0
+    if name != "slow-always":  # a slow answer is still processed by the server after the client left
+        assert not stored_outcome(kind, emu, identities)
+    assert not leaks([message, *logged_text(task_logs, capfd)])

@@ -19,11 +19,12 @@ import time
 from typing import Any
 
 import pytest
-from _reliability import stage_users, worker_threads
+from _reliability import leaks, stage_users, worker_threads
 from airflow.providers.common.compat.sdk import AirflowException
 from test_fault_matrix import accepted_in_message, make_operator, seed_profiles, stored_outcome
 
 from airflow_provider_clevertap.emulator import EmulatorFaults
+from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
 ROWS = 2000
 BATCH = 100
@@ -80,8 +81,8 @@ def test_on_kill_stops_a_running_sync_promptly(kind, emu, sqlite_warehouse, cont
     # (the server had them), never more than one window of batches.
     took_effect = len(stored_outcome(kind, emu, identities))
     confirmed = accepted_in_message(str(error))
-    assert 3 * BATCH <= confirmed <= took_effect <= confirmed + 2 * operator.max_concurrency * BATCH
-    assert took_effect < ROWS
+    assert confirmed <= took_effect <= confirmed + 2 * operator.max_concurrency * BATCH
+    assert 3 * BATCH <= took_effect < ROWS
 
 
 def test_sigterm_through_airflow_task_runner_stops_the_sync(emu, sqlite_warehouse, reliability_dags, capfd):
@@ -114,9 +115,44 @@ def test_sigterm_through_airflow_task_runner_stops_the_sync(emu, sqlite_warehous
     assert run.state == "failed"
     assert not worker_threads()
     assert emu.stats.records_stored < ROWS
-    capfd.readouterr()
+    out, err = capfd.readouterr()
+    assert "cancelled" in out or "Timeout" in out  # the task log was captured
+    assert not leaks([out, err])
 
 
+# Sorting four million generated rows keeps SQLite busy for a second or so before the first row.
+SLOW_QUERY = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 4000000) "
+    "SELECT 'slow-' || x AS identity, 'gold' AS plan FROM c ORDER BY x DESC LIMIT 500"
+)
+
+
+def test_a_kill_while_the_source_query_runs_sends_nothing(emu, sqlite_warehouse, context):
+    operator = CleverTapUserUploadOperator(
+        task_id="upload_profiles", source_conn_id="warehouse", sql=SLOW_QUERY, batch_size=50
+    )
+    outcome: dict[str, Any] = {}
+
+    def task() -> None:
+        try:
+            outcome["summary"] = operator.execute(context)
+        except BaseException as error:  # noqa: BLE001
+            outcome["error"] = error
+
+    runner = threading.Thread(target=task, name="task-execute")
+    runner.start()
+    time.sleep(0.25)
+    assert runner.is_alive() and emu.stats.requests == 0, "the query was not running at the kill"
+    operator.on_kill()  # SIGTERM during the query: the hook may not even exist yet
+    runner.join(10)
+
+    assert not runner.is_alive()
+    error = outcome.get("error")
+    assert isinstance(error, AirflowException) and "cancelled" in str(error), outcome
+    assert emu.stats.requests == 0
+
+
+# Last in the module: its requests sleep in the emulator for 4 s after the task is gone.
 def test_execution_timeout_stops_requests_in_flight_promptly(emu, sqlite_warehouse, reliability_dags, capfd):
     # Every request takes 4 s to answer: at the 1 s timeout all workers are waiting on one.
     stage_users(sqlite_warehouse, ROWS)
@@ -130,4 +166,6 @@ def test_execution_timeout_stops_requests_in_flight_promptly(emu, sqlite_warehou
     assert duration < 1.0 + STOP_WITHIN, f"the task ran {duration:.1f} s past its 1 s timeout"
     assert not worker_threads()
     assert emu.stats.records_stored == 0
-    capfd.readouterr()
+    out, err = capfd.readouterr()
+    assert "cancelled" in out or "Timeout" in out  # the task log was captured
+    assert not leaks([out, err])

@@ -35,3 +35,26 @@ with DAG(dag_id="reliability_upload_timeout", schedule=None, start_date=START, c
         max_concurrency=4,
         execution_timeout=dt.timedelta(seconds=1),
     )
+
+# Templated fields render through Airflow (and are stored as the task's rendered fields).
+with DAG(dag_id="reliability_upload_templated", schedule=None, start_date=START, catchup=False):
+    CleverTapUserUploadOperator(
+        task_id="upload_profiles",
+        source_conn_id="warehouse",
+        sql="SELECT * FROM users WHERE '{{ ds }}' <> '' ORDER BY identity",
+        parameters={"run": "{{ run_id }}"},
+        batch_size=100,
+        max_concurrency=4,
+        max_rejected_ratio=1.0,
+        rejected_rows_table="clevertap_rejected_{{ ds_nodash }}",
+    )
+
+# The default threshold: any invalid or refused row fails the task (after every row was sent).
+with DAG(dag_id="reliability_upload_strict", schedule=None, start_date=START, catchup=False):
+    CleverTapUserUploadOperator(
+        task_id="upload_profiles",
+        source_conn_id="warehouse",
+        sql="SELECT * FROM users ORDER BY identity",
+        batch_size=100,
+        max_concurrency=4,
+    )
