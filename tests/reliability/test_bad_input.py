@@ -201,6 +201,8 @@ def test_sqlite_corpus_reports_every_bad_row_and_delivers_every_good_one(
     emu, sqlite_warehouse, context, task_logs, capfd
 ):
     rows = stage_sqlite_corpus(sqlite_warehouse)
+    twice = [position for position, row in enumerate(rows) if row.identity == "twice"]
+    assert len({position // 10 for position in twice}) == 1  # both in one batch of 10
     operator = upload(
         source_conn_id="warehouse",
         sql="SELECT * FROM corpus ORDER BY seq",
