@@ -33,9 +33,20 @@ def person(n: int) -> tuple[str, str, str, str]:
     return identity(n), f"Ada {NAME_MARKER} {n}", f"ada.{n}@{EMAIL_DOMAIN}", f"{PHONE_PREFIX}{n:05d}"
 
 
-def stage_users(path: Path, count: int, table: str = "users") -> list[str]:
-    """A SQLite table of ``count`` valid users; returns their identities in order."""
+def refused_email(n: int) -> str:
+    """An email CleverTap refuses (code 515), still personal data that must not leak."""
+    return f"ada.{n}@@{EMAIL_DOMAIN}"
+
+
+def stage_users(path: Path, count: int, table: str = "users", bad_email_every: int = 0) -> list[str]:
+    """A SQLite table of ``count`` users (every ``bad_email_every``-th with an email CleverTap
+    refuses, the others valid); returns their identities in order."""
     rows = [(*person(n), "gold" if n % 2 else "free") for n in range(1, count + 1)]
+    if bad_email_every:
+        rows = [
+            (ident, name, refused_email(n) if n % bad_email_every == 0 else email, phone, plan)
+            for n, (ident, name, email, phone, plan) in enumerate(rows, start=1)
+        ]
     with sqlite3.connect(path) as db:
         db.execute(f'CREATE TABLE {table} (identity TEXT, "Name" TEXT, "Email" TEXT, "Phone" TEXT, plan TEXT)')
         db.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)", rows)
