@@ -180,12 +180,26 @@ class CleverTapHook(HttpHook):
 
     def _build_session(self) -> requests.Session:
         connection = self.get_connection(self.clevertap_conn_id)
-        if not connection.login or not connection.password:
+        if connection.password:
+            mask_secret(connection.password)
+        # Blanks around a pasted value are not part of it (and requests would refuse the header
+        # with an error quoting the passcode).
+        account_id = (connection.login or "").strip()
+        passcode = (connection.password or "").strip()
+        if not account_id or not passcode:
             raise ValueError(
                 f"Connection {self.clevertap_conn_id!r} needs the CleverTap Account ID as its login "
                 "and the Passcode as its password"
             )
-        mask_secret(connection.password)
+        if passcode != connection.password:
+            mask_secret(passcode)
+        for field, value in (("Account ID", account_id), ("Passcode", passcode)):
+            if not _header_safe(value):
+                # Never the value itself: the Passcode is a secret.
+                raise ValueError(
+                    f"Connection {self.clevertap_conn_id!r}: the {field} holds a character an HTTP header "
+                    "cannot carry (a line break or a non-ASCII character, pasted by mistake?)"
+                )
         extra = connection.extra_dejson
         ignored = sorted(set(extra) - set(_OWN_EXTRAS))
         if ignored:
@@ -201,8 +215,8 @@ class CleverTapHook(HttpHook):
         session.proxies.update(extra.get("proxies") or {})
         session.headers.update(
             {
-                "X-CleverTap-Account-Id": connection.login,
-                "X-CleverTap-Passcode": connection.password,
+                "X-CleverTap-Account-Id": account_id,
+                "X-CleverTap-Passcode": passcode,
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": f"airflow-provider-clevertap/{__version__} {requests.utils.default_user_agent()}",
             }
@@ -476,6 +490,11 @@ def _base_url(host: str | None, scheme: str | None, port: int | None, region: st
         return base_url_for_region(region)
     url = host.rstrip("/") if "://" in host else f"{scheme or 'https'}://{host.rstrip('/')}"
     return f"{url}:{port}" if port else url
+
+
+def _header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as an HTTP header value as it is: printable ASCII only."""
+    return all(" " <= character <= "~" for character in value)
 
 
 _VERIFY_OFF = frozenset({"false", "0", "no", "off"})

@@ -287,3 +287,39 @@ def test_tls_verification_stays_on_unless_turned_off(extra, verified, tls_server
     else:
         assert ok, message  # explicitly off, or our certificate given as the CA bundle
     assert PASSCODE not in message
+
+
+# -- a passcode pasted with stray characters -------------------------------------------------------------
+
+HALVES = (PASSCODE[:9], PASSCODE[9:])
+
+
+@pytest.mark.parametrize(
+    ("pasted", "works"),
+    [
+        (PASSCODE + "\n", True),  # a line break copied along with it
+        (f"  {PASSCODE}\t", True),
+        (f"{HALVES[0]}\n{HALVES[1]}", False),
+        (PASSCODE + "\u2019", False),  # a typographic apostrophe: no HTTP header can carry it
+    ],
+    ids=["trailing-newline", "surrounding-blanks", "inner-newline", "non-latin"],
+)
+def test_a_passcode_pasted_with_stray_characters_never_leaks(pasted, works, emu, monkeypatch, context, task_logs):
+    import traceback
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CLEVERTAP_DEFAULT",
+        json.dumps({"conn_type": "clevertap", "login": f" {ACCOUNT_ID} ", "password": pasted, "host": emu.url}),
+    )
+    operator = CleverTapUserUploadOperator(task_id="upload", rows=[{"identity": "u1", "plan": "gold"}])
+
+    try:
+        summary = operator.execute(context)
+    except Exception as error:  # noqa: BLE001 - whatever it is, it must not carry the passcode
+        assert not works, f"surrounding blanks should be ignored: {error}"
+        texts = [str(error), repr(error), "".join(traceback.format_exception(error)), task_logs.text]
+        assert not leaks(texts, secrets=HALVES), texts[0]
+        assert "Passcode" in str(error)
+    else:
+        assert works, "a passcode no HTTP header can carry was accepted"
+        assert summary["rows_accepted"] == 1 and "u1" in emu.profiles
