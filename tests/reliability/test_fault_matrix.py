@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from _reliability import (
-    PASSCODE,
     ROTATED_PASSCODE,
     accounted,
     fast_hook,

@@ -29,7 +29,6 @@ from _reliability import (
     ROTATED_PASSCODE,
     fast_hook,
     leaks,
-    person,
     stage_users,
 )
 from airflow.providers.common.compat.sdk import AirflowException
@@ -253,6 +252,7 @@ def tls_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # verify off: the point
 @pytest.mark.parametrize(
     ("extra", "verified"),
     [
