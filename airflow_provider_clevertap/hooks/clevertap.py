@@ -162,7 +162,8 @@ class CleverTapHook(HttpHook):
             0, backoff_base
         )
         self._session: requests.Session | None = None
-        self._session_lock = threading.Lock()
+        # Re-entrant: on_kill (a signal handler on the main thread) may cancel while close() runs.
+        self._session_lock = threading.RLock()
         self._cancelled = threading.Event()
 
     # -- connection and session ------------------------------------------------------------
@@ -230,9 +231,9 @@ class CleverTapHook(HttpHook):
     def close(self) -> None:
         """Close the session and its pooled connections."""
         with self._session_lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
 
     def cancel(self) -> None:
         """Stop promptly: no new requests, no more retries, in-flight connections closed."""
