@@ -25,6 +25,7 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapAPIError,
     CleverTapAuthError,
     CleverTapCancelled,
+    CleverTapConfigError,
 )
 from airflow_provider_clevertap.regions import base_url_for_region
 from airflow_provider_clevertap.responses import BatchResult, parse_refusals
@@ -188,7 +189,7 @@ class CleverTapHook(HttpHook):
         account_id = (connection.login or "").strip()
         passcode = (connection.password or "").strip()
         if not account_id or not passcode:
-            raise ValueError(
+            raise CleverTapConfigError(
                 f"Connection {self.clevertap_conn_id!r} needs the CleverTap Account ID as its login "
                 "and the Passcode as its password"
             )
@@ -197,7 +198,7 @@ class CleverTapHook(HttpHook):
         for field, value in (("Account ID", account_id), ("Passcode", passcode)):
             if not _header_safe(value):
                 # Never the value itself: the Passcode is a secret.
-                raise ValueError(
+                raise CleverTapConfigError(
                     f"Connection {self.clevertap_conn_id!r}: the {field} holds a character an HTTP header "
                     "cannot carry (a line break or a non-ASCII character, pasted by mistake?)"
                 )
@@ -207,7 +208,10 @@ class CleverTapHook(HttpHook):
             # HttpHook would send unknown extras as HTTP headers; CleverTap gets none of them.
             self.log.warning("Connection %s: ignoring extra fields %s", self.clevertap_conn_id, ignored)
 
-        self.base_url = _base_url(connection.host, connection.schema, connection.port, extra.get("region"))
+        try:
+            self.base_url = _base_url(connection.host, connection.schema, connection.port, extra.get("region"))
+        except ValueError as error:
+            raise CleverTapConfigError(f"Connection {self.clevertap_conn_id!r}: {error}") from None
         self._base_url_initialized = True
 
         session = requests.Session()

@@ -985,3 +985,21 @@ def test_large_upload_keeps_the_invariant(clevertap, context):
     assert summary["batches"] == 3  # 1000 records per request
     assert summary["rows_invalid"] == len([n for n in range(2500) if n % 97 == 0])
     assert summary["rows_rejected"] == len([n for n in range(2500) if n % 89 == 0 and n % 97])
+
+
+@pytest.mark.parametrize(
+    ("connection", "reason"),
+    [
+        ({"login": "ACC-1", "password": "a-passcode-123", "extra": {"region": "mars1"}}, "eu1"),
+        ({"login": "ACC-1"}, "Passcode"),
+    ],
+)
+def test_a_wrong_clevertap_connection_fails_for_good_before_the_query_runs(
+    connection, reason, sqlite_warehouse, monkeypatch, context
+):
+    monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", json.dumps({"conn_type": "clevertap", **connection}))
+    # The table does not exist: had the query run, the error would be SQLite's.
+    operator = upload(source_conn_id="warehouse", sql="SELECT * FROM no_such_table")
+
+    with pytest.raises(AirflowFailException, match=reason):
+        operator.execute(context)
