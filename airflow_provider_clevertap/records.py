@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from airflow_provider_clevertap.timestamps import _ISO_8601 as _TIMESTAMP_RULE
 from airflow_provider_clevertap.timestamps import (
     TIMESTAMP_FORMATS,
     TimestampFormat,
-    convert_timestamp,
     datetime_to_epoch,
+    format_epoch,
     parse_iso_timestamp,
 )
 
@@ -29,6 +30,7 @@ MAX_STRING_BYTES = 512
 MAX_PROPERTIES = 256
 MAX_TS = 253402300799  # 9999-12-31T23:59:59Z: a larger ts is a mistake (often epoch milliseconds)
 _MAX_NUMBER = sys.float_info.max  # a bigger number is no JSON number any reader can hold
+_isfinite = math.isfinite
 IDENTITY_TYPES = ("identity", "objectId")
 
 PropertyColumns = Sequence[str] | Mapping[str, str] | None
@@ -60,6 +62,45 @@ def _text(value: Any) -> str | None:
 
 
 _EPOCH_TEXT = re.compile(r"\d+(\.\d+)?", re.ASCII)
+_EPOCH = dt.datetime(1970, 1, 1)
+_UTC = dt.timezone.utc
+_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+_SECOND = dt.timedelta(seconds=1)
+_SHORT_TEXT = MAX_STRING_BYTES // 4  # a string this short cannot be over the limit in UTF-8
+_from_iso = dt.datetime.fromisoformat
+
+# Mapping rows is the hot path of a sync (a profile showed 70% of the syncing process's CPU in
+# it, half of that in timestamps), hence the shortcuts below. Each gives the very result of the
+# plain code it stands for; the tests compare them on generated values.
+
+
+def _epoch_seconds(moment: dt.datetime | dt.date) -> int:
+    """``datetime_to_epoch``, by one subtraction for a plain datetime: the same floor, a fifth of the work."""
+    if type(moment) is dt.datetime:
+        zone = moment.tzinfo
+        if zone is None or (zone is not _UTC and moment.utcoffset() is None):
+            return (moment - _EPOCH) // _SECOND  # naive: UTC
+        return (moment - _EPOCH_UTC) // _SECOND
+    return datetime_to_epoch(moment)
+
+
+def _rule_seconds(text: str) -> int | None:
+    """``parse_iso_timestamp(text)``: the rule's pattern decides, the C parser reads the fields.
+
+    ``fromisoformat`` reads every string the pattern accepts the same way, except an offset's
+    minutes over 59 (it carries them into the hours) and, before Python 3.11, ``Z`` and offsets
+    without a colon (it refuses them): those take the plain path.
+    """
+    match = _TIMESTAMP_RULE.fullmatch(text)
+    if match is None:
+        return None
+    offset = match.group("offset")
+    if offset is None or offset == "Z" or offset[-2:] < "60":
+        try:
+            return _epoch_seconds(_from_iso(text))
+        except ValueError:  # an impossible date, or an older fromisoformat: the plain path decides
+            pass
+    return parse_iso_timestamp(text)
 
 
 def _parse_ts_text(text: str) -> int | None:
@@ -70,17 +111,19 @@ def _parse_ts_text(text: str) -> int | None:
     (a PostgreSQL timestamp cast to text) still read as times.
     """
     text = text.strip()
-    if _EPOCH_TEXT.fullmatch(text):
+    if "-" not in text and _EPOCH_TEXT.fullmatch(text):  # a date has a "-", epoch seconds never
         return int(decimal.Decimal(text))
+    # fromisoformat reads what the rule reads (and more), with the same result; before Python
+    # 3.11 it reads less, so the rule's own parser comes second.
     try:
-        seconds = parse_iso_timestamp(text)
-    except OverflowError:  # a valid date-time whose UTC instant is before year 1 or after 9999
+        return _epoch_seconds(_from_iso(text))
+    except OverflowError:
         return None
-    if seconds is not None:
-        return seconds
+    except ValueError:
+        pass
     try:
-        return datetime_to_epoch(dt.datetime.fromisoformat(text))
-    except (ValueError, OverflowError):
+        return parse_iso_timestamp(text)
+    except OverflowError:  # a valid date-time whose UTC instant is before year 1 or after 9999
         return None
 
 
@@ -191,17 +234,32 @@ class ProfileMapper:
 
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
         """Return the row's profile record, or raise InvalidRow saying why it cannot be sent."""
-        record: dict[str, Any] = {
-            "type": "profile",
-            self.identity_type: read_identity(row[self._identity_index], self.identity_column),
-        }
-        if self._ts_index is not None and row[self._ts_index] is not None:
-            record["ts"] = self._read_ts(row[self._ts_index])
+        identity = row[self._identity_index]
+        if type(identity) is not str or not identity.strip():  # a plain non-blank string is sent as it is
+            identity = read_identity(identity, self.identity_column)
+        record: dict[str, Any] = {"type": "profile", self.identity_type: identity}
+        ts_index = self._ts_index
+        if ts_index is not None and row[ts_index] is not None:
+            record["ts"] = self._read_ts(row[ts_index])
         profile: dict[str, Any] = {}
+        convert_strings = self.convert_timestamps
+        property_value = self._property_value
+        # The values _property_value would return unchanged are kept here without the call: short
+        # strings that cannot be timestamps, booleans, ints and finite floats.
         for index, name in self._properties:
             value = row[index]
-            if value is not None:
-                profile[name] = self._property_value(name, value)
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                if len(value) > _SHORT_TEXT or (convert_strings and value[:1].isdigit()):
+                    value = property_value(name, value)
+            elif kind is float:
+                if not _isfinite(value):
+                    value = property_value(name, value)
+            elif kind is not bool and not (kind is int and -_MAX_NUMBER <= value <= _MAX_NUMBER):
+                value = property_value(name, value)
+            profile[name] = value
         if len(profile) > MAX_PROPERTIES:
             raise InvalidRow(f"{len(profile)} properties, more than CleverTap's {MAX_PROPERTIES}")
         record["profileData"] = profile
@@ -209,16 +267,16 @@ class ProfileMapper:
 
     def _read_ts(self, value: Any) -> int:
         column = self.ts_column
-        if isinstance(value, (dt.datetime, dt.date)):
-            try:
-                seconds = datetime_to_epoch(value)
-            except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
-                raise InvalidRow(f"ts column {column!r} is out of range") from None
-        elif isinstance(value, str):
+        if isinstance(value, str):  # first: SQLite and text staging columns hold times as text
             parsed = _parse_ts_text(value)
             if parsed is None:
                 raise InvalidRow(f"ts column {column!r} is not an ISO-8601 date-time or epoch seconds")
             seconds = parsed
+        elif isinstance(value, (dt.datetime, dt.date)):
+            try:
+                seconds = _epoch_seconds(value)
+            except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
+                raise InvalidRow(f"ts column {column!r} is out of range") from None
         elif isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
             if not _is_finite(value):
                 raise InvalidRow(f"ts column {column!r} is not a finite number")
@@ -237,11 +295,11 @@ class ProfileMapper:
         if kind is str:
             if self.convert_timestamps and value[:1].isdigit():
                 try:
-                    converted = convert_timestamp(value, self.timestamp_format)
+                    seconds = _rule_seconds(value)  # convert_timestamp(value), with less work
                 except OverflowError:  # not a time CleverTap can hold: left as the string it is
-                    converted = value
-                if converted is not value:
-                    return converted
+                    seconds = None
+                if seconds is not None:
+                    return format_epoch(seconds, self.timestamp_format)
             if _too_long(value):
                 raise InvalidRow(f"property {name!r} is longer than {MAX_STRING_BYTES} bytes")
             return value
@@ -273,7 +331,7 @@ class ProfileMapper:
         if isinstance(value, (dt.datetime, dt.date)):
             if self.convert_timestamps:
                 try:
-                    return convert_timestamp(value, self.timestamp_format)
+                    return format_epoch(_epoch_seconds(value), self.timestamp_format)  # convert_timestamp(value)
                 except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
                     raise InvalidRow(f"property {name!r} is a date-time out of range") from None
             return value.isoformat()

@@ -19,7 +19,6 @@ The cases, for uploads and for deletes:
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import decimal
 import gc
@@ -87,12 +86,15 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 # -- the same records as ours, with the least work ---------------------------------------------------
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_SECOND = dt.timedelta(seconds=1)
+
+
 def _epoch(text: str) -> int:
-    """Whole epoch seconds of an ISO-8601 text (naive means UTC)."""
+    """Whole epoch seconds (floored) of an ISO-8601 text, naive meaning UTC: the quickest exact way."""
     moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        return calendar.timegm(moment.timetuple())
-    return int(moment.timestamp())
+    return (moment - (_EPOCH if moment.tzinfo is None else _EPOCH_UTC)) // _SECOND
 
 
 def _number(value: Any) -> Any:
