@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,29 @@ from airflow_provider_clevertap.sources import RowSource, get_sql_hook, mapping_
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+
+# Young objects the garbage collector lets pile up during a sync, instead of 700.
+_SYNC_GC_THRESHOLD = 50_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the garbage collector's young generation less often while rows are synced.
+
+    A sync keeps a window of batches of records alive, each for a few thousand rows: with
+    the default threshold the collector walked them again and again, promoted them to the
+    oldest generation, and so ran full collections over Airflow's whole heap (about 150 ms
+    each, a third of the CPU of a million-row sync). Every 50,000 allocations instead, records
+    die before they are old; reference cycles are still collected, only later.
+    """
+    threshold = gc.get_threshold()
+    if threshold[0] < _SYNC_GC_THRESHOLD:
+        gc.set_threshold(_SYNC_GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
 
 
 class RowMapper(Protocol):
@@ -159,8 +183,9 @@ class CleverTapSyncOperator(BaseOperator):
         self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
         items = self._convert(source, mapper, report)
         try:
-            for result in self.send(self.hook, items):
-                report.batch_done(result, self.identity_of_item)
+            with _fewer_collections():
+                for result in self.send(self.hook, items):
+                    report.batch_done(result, self.identity_of_item)
         except (CleverTapAPIError, CleverTapCancelled) as error:
             report.log_summary()
             raise AirflowException(
