@@ -72,12 +72,14 @@ def tables(run: Run, markdown: bool = False) -> str:
         parts.append(heading("Ceiling: the smaller of the API's limit and what the emulator absorbs"))
         body = [
             [
-                r["op"], _ms(r["latency"]), "unbounded" if r["api_limit"] is None else _num(r["api_limit"]),
-                f"{_num(r['absorbed'])} ({_size(r['absorb_rows'])} rows)", _num(r["ceiling"]),
+                r["op"], _size(r["rows"]), _ms(r["latency"]),
+                "unbounded" if r["api_limit"] is None else _num(r["api_limit"]), _num(r["absorbed"]),
+                _num(r["emulator_cpu_per_m"], 1), _num(r["ceiling"]),
             ]
             for r in data["ceiling"]
         ]  # fmt: skip
-        parts.append(_render(["op", "latency", "API limit rows/s", "emulator absorbs rows/s", "ceiling rows/s"], body, markdown))
+        headers = ["op", "rows", "latency", "API limit rows/s", "emulator absorbs rows/s", "emulator CPU s/M", "ceiling rows/s"]
+        parts.append(_render(headers, body, markdown))
 
     ours_rows = [r for op in ("upload", "delete") for r in data[op]]
     if ours_rows:
