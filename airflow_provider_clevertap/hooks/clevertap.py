@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import http
-import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import islice
 from typing import Any, Literal
 
 import msgspec
@@ -18,7 +14,6 @@ import requests
 import tenacity
 from airflow.providers.common.compat.sdk import mask_secret
 from airflow.providers.http.hooks.http import HttpHook
-from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from airflow_provider_clevertap import __version__
 from airflow_provider_clevertap.exceptions import (
@@ -27,7 +22,14 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapCancelled,
     CleverTapConfigError,
 )
-from airflow_provider_clevertap.regions import base_url_for_region
+from airflow_provider_clevertap.hooks.batches import batched, run_batches
+from airflow_provider_clevertap.hooks.session import (
+    CancellableAdapter,
+    HeaderAuthOnly,
+    base_url,
+    header_safe,
+    tls_verify,
+)
 from airflow_provider_clevertap.responses import BatchResult, parse_refusals
 
 # CleverTap's documented limits.
@@ -53,60 +55,6 @@ class _Retryable(Exception):
         self.status = status
         self.message = message
         self.retry_after = retry_after
-
-
-class _HeaderAuthOnly(requests.auth.AuthBase):
-    """The session's auth: CleverTap takes headers only, so no Authorization header goes out.
-
-    Having an auth object on the session also stops requests from adding Basic auth from a
-    ~/.netrc entry for the API host.
-    """
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers.pop("Authorization", None)
-        return request
-
-
-class _CancellableAdapter(TCPKeepAliveAdapter):
-    """A keep-alive adapter that remembers its connections, so ``abort()`` can cut requests in flight.
-
-    Closing a session only closes idle pooled connections; a request waiting for its answer
-    would otherwise hold its worker until the read timeout.
-    """
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._opened_lock = threading.Lock()
-        adapter = self
-
-        def tracking(pool_class: type) -> type:
-            class TrackingPool(pool_class):  # type: ignore[misc, valid-type]
-                def _new_conn(self) -> Any:
-                    connection = super()._new_conn()
-                    with adapter._opened_lock:
-                        adapter._opened.add(connection)
-                    return connection
-
-            return TrackingPool
-
-        manager = self.poolmanager
-        manager.pool_classes_by_scheme = {
-            scheme: tracking(pool_class) for scheme, pool_class in manager.pool_classes_by_scheme.items()
-        }
-
-    def abort(self) -> None:
-        """Shut down every socket this adapter opened: a blocked send or read fails at once."""
-        with self._opened_lock:
-            connections = list(self._opened)
-        for connection in connections:
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                try:
-                    # socket.socket's own shutdown, also for TLS sockets: cut the TCP stream.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class CleverTapHook(HttpHook):
@@ -150,7 +98,7 @@ class CleverTapHook(HttpHook):
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         # The pool holds one connection per concurrent request, so none is opened and dropped.
-        adapter = _CancellableAdapter(
+        adapter = CancellableAdapter(
             idle=120, count=20, interval=30, pool_connections=1, pool_maxsize=max_concurrency
         )
         super().__init__(method="POST", http_conn_id=clevertap_conn_id, adapter=adapter)
@@ -196,7 +144,7 @@ class CleverTapHook(HttpHook):
         if passcode != connection.password:
             mask_secret(passcode)
         for field, value in (("Account ID", account_id), ("Passcode", passcode)):
-            if not _header_safe(value):
+            if not header_safe(value):
                 # Never the value itself: the Passcode is a secret.
                 raise CleverTapConfigError(
                     f"Connection {self.clevertap_conn_id!r}: the {field} holds a character an HTTP header "
@@ -209,14 +157,14 @@ class CleverTapHook(HttpHook):
             self.log.warning("Connection %s: ignoring extra fields %s", self.clevertap_conn_id, ignored)
 
         try:
-            self.base_url = _base_url(connection.host, connection.schema, connection.port, extra.get("region"))
+            self.base_url = base_url(connection.host, connection.schema, connection.port, extra.get("region"))
         except ValueError as error:
             raise CleverTapConfigError(f"Connection {self.clevertap_conn_id!r}: {error}") from None
         self._base_url_initialized = True
 
         session = requests.Session()
         session.auth = self._extract_auth(connection)
-        session.verify = _tls_verify(extra.get("verify"))
+        session.verify = tls_verify(extra.get("verify"))
         session.proxies.update(extra.get("proxies") or {})
         session.headers.update(
             {
@@ -230,7 +178,7 @@ class CleverTapHook(HttpHook):
 
     def _extract_auth(self, connection: Any) -> requests.auth.AuthBase:
         """CleverTap authenticates with headers only: never send HTTP Basic auth (nor netrc's)."""
-        return _HeaderAuthOnly()
+        return HeaderAuthOnly()
 
     def close(self) -> None:
         """Close the session and its pooled connections."""
@@ -306,7 +254,7 @@ class CleverTapHook(HttpHook):
             id_key = "objectId" if batch and "objectId" in batch[0] else "identity"
             return BatchResult(batch, parse_refusals(body, batch, id_key), attempts)
 
-        return self._run_batches(_batched(records, batch_size), send)
+        return self._run_batches(batched(records, batch_size), send)
 
     def delete_profiles(
         self,
@@ -329,68 +277,13 @@ class CleverTapHook(HttpHook):
             body, attempts = self._request("delete", "POST", DELETE_ENDPOINT, payload={id_type: batch})
             return BatchResult(batch, parse_refusals(body, batch, None), attempts)
 
-        return self._run_batches(_batched(ids, batch_size), send)
-
-    # -- batching and concurrency ----------------------------------------------------------------
+        return self._run_batches(batched(ids, batch_size), send)
 
     def _run_batches(
         self, batches: Iterator[list[Any]], send: Callable[[list[Any]], BatchResult]
     ) -> Iterator[BatchResult]:
         self._cancelled.clear()
-        # Twice the concurrency queued keeps every worker busy while the caller reads and maps
-        # the next rows, and bounds memory to a few batches whatever the input size.
-        window = 2 * self.max_concurrency
-        failure: BaseException | None = None
-        pending: set[Future[BatchResult | None]] = set()
-        # Set by the first batch that fails (or when the caller stops reading): a worker that
-        # picks up a queued batch after that does not send it. Cancelling the queued futures
-        # from here alone comes too late: a free worker starts the next one at once.
-        stopped = threading.Event()
-
-        def send_unless_stopped(batch: list[Any]) -> BatchResult | None:
-            if stopped.is_set():
-                return None
-            try:
-                return send(batch)
-            except BaseException:
-                stopped.set()
-                raise
-
-        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="clevertap") as pool:
-            try:
-                while True:
-                    while failure is None and len(pending) < window:
-                        batch = next(batches, None)
-                        if batch is None:
-                            break
-                        pending.add(pool.submit(send_unless_stopped, batch))
-                    if not pending:
-                        break
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        if future.cancelled():
-                            continue
-                        error = future.exception()
-                        if error is None:
-                            result = future.result()
-                            if result is not None:  # None: never sent, the run had stopped
-                                yield result
-                        elif failure is None:
-                            failure = error
-                            for queued in pending:
-                                queued.cancel()  # not started yet: never sent
-            except BaseException:
-                # Interrupted from outside: Airflow's execution timeout raises in the middle of
-                # wait(), or the caller stopped reading. Cut the requests in flight (and their
-                # retries) rather than let the pool's shutdown wait for them.
-                self.cancel()
-                raise
-            finally:
-                stopped.set()
-                for queued in pending:
-                    queued.cancel()
-        if failure is not None:
-            raise failure
+        return run_batches(batches, send, concurrency=self.max_concurrency, on_interrupt=self.cancel)
 
     # -- one request, with retries -----------------------------------------------------------
 
@@ -490,56 +383,11 @@ class CleverTapHook(HttpHook):
         )
 
 
-def _base_url(host: str | None, scheme: str | None, port: int | None, region: str | None) -> str:
-    if not host:
-        return base_url_for_region(region)
-    url = host.rstrip("/") if "://" in host else f"{scheme or 'https'}://{host.rstrip('/')}"
-    return f"{url}:{port}" if port else url
-
-
-def _header_safe(value: str) -> bool:
-    """Whether ``value`` can be sent as an HTTP header value as it is: printable ASCII only."""
-    return all(" " <= character <= "~" for character in value)
-
-
-_VERIFY_OFF = frozenset({"false", "0", "no", "off"})
-_VERIFY_ON = frozenset({"true", "1", "yes", "on"})
-
-
-def _tls_verify(value: Any) -> bool | str:
-    """The session's ``verify`` from the connection's ``verify`` extra: on unless explicitly off.
-
-    requests reads any falsy value as "do not verify", so an empty form field (null or "") must
-    not reach it as such; "false"/"true" typed as text mean what they say; any other text is a
-    CA bundle path.
-    """
-    if value is None or value is True:
-        return True
-    if value is False:
-        return False
-    if isinstance(value, str):
-        text = value.strip()
-        if not text or text.lower() in _VERIFY_ON:
-            return True
-        if text.lower() in _VERIFY_OFF:
-            return False
-        return text
-    raise ValueError(
-        f"The connection's verify extra must be true, false or a CA bundle path, not a {type(value).__name__}"
-    )
-
-
 def _status_phrase(status: int) -> str:
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return "no reason given"
-
-
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def _check_batch_size(batch_size: int, limit: int) -> None:

@@ -1,0 +1,106 @@
+"""The HTTP session's parts: header-only auth, a cancellable pooled adapter, URL and TLS settings."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import weakref
+from typing import Any
+
+import requests
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
+
+from airflow_provider_clevertap.regions import base_url_for_region
+
+
+class HeaderAuthOnly(requests.auth.AuthBase):
+    """The session's auth: CleverTap takes headers only, so no Authorization header goes out.
+
+    Having an auth object on the session also stops requests from adding Basic auth from a
+    ~/.netrc entry for the API host.
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
+
+
+class CancellableAdapter(TCPKeepAliveAdapter):
+    """A keep-alive adapter that remembers its connections, so ``abort()`` can cut requests in flight.
+
+    Closing a session only closes idle pooled connections; a request waiting for its answer
+    would otherwise hold its worker until the read timeout.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._opened_lock = threading.Lock()
+        adapter = self
+
+        def tracking(pool_class: type) -> type:
+            class TrackingPool(pool_class):  # type: ignore[misc, valid-type]
+                def _new_conn(self) -> Any:
+                    connection = super()._new_conn()
+                    with adapter._opened_lock:
+                        adapter._opened.add(connection)
+                    return connection
+
+            return TrackingPool
+
+        manager = self.poolmanager
+        manager.pool_classes_by_scheme = {
+            scheme: tracking(pool_class) for scheme, pool_class in manager.pool_classes_by_scheme.items()
+        }
+
+    def abort(self) -> None:
+        """Shut down every socket this adapter opened: a blocked send or read fails at once."""
+        with self._opened_lock:
+            connections = list(self._opened)
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    # socket.socket's own shutdown, also for TLS sockets: cut the TCP stream.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def base_url(host: str | None, scheme: str | None, port: int | None, region: str | None) -> str:
+    if not host:
+        return base_url_for_region(region)
+    url = host.rstrip("/") if "://" in host else f"{scheme or 'https'}://{host.rstrip('/')}"
+    return f"{url}:{port}" if port else url
+
+
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as an HTTP header value as it is: printable ASCII only."""
+    return all(" " <= character <= "~" for character in value)
+
+
+_VERIFY_OFF = frozenset({"false", "0", "no", "off"})
+_VERIFY_ON = frozenset({"true", "1", "yes", "on"})
+
+
+def tls_verify(value: Any) -> bool | str:
+    """The session's ``verify`` from the connection's ``verify`` extra: on unless explicitly off.
+
+    requests reads any falsy value as "do not verify", so an empty form field (null or "") must
+    not reach it as such; "false"/"true" typed as text mean what they say; any other text is a
+    CA bundle path.
+    """
+    if value is None or value is True:
+        return True
+    if value is False:
+        return False
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text.lower() in _VERIFY_ON:
+            return True
+        if text.lower() in _VERIFY_OFF:
+            return False
+        return text
+    raise ValueError(
+        f"The connection's verify extra must be true, false or a CA bundle path, not a {type(value).__name__}"
+    )
