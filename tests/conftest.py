@@ -91,3 +91,33 @@ def airflow_db():
     from airflow.utils import db
 
     db.resetdb()
+
+
+@pytest.fixture
+def task_logs(caplog):
+    """``caplog`` at DEBUG that also receives Airflow's task and hook logs, raw (before Airflow masks).
+
+    Airflow 3 operators and hooks log through structlog, which bypasses the standard library;
+    for the test structlog is pointed at it, with no masking processor, so a leak cannot hide
+    behind ``***``.
+    """
+    import logging
+
+    import structlog
+
+    import airflow.sdk  # noqa: F401  (Airflow configures structlog on import: let it go first)
+
+    saved = structlog.get_config()
+    structlog.configure(
+        processors=[structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.render_to_log_kwargs],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    caplog.set_level(logging.DEBUG)
+    for name in ("urllib3", "requests", "airflow", "airflow.task", "airflow_provider_clevertap"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    try:
+        yield caplog
+    finally:
+        structlog.configure(**saved)

@@ -153,30 +153,3 @@ def local_server() -> Iterator[LocalServer]:
     server.server_close()
 
 
-@pytest.fixture
-def hook_logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
-    """``caplog`` at DEBUG that also receives the hook's structlog lines, raw (before Airflow masks).
-
-    Airflow 3 hooks log through structlog, which bypasses the standard library; for the test
-    structlog is pointed at it, with no masking processor, so a leak cannot hide behind ``***``.
-    """
-    import logging
-
-    import structlog
-
-    import airflow.sdk  # noqa: F401  (Airflow configures structlog on import: let it go first)
-
-    saved = structlog.get_config()
-    structlog.configure(
-        processors=[structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.render_to_log_kwargs],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
-    caplog.set_level(logging.DEBUG)
-    for name in ("urllib3", "requests", "airflow", "airflow.task", "airflow_provider_clevertap"):
-        caplog.set_level(logging.DEBUG, logger=name)
-    try:
-        yield caplog
-    finally:
-        structlog.configure(**saved)

@@ -944,9 +944,9 @@ def test_airflow_connections_test_cli(status, succeeds, local_server, passcode, 
 
 
 def test_the_passcode_never_reaches_a_log_record_or_an_error(
-    set_connection, make_hook, requests_mock, local_server, hook_logs, capfd, passcode
+    set_connection, make_hook, requests_mock, local_server, task_logs, capfd, passcode
 ):
-    caplog = hook_logs
+    caplog = task_logs
     errors: list[BaseException] = []
     outcomes: list[Any] = []
 

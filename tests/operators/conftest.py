@@ -4,7 +4,6 @@ PostgreSQL warehouses, fast-retrying hooks, and task logs routed into ``caplog``
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,32 +21,6 @@ CONTEXT_RUN_ID = "manual__2026-01-01T00:00:00+00:00"
 def context() -> dict[str, Any]:
     """The smallest task context ``execute`` needs."""
     return {"run_id": CONTEXT_RUN_ID}
-
-
-@pytest.fixture
-def task_logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
-    """``caplog`` that also receives Airflow's task logs (structlog, which bypasses caplog otherwise).
-
-    Airflow 3 operators and hooks log through structlog; for the test the structlog loggers are
-    pointed at the standard library so every line they write lands in ``caplog``, rendered.
-    """
-    import structlog
-
-    import airflow.sdk  # noqa: F401  (Airflow configures structlog on import: do it before we do)
-    import airflow_provider_clevertap.operators  # noqa: F401
-
-    saved = structlog.get_config()
-    structlog.configure(
-        processors=[structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.render_to_log_kwargs],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
-    caplog.set_level(logging.DEBUG)
-    try:
-        yield caplog
-    finally:
-        structlog.configure(**saved)
 
 
 # -- a fake CleverTap ---------------------------------------------------------------------------

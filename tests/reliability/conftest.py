@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,28 +44,6 @@ def emu(running_emulator: CleverTapEmulator, monkeypatch) -> CleverTapEmulator:
 def context() -> dict[str, Any]:
     """The smallest task context ``execute`` needs."""
     return {"run_id": CONTEXT_RUN_ID}
-
-
-@pytest.fixture
-def task_logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
-    """``caplog`` receiving Airflow's task logs too (structlog bypasses caplog otherwise)."""
-    import structlog
-
-    import airflow.sdk  # noqa: F401  (Airflow configures structlog on import: do it first)
-    import airflow_provider_clevertap.operators  # noqa: F401
-
-    saved = structlog.get_config()
-    structlog.configure(
-        processors=[structlog.stdlib.PositionalArgumentsFormatter(), structlog.stdlib.render_to_log_kwargs],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
-    caplog.set_level(logging.DEBUG)
-    try:
-        yield caplog
-    finally:
-        structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)
