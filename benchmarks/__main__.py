@@ -56,15 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         backend="postgres" if args.postgres else None,
     )
     command = "python -m benchmarks" + "".join(f" {shlex.quote(arg)}" for arg in (sys.argv[1:] if argv is None else argv))
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         run = runner.run(settings, command)
     except runner.BenchmarkError as error:
         print(f"\nBenchmark failed: {error}", file=sys.stderr)
+        if error.partial is not None and error.partial.results:
+            raw = runner.dataset.CACHE / f"results-{stamp}-partial.json"
+            runner.save(error.partial, raw)
+            print(f"The cases measured before the failure: {raw.relative_to(runner.ROOT)}", file=sys.stderr)
         return 1
     print()
     print(report.tables(run))
     print(report.summary_line(run))
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     raw = runner.dataset.CACHE / f"results-{stamp}.json"
     runner.save(run, raw)
     print(f"Raw results: {raw.relative_to(runner.ROOT)}")

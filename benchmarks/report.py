@@ -134,7 +134,9 @@ def markdown_section(run: Run) -> str:
         f"source table in {'PostgreSQL' if settings.backend == 'postgres' else 'SQLite'}.",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, "
-        f"{machine['platform']}; commit {machine['commit']}. Load average {machine['load_average_before']} before, "
+        f"{machine['platform']}; commit {machine['commit']}"
+        + (f" (at the end: {machine['commit_after']})" if machine.get("commit_after", machine["commit"]) != machine["commit"] else "")
+        + f". Load average {machine['load_average_before']} before, "
         f"{machine.get('load_average_after', '?')} after: a shared machine, so figures move by 10-20% between runs.",
         "",
         f"Ours runs {settings.upload_concurrency} uploads / {settings.delete_concurrency} deletes at once; the "

@@ -32,7 +32,12 @@ CASE_TIMEOUT = 1800.0
 
 
 class BenchmarkError(RuntimeError):
-    """A case failed, or rows did not all arrive: the figures would be meaningless."""
+    """A case failed, or rows did not all arrive: the figures would be meaningless.
+
+    ``partial`` holds the run up to the failure (its raw results are still worth keeping).
+    """
+
+    partial: Run | None = None
 
 
 @dataclass(frozen=True)
@@ -132,12 +137,18 @@ def run(settings: Settings, command: str = "", log: Callable[[str], None] = prin
     log(f"{len(cases)} cases per round, {settings.rounds} round(s); {len(skipped)} left out (see the report)")
     for round_number in range(1, settings.rounds + 1):
         for case in cases:
-            result = run_case(case, tables[case.rows], settings, home)
+            try:
+                result = run_case(case, tables[case.rows], settings, home)
+            except BenchmarkError as error:
+                outcome.seconds = time.monotonic() - started
+                error.partial = outcome  # what was measured before, for the caller to keep
+                raise
             result["round"] = round_number
             outcome.results.append(result)
             log(f"  [round {round_number}/{settings.rounds}] {case.label}: {_describe(result)}")
     outcome.seconds = time.monotonic() - started
     outcome.machine["load_average_after"] = _load_average()
+    outcome.machine["commit_after"] = _git_commit()  # the code may have changed under a long run
     return outcome
 
 
