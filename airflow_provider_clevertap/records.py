@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from airflow_provider_clevertap.timestamps import _ISO_8601 as _TIMESTAMP_RULE
 from airflow_provider_clevertap.timestamps import (
+    ISO_8601,
     TIMESTAMP_FORMATS,
     TimestampFormat,
     datetime_to_epoch,
@@ -91,7 +91,7 @@ def _rule_seconds(text: str) -> int | None:
     minutes over 59 (it carries them into the hours) and, before Python 3.11, ``Z`` and offsets
     without a colon (it refuses them): those take the plain path.
     """
-    match = _TIMESTAMP_RULE.fullmatch(text)
+    match = ISO_8601.fullmatch(text)
     if match is None:
         return None
     offset = match.group("offset")

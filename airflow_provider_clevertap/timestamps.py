@@ -15,7 +15,7 @@ from typing import Any, Literal
 TimestampFormat = Literal["unix", "clevertap_date"]
 TIMESTAMP_FORMATS: tuple[str, ...] = ("unix", "clevertap_date")
 
-_ISO_8601 = re.compile(
+ISO_8601 = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
     r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})"
     r"(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,3}))?)?"
@@ -29,7 +29,7 @@ def parse_iso_timestamp(text: str) -> int | None:
 
     None means the string is not one the rule converts.
     """
-    match = _ISO_8601.fullmatch(text)
+    match = ISO_8601.fullmatch(text)
     if match is None:
         return None
     parts = match.groupdict()
