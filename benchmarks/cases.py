@@ -284,26 +284,20 @@ def naive_delete(spec: Spec) -> Prepared:
 
 
 def floor_upload(spec: Spec) -> Prepared:
-    table = Table.from_dict(spec["table"])
-    import msgspec  # noqa: F401  (imported before the clock starts)
-
-    def run() -> dict[str, Any]:
-        sent = encoded = 0
-        for count, body in _encoded_upload_bodies(table):
-            sent += count
-            encoded += len(body)
-        return {"rows": table.rows, "sent": sent, "bytes": encoded}
-
-    return run
+    return _floor(spec, _encoded_upload_bodies)
 
 
 def floor_delete(spec: Spec) -> Prepared:
+    return _floor(spec, _encoded_delete_bodies)
+
+
+def _floor(spec: Spec, encoded_bodies: Callable[[Table], Iterator[tuple[int, bytes]]]) -> Prepared:
     table = Table.from_dict(spec["table"])
     import msgspec  # noqa: F401  (imported before the clock starts)
 
     def run() -> dict[str, Any]:
         sent = encoded = 0
-        for count, body in _encoded_delete_bodies(table):
+        for count, body in encoded_bodies(table):
             sent += count
             encoded += len(body)
         return {"rows": table.rows, "sent": sent, "bytes": encoded}
