@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo import warehouse
+from demo.warehouse import postgres_connection
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".benchmarks"
@@ -68,19 +69,7 @@ class Table:
         """The warehouse connection as JSON, for ``AIRFLOW_CONN_WAREHOUSE``."""
         if self.backend == "sqlite":
             return json.dumps({"conn_type": "sqlite", "host": self.location})
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.location)
-        return json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": parts.hostname,
-                "port": parts.port or 5432,
-                "login": parts.username,
-                "password": parts.password,
-                "schema": parts.path.lstrip("/"),
-            }
-        )
+        return postgres_connection(self.location)
 
     def as_dict(self) -> dict[str, object]:
         return {"backend": self.backend, "rows": self.rows, "location": self.location, "prefix": self.prefix}

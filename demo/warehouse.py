@@ -8,10 +8,12 @@ and a few have no identity, so every outcome of a sync shows up.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PLANS = ("free", "starter", "pro", "enterprise")
 FIRST_NAMES = ("Ana", "Ben", "Chloé", "Dev", "Eitan", "Fatima", "Goran", "Hana", "Ivo", "Júlia", "Kenji", "Lea")
@@ -97,3 +99,19 @@ def build_warehouse(path: Path, customers: int, interval_start: dt.datetime, del
             [(f"cust-{key:07d}", requested) for key in range(1, deletions + 1)],
         )
     return path
+
+
+def postgres_connection(uri: str, extra: dict | None = None) -> str:
+    """The Airflow connection (``AIRFLOW_CONN_...`` JSON) of a PostgreSQL warehouse at ``uri``."""
+    parts = urlsplit(uri)
+    connection = {
+        "conn_type": "postgres",
+        "host": parts.hostname,
+        "port": parts.port or 5432,
+        "login": parts.username,
+        "password": parts.password,
+        "schema": parts.path.lstrip("/"),
+    }
+    if extra:
+        connection["extra"] = extra
+    return json.dumps(connection)

@@ -46,24 +46,19 @@ def postgres_uri() -> str:
 
 
 @pytest.fixture
+def postgres_connection_json(postgres_uri):
+    """Builds ``AIRFLOW_CONN_...`` JSON for the PostgreSQL test database, with an optional extra."""
+    from demo.warehouse import postgres_connection
+
+    return lambda extra=None: postgres_connection(postgres_uri, extra)
+
+
+@pytest.fixture
 def postgres_warehouse(postgres_uri, monkeypatch):
     """An Airflow connection ``warehouse_pg`` to the PostgreSQL test database, and a unique table prefix."""
-    from urllib.parse import urlsplit
+    from demo.warehouse import postgres_connection
 
-    parts = urlsplit(postgres_uri)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WAREHOUSE_PG",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": parts.hostname,
-                "port": parts.port or 5432,
-                "login": parts.username,
-                "password": parts.password,
-                "schema": parts.path.lstrip("/"),
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PG", postgres_connection(postgres_uri))
     return f"t_{uuid.uuid4().hex[:12]}"
 
 

@@ -156,20 +156,8 @@ def test_postgres_uses_a_server_side_cursor_and_fetches_in_chunks(pg_table, monk
     assert cursor.connection.closed
 
 
-def test_postgres_dict_rows_are_put_back_in_column_order(pg_table, monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WAREHOUSE_PG_DICT",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": "127.0.0.1",
-                "port": 5432,
-                "login": "postgres",
-                "schema": "test",
-                "extra": {"cursor": "dictcursor"},
-            }
-        ),
-    )
+def test_postgres_dict_rows_are_put_back_in_column_order(pg_table, postgres_connection_json, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PG_DICT", postgres_connection_json({"cursor": "dictcursor"}))
     monkeypatch.setattr(sources, "FETCH_SIZE", 10)
     with sql_source(get_sql_hook("warehouse_pg_dict"), f"SELECT plan, id FROM {pg_table} ORDER BY id") as source:
         rows = list(source.rows)

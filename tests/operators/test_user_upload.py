@@ -270,21 +270,11 @@ def test_sqlite_rows_are_fetched_in_chunks_interleaved_with_sending(sqlite_db, c
     assert summary["batches"] == 5
 
 
-def test_postgres_connection_with_a_dict_row_cursor_still_maps_by_column(pg, clevertap, context, monkeypatch):
+def test_postgres_connection_with_a_dict_row_cursor_still_maps_by_column(
+    pg, postgres_connection_json, clevertap, context, monkeypatch
+):
     # A postgres connection may ask for dict rows (extra "cursor"); rows must still map by column.
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_WAREHOUSE_PG_DICT",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": "127.0.0.1",
-                "port": 5432,
-                "login": "postgres",
-                "schema": "test",
-                "extra": {"cursor": "dictcursor"},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PG_DICT", postgres_connection_json({"cursor": "dictcursor"}))
     table = f"{pg.prefix}_dict"
     pg.execute(f"CREATE TABLE {table} AS SELECT 'u1' AS identity, 'gold' AS plan")
     summary = upload(source_conn_id="warehouse_pg_dict", sql=f"SELECT * FROM {table}").execute(context)
