@@ -65,7 +65,7 @@ _EPOCH_TEXT = re.compile(r"\d+(\.\d+)?", re.ASCII)
 _EPOCH = dt.datetime(1970, 1, 1)
 _UTC = dt.timezone.utc
 _EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=_UTC)
-_SECOND = dt.timedelta(seconds=1)
+_FIXED_OFFSET = dt.timezone
 _SHORT_TEXT = MAX_STRING_BYTES // 4  # a string this short cannot be over the limit in UTF-8
 _from_iso = dt.datetime.fromisoformat
 
@@ -78,29 +78,28 @@ def _epoch_seconds(moment: dt.datetime | dt.date) -> int:
     """``datetime_to_epoch``, by one subtraction for a plain datetime: the same floor, a fifth of the work."""
     if type(moment) is dt.datetime:
         zone = moment.tzinfo
-        if zone is None or (zone is not _UTC and moment.utcoffset() is None):
-            return (moment - _EPOCH) // _SECOND  # naive: UTC
-        return (moment - _EPOCH_UTC) // _SECOND
+        # A fixed offset (what fromisoformat and drivers give) always knows its offset.
+        if zone is None or (type(zone) is not _FIXED_OFFSET and moment.utcoffset() is None):
+            since = moment - _EPOCH  # naive: UTC
+        else:
+            since = moment - _EPOCH_UTC
+        # A timedelta keeps its seconds and microseconds positive: this is the floor.
+        return since.days * 86_400 + since.seconds
     return datetime_to_epoch(moment)
 
 
 def _rule_seconds(text: str) -> int | None:
     """``parse_iso_timestamp(text)``: the rule's pattern decides, the C parser reads the fields.
 
-    ``fromisoformat`` reads every string the pattern accepts the same way, except an offset's
-    minutes over 59 (it carries them into the hours) and, before Python 3.11, ``Z`` and offsets
-    without a colon (it refuses them): those take the plain path.
+    ``fromisoformat`` reads every string the pattern accepts as the rule does; before Python
+    3.11 it refuses ``Z`` and offsets without a colon, and those take the plain path.
     """
-    match = ISO_8601.fullmatch(text)
-    if match is None:
+    if ISO_8601.fullmatch(text) is None:
         return None
-    offset = match.group("offset")
-    if offset is None or offset == "Z" or offset[-2:] < "60":
-        try:
-            return _epoch_seconds(_from_iso(text))
-        except ValueError:  # an impossible date, or an older fromisoformat: the plain path decides
-            pass
-    return parse_iso_timestamp(text)
+    try:
+        return _epoch_seconds(_from_iso(text))
+    except ValueError:  # an impossible date, or an older fromisoformat: the plain path decides
+        return parse_iso_timestamp(text)
 
 
 def _parse_ts_text(text: str) -> int | None:
@@ -248,12 +247,12 @@ class ProfileMapper:
         # strings that cannot be timestamps, booleans, ints and finite floats.
         for index, name in self._properties:
             value = row[index]
-            if value is None:
-                continue
             kind = type(value)
             if kind is str:
                 if len(value) > _SHORT_TEXT or (convert_strings and value[:1].isdigit()):
-                    value = property_value(name, value)
+                    value = self._string_value(name, value)
+            elif value is None:
+                continue
             elif kind is float:
                 if not _isfinite(value):
                     value = property_value(name, value)
@@ -293,16 +292,7 @@ class ProfileMapper:
     def _property_value(self, name: str, value: Any) -> Any:
         kind = type(value)
         if kind is str:
-            if self.convert_timestamps and value[:1].isdigit():
-                try:
-                    seconds = _rule_seconds(value)  # convert_timestamp(value), with less work
-                except OverflowError:  # not a time CleverTap can hold: left as the string it is
-                    seconds = None
-                if seconds is not None:
-                    return format_epoch(seconds, self.timestamp_format)
-            if _too_long(value):
-                raise InvalidRow(f"property {name!r} is longer than {MAX_STRING_BYTES} bytes")
-            return value
+            return self._string_value(name, value)
         if kind is bool:
             return value
         if kind is int:
@@ -314,6 +304,18 @@ class ProfileMapper:
                 raise InvalidRow(f"property {name!r} is not a finite number")
             return value
         return self._uncommon_value(name, value)
+
+    def _string_value(self, name: str, value: str) -> Any:
+        if self.convert_timestamps and value[:1].isdigit():
+            try:
+                seconds = _rule_seconds(value)  # convert_timestamp(value), with less work
+            except OverflowError:  # not a time CleverTap can hold: left as the string it is
+                seconds = None
+            if seconds is not None:
+                return format_epoch(seconds, self.timestamp_format)
+        if _too_long(value):
+            raise InvalidRow(f"property {name!r} is longer than {MAX_STRING_BYTES} bytes")
+        return value
 
     def _uncommon_value(self, name: str, value: Any) -> Any:
         if isinstance(value, str):

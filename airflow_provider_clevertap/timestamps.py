@@ -19,7 +19,8 @@ ISO_8601 = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
     r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})"
     r"(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,3}))?)?"
-    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?)?",
+    # Offsets from -23:59 to +23:59: a minutes field over 59 is no offset.
+    r"(?P<offset>Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?",
     re.ASCII,
 )
 
@@ -43,7 +44,7 @@ def parse_iso_timestamp(text: str) -> int | None:
             int(parts["second"] or 0),
             tzinfo=_parse_offset(parts["offset"]),
         )
-    except ValueError:  # an impossible date or time, or offset: not a timestamp
+    except ValueError:  # an impossible date or time: not a timestamp
         return None
     # The fraction is dropped: whole seconds, floored.
     return datetime_to_epoch(moment)
@@ -54,10 +55,7 @@ def _parse_offset(offset: str | None) -> dt.tzinfo:
         return dt.timezone.utc
     sign = -1 if offset[0] == "-" else 1
     digits = offset[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:])
-    if hours > 23 or minutes > 59:
-        raise ValueError(f"offset out of range: {offset}")
-    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    return dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
 
 
 def datetime_to_epoch(value: dt.datetime | dt.date) -> int:
