@@ -34,27 +34,27 @@ class Refusal:
 class BatchResult:
     """The outcome of one batch: every item is either accepted or refused, exactly once.
 
-    :param items: what was sent (profile records for uploads, ids for deletes).
+    :param identities: who was in the batch, in the order sent: each record's identity (or
+        objectId) for uploads, the ids themselves for deletes.
     :param refused: CleverTap's refusals, at most one per item.
     :param attempts: HTTP requests it took (1 + retries).
     """
 
-    items: Sequence[Any]
+    identities: Sequence[Any]
     refused: list[Refusal] = field(default_factory=list)
     attempts: int = 1
 
     @property
     def accepted_count(self) -> int:
-        return len(self.items) - len(self.refused)
+        return len(self.identities) - len(self.refused)
 
 
-def parse_refusals(body: Any, items: Sequence[Any], id_key: str | None) -> list[Refusal]:
-    """Map the ``unprocessed`` entries of a CleverTap answer back to positions in ``items``.
+def parse_refusals(body: Any, identities: Sequence[Any]) -> list[Refusal]:
+    """Map the ``unprocessed`` entries of a CleverTap answer back to positions in the batch.
 
     :param body: the decoded JSON answer.
-    :param items: the batch as sent.
-    :param id_key: the identity field of a record (``identity``/``objectId``), used only when
-        an entry gives no position; None for batches of plain ids.
+    :param identities: the batch's identities, in the order sent; an entry that gives no
+        position is placed by the identity (or objectId) its echoed record carries.
     """
     if not isinstance(body, dict):
         return []
@@ -63,7 +63,7 @@ def parse_refusals(body: Any, items: Sequence[Any], id_key: str | None) -> list[
         # The whole batch refused with one top-level error: every item shares it.
         error = str(body.get("error") or "refused with no reason given")
         code = _as_int(body.get("code"))
-        return [Refusal(position, code, error) for position in range(len(items))]
+        return [Refusal(position, code, error) for position in range(len(identities))]
 
     refused: dict[int, Refusal] = {}
     unplaced: list[Refusal] = []
@@ -77,24 +77,25 @@ def parse_refusals(body: Any, items: Sequence[Any], id_key: str | None) -> list[
             position = int(match.group(1)) - 1
             message = message[: match.start()] or message
         else:
-            position = _position_by_identity(entry.get("record"), items, id_key, refused)
-        if position is not None and 0 <= position < len(items) and position not in refused:
+            position = _position_by_identity(entry.get("record"), identities, refused)
+        if position is not None and 0 <= position < len(identities) and position not in refused:
             refused[position] = Refusal(position, code, message)
         else:
             unplaced.append(Refusal(None, code, message))
     # A refusal we cannot place is still a refusal: count it, but never more than the batch.
-    room = len(items) - len(refused)
+    room = len(identities) - len(refused)
     return sorted(refused.values(), key=lambda r: r.position) + unplaced[:room]
 
 
-def _position_by_identity(
-    echoed: Any, items: Sequence[Any], id_key: str | None, taken: dict[int, Refusal]
-) -> int | None:
-    if id_key is None or not isinstance(echoed, dict) or echoed.get(id_key) is None:
+def _position_by_identity(echoed: Any, identities: Sequence[Any], taken: dict[int, Refusal]) -> int | None:
+    if not isinstance(echoed, dict):
         return None
-    wanted = str(echoed[id_key])
-    for position, item in enumerate(items):
-        if position not in taken and str(item.get(id_key)) == wanted:
+    wanted = echoed.get("identity", echoed.get("objectId"))
+    if wanted is None:
+        return None
+    wanted = str(wanted)
+    for position, identity in enumerate(identities):
+        if position not in taken and str(identity) == wanted:
             return position
     return None
 

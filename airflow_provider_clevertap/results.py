@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +63,7 @@ class SyncReport:
         self.rows_invalid += 1
         self._note(Problem(identity, None, reason))
 
-    def batch_done(self, result: BatchResult, identity_of: Callable[[Any], str | None]) -> None:
+    def batch_done(self, result: BatchResult) -> None:
         """Count one batch's outcome, exactly once, however many attempts it took."""
         self.batches += 1
         self.requests += result.attempts
@@ -72,7 +71,7 @@ class SyncReport:
         self.rows_rejected += len(result.refused)
         self.rows_accepted += result.accepted_count
         for refusal in result.refused:
-            identity = None if refusal.position is None else identity_of(result.items[refusal.position])
+            identity = None if refusal.position is None else result.identities[refusal.position]
             self._note(Problem(identity, refusal.code, refusal.error))
         if time.monotonic() >= self._next_progress:
             self.log_progress()

@@ -1,4 +1,4 @@
-"""Mapping CleverTap's answer for one batch back to the records sent (``parse_refusals``)."""
+"""Mapping CleverTap's answer for one batch back to the identities sent (``parse_refusals``)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,15 @@ import pytest
 from airflow_provider_clevertap.responses import BatchResult, Refusal, parse_refusals
 
 
-def records(*identities):
-    return [{"type": "profile", "identity": identity, "profileData": {}} for identity in identities]
-
-
 def test_a_success_refuses_nothing():
-    batch = records("a", "b")
-    assert parse_refusals({"status": "success", "processed": 2, "unprocessed": []}, batch, "identity") == []
+    batch = ["a", "b"]
+    assert parse_refusals({"status": "success", "processed": 2, "unprocessed": []}, batch) == []
     assert BatchResult(batch).accepted_count == 2
 
 
 def test_the_recorded_partial_answer():
     # Recorded from CleverTap: the second record's email was refused.
-    batch = records("3", "4")
+    batch = ["3", "4"]
     body = {
         "status": "partial",
         "processed": 1,
@@ -32,7 +28,7 @@ def test_the_recorded_partial_answer():
             }
         ],
     }
-    [refusal] = parse_refusals(body, batch, "identity")
+    [refusal] = parse_refusals(body, batch)
     assert refusal.position == 1 and refusal.code == 515
     assert "Email is not valid" in refusal.error
     assert "Skipped record number" not in refusal.error  # the batch-relative position is dropped
@@ -46,7 +42,7 @@ def test_the_recorded_failed_answer_with_an_empty_echo():
             {"status": "fail", "code": 525, "error": "Timestamp should be present in the Unix Epoch format. Skipped record number : 1", "record": {}}
         ],
     }
-    [refusal] = parse_refusals(body, records("x"), "identity")
+    [refusal] = parse_refusals(body, ["x"])
     assert (refusal.position, refusal.code) == (0, 525)
     assert refusal.error.rstrip(".") == "Timestamp should be present in the Unix Epoch format"
 
@@ -54,10 +50,7 @@ def test_the_recorded_failed_answer_with_an_empty_echo():
 def test_the_position_wins_over_a_normalised_echo():
     # Record 1 has identity "13"; record 2 has 13 (a number) and a phone with "+". CleverTap
     # echoes record 2 as identity "13" and phone without "+": that echo matches record 1 better.
-    batch = [
-        {"type": "profile", "identity": "13", "profileData": {"Phone": "35922333232"}},
-        {"type": "profile", "identity": 13, "profileData": {"Phone": "+35922333232"}},
-    ]
+    batch = ["13", 13]
     body = {
         "status": "partial",
         "processed": 1,
@@ -65,7 +58,7 @@ def test_the_position_wins_over_a_normalised_echo():
             {"code": 516, "error": "Phone is invalid. Skipped record number : 2", "record": {"identity": "13", "profileData": {"Phone": "35922333232"}}}
         ],
     }
-    assert [r.position for r in parse_refusals(body, batch, "identity")] == [1]
+    assert [r.position for r in parse_refusals(body, batch)] == [1]
 
 
 @pytest.mark.parametrize(
@@ -73,59 +66,59 @@ def test_the_position_wins_over_a_normalised_echo():
     ["Bad. Skipped record number : 3", "Bad.Skipped record number: 3", "Bad skipped record number :3", "Bad. Skipped record number : 3  "],
 )
 def test_position_spellings(error):
-    [refusal] = parse_refusals({"unprocessed": [{"code": 514, "error": error}]}, records("a", "b", "c"), "identity")
+    [refusal] = parse_refusals({"unprocessed": [{"code": 514, "error": error}]}, ["a", "b", "c"])
     assert refusal.position == 2 and refusal.code == 514
 
 
 def test_without_a_position_the_echoed_identity_is_used():
-    batch = records(12, 13, 14)
+    batch = [12, 13, 14]
     body = {"status": "partial", "unprocessed": [{"code": 555, "error": "Server error", "record": {"identity": "13"}}]}
-    assert parse_refusals(body, batch, "identity") == [Refusal(1, 555, "Server error")]
+    assert parse_refusals(body, batch) == [Refusal(1, 555, "Server error")]
 
 
 def test_the_echoed_identity_places_duplicates_on_distinct_records():
-    batch = records("a", "dup", "b", "dup")
+    batch = ["a", "dup", "b", "dup"]
     entry = {"code": 555, "error": "Server error", "record": {"identity": "dup"}}
-    assert sorted(r.position for r in parse_refusals({"unprocessed": [entry, entry]}, batch, "identity")) == [1, 3]
+    assert sorted(r.position for r in parse_refusals({"unprocessed": [entry, entry]}, batch)) == [1, 3]
 
 
 def test_object_id_records_fall_back_on_object_id():
-    batch = [{"type": "profile", "objectId": "__g1"}, {"type": "profile", "objectId": "__g2"}]
+    batch = ["__g1", "__g2"]
     body = {"unprocessed": [{"code": 526, "error": "objectId invalid", "record": {"objectId": "__g2"}}]}
-    assert [r.position for r in parse_refusals(body, batch, "objectId")] == [1]
+    assert [r.position for r in parse_refusals(body, batch)] == [1]
 
 
 def test_a_whole_batch_failure_refuses_every_record():
     body = {"status": "fail", "error": "Invalid JSON", "code": 400}
-    refusals = parse_refusals(body, records("a", "b", "c"), "identity")
+    refusals = parse_refusals(body, ["a", "b", "c"])
     assert refusals == [Refusal(0, 400, "Invalid JSON"), Refusal(1, 400, "Invalid JSON"), Refusal(2, 400, "Invalid JSON")]
-    assert BatchResult(records("a", "b", "c"), refusals).accepted_count == 0
+    assert BatchResult(["a", "b", "c"], refusals).accepted_count == 0
 
 
 def test_a_whole_batch_failure_of_ids():
-    refusals = parse_refusals({"status": "fail"}, ["id1", "id2"], None)
+    refusals = parse_refusals({"status": "fail"}, ["id1", "id2"])
     assert [r.position for r in refusals] == [0, 1] and all(r.error for r in refusals)
 
 
 def test_a_refusal_that_cannot_be_placed_still_counts():
-    batch = records("a", "b")
+    batch = ["a", "b"]
     body = {"status": "partial", "unprocessed": [{"code": 555, "error": "Server error", "record": {"identity": "zzz"}}]}
-    refusals = parse_refusals(body, batch, "identity")
+    refusals = parse_refusals(body, batch)
     assert refusals == [Refusal(None, 555, "Server error")]
     assert BatchResult(batch, refusals).accepted_count == 1
 
 
 @pytest.mark.parametrize("number", [0, 3, 99])
 def test_an_out_of_range_position_is_not_pinned_on_a_record(number):
-    batch = records("a", "b")
-    refusals = parse_refusals({"unprocessed": [{"code": 515, "error": f"x. Skipped record number : {number}"}]}, batch, "identity")
+    batch = ["a", "b"]
+    refusals = parse_refusals({"unprocessed": [{"code": 515, "error": f"x. Skipped record number : {number}"}]}, batch)
     assert [r.position for r in refusals] == [None]
 
 
 def test_never_more_refusals_than_records():
-    batch = records("a", "b")
+    batch = ["a", "b"]
     entries = [{"code": 515, "error": "x. Skipped record number : 1"}] * 2 + [{"code": 555, "error": "y"}] * 5
-    refusals = parse_refusals({"status": "fail", "unprocessed": entries}, batch, "identity")
+    refusals = parse_refusals({"status": "fail", "unprocessed": entries}, batch)
     assert len(refusals) == 2
     assert [r.position for r in refusals] == [0, None]  # position 1 taken once; the rest unplaced
     assert BatchResult(batch, refusals).accepted_count == 0
@@ -133,9 +126,9 @@ def test_never_more_refusals_than_records():
 
 @pytest.mark.parametrize("body", [None, [], "ok", 42, {"unprocessed": None}, {"unprocessed": ["junk", 3]}])
 def test_odd_answers_refuse_nothing(body):
-    assert parse_refusals(body, records("a"), "identity") == []
+    assert parse_refusals(body, ["a"]) == []
 
 
 def test_a_refusal_without_code_or_message():
-    [refusal] = parse_refusals({"unprocessed": [{"record": {"identity": "a"}}]}, records("a"), "identity")
+    [refusal] = parse_refusals({"unprocessed": [{"record": {"identity": "a"}}]}, ["a"])
     assert refusal.position == 0 and refusal.code is None and refusal.error

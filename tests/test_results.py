@@ -17,20 +17,16 @@ from airflow_provider_clevertap.sources import get_sql_hook
 LOG = logging.getLogger("test.clevertap.results")
 
 
-def identity_of(item: dict) -> str:
-    return item["identity"]
-
-
 def batch(identities: list[str], refused: list[Refusal] = (), attempts: int = 1) -> BatchResult:
-    return BatchResult([{"identity": identity} for identity in identities], list(refused), attempts)
+    return BatchResult(identities, list(refused), attempts)
 
 
 def test_every_row_is_counted_once():
     report = SyncReport("upload", False, LOG)
     report.rows_read = 7
     report.invalid("u0", "identity column 'identity' is empty")
-    report.batch_done(batch(["u1", "u2", "u3"], [Refusal(1, 515, "Email is not valid")], attempts=3), identity_of)
-    report.batch_done(batch(["u4", "u5", "u6"], [Refusal(None, 555, "misc")]), identity_of)
+    report.batch_done(batch(["u1", "u2", "u3"], [Refusal(1, 515, "Email is not valid")], attempts=3))
+    report.batch_done(batch(["u4", "u5", "u6"], [Refusal(None, 555, "misc")]))
 
     summary = report.summary()
     assert (summary["rows_invalid"], summary["rows_accepted"], summary["rows_rejected"]) == (1, 4, 2)
@@ -47,7 +43,7 @@ def test_every_row_is_counted_once():
 
 def test_a_dry_run_batch_makes_no_request_and_no_retry():
     report = SyncReport("delete", True, LOG)
-    report.batch_done(BatchResult(["a", "b"], [], attempts=0), str)
+    report.batch_done(BatchResult(["a", "b"], [], attempts=0))
     assert (report.requests, report.retries, report.rows_accepted) == (0, 0, 2)
     assert report.summary()["dry_run"] is True
 
@@ -67,7 +63,7 @@ def test_the_sample_is_capped_but_every_problem_can_be_kept():
 def test_describe_problems_names_identities_codes_and_reasons():
     report = SyncReport("upload", False, LOG)
     report.invalid(None, "identity column 'id' is null")
-    report.batch_done(batch(["u1"], [Refusal(0, 516, "Phone is not valid")]), identity_of)
+    report.batch_done(batch(["u1"], [Refusal(0, 516, "Phone is not valid")]))
     for n in range(10):
         report.invalid(f"x{n}", "too long")
     text = report.describe_problems()
@@ -80,8 +76,8 @@ def test_progress_and_summary_lines(caplog, monkeypatch):
     monkeypatch.setattr(results, "PROGRESS_INTERVAL", 0.0)
     report = SyncReport("upload", True, LOG)
     report.rows_read = 4
-    report.batch_done(batch(["u1", "u2"]), identity_of)
-    report.batch_done(batch(["u3", "u4"], [Refusal(0, 515, "Email is not valid")]), identity_of)
+    report.batch_done(batch(["u1", "u2"]))
+    report.batch_done(batch(["u3", "u4"], [Refusal(0, 515, "Email is not valid")]))
     report.log_summary()
 
     messages = [record.getMessage() for record in caplog.records]
@@ -96,7 +92,7 @@ def test_progress_and_summary_lines(caplog, monkeypatch):
 def test_no_progress_line_before_the_interval(caplog):
     caplog.set_level(logging.INFO, logger=LOG.name)
     report = SyncReport("upload", False, LOG)
-    report.batch_done(batch(["u1"]), identity_of)
+    report.batch_done(batch(["u1"]))
     assert not [record for record in caplog.records if "progress" in record.getMessage()]
 
 

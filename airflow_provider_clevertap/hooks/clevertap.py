@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import email.utils
 import http
+import operator
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import msgspec
@@ -22,7 +23,7 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapCancelled,
     CleverTapConfigError,
 )
-from airflow_provider_clevertap.hooks.batches import batched, run_batches
+from airflow_provider_clevertap.hooks.batches import EncodedBatch, batched, run_batches
 from airflow_provider_clevertap.hooks.session import (
     CancellableAdapter,
     HeaderAuthOnly,
@@ -45,6 +46,7 @@ _RETRY_AFTER_CAP = 300.0  # a broken Retry-After must not park a worker for hour
 _OWN_EXTRAS = ("region", "verify", "proxies")
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
+_identity_field = operator.methodcaller("get", "identity")
 
 
 class _Retryable(Exception):
@@ -247,14 +249,10 @@ class CleverTapHook(HttpHook):
         :param dry_run: ask CleverTap to validate only (``?dryRun=1``); nothing is stored.
         """
         _check_batch_size(batch_size, MAX_UPLOAD_BATCH)
-        params = {"dryRun": "1"} if dry_run else None
-
-        def send(batch: list[dict[str, Any]]) -> BatchResult:
-            body, attempts = self._request("upload", "POST", UPLOAD_ENDPOINT, payload={"d": batch}, params=params)
-            id_key = "objectId" if batch and "objectId" in batch[0] else "identity"
-            return BatchResult(batch, parse_refusals(body, batch, id_key), attempts)
-
-        return self._run_batches(batched(records, batch_size), send)
+        batches = (
+            EncodedBatch(_record_identities(batch), _json_encode({"d": batch})) for batch in batched(records, batch_size)
+        )
+        return self._send_batches("upload", UPLOAD_ENDPOINT, batches, params={"dryRun": "1"} if dry_run else None)
 
     def delete_profiles(
         self,
@@ -272,16 +270,16 @@ class CleverTapHook(HttpHook):
         if id_type not in ("identity", "guid"):
             raise ValueError(f"id_type must be 'identity' or 'guid', got {id_type!r}")
         _check_batch_size(batch_size, MAX_DELETE_BATCH)
+        batches = (EncodedBatch(batch, _json_encode({id_type: batch})) for batch in batched(ids, batch_size))
+        return self._send_batches("delete", DELETE_ENDPOINT, batches)
 
-        def send(batch: list[str]) -> BatchResult:
-            body, attempts = self._request("delete", "POST", DELETE_ENDPOINT, payload={id_type: batch})
-            return BatchResult(batch, parse_refusals(body, batch, None), attempts)
-
-        return self._run_batches(batched(ids, batch_size), send)
-
-    def _run_batches(
-        self, batches: Iterator[list[Any]], send: Callable[[list[Any]], BatchResult]
+    def _send_batches(
+        self, action: str, endpoint: str, batches: Iterator[EncodedBatch], params: dict[str, str] | None = None
     ) -> Iterator[BatchResult]:
+        def send(batch: EncodedBatch) -> BatchResult:
+            answer, attempts = self._request(action, "POST", endpoint, body=batch.body, params=params)
+            return BatchResult(batch.identities, parse_refusals(answer, batch.identities), attempts)
+
         self._cancelled.clear()
         return run_batches(batches, send, concurrency=self.max_concurrency, on_interrupt=self.cancel)
 
@@ -293,7 +291,7 @@ class CleverTapHook(HttpHook):
         method: str,
         endpoint: str,
         *,
-        payload: dict[str, Any] | None = None,
+        body: bytes | None = None,
         params: dict[str, str] | None = None,
         attempts: int | None = None,
     ) -> tuple[Any, int]:
@@ -306,7 +304,7 @@ class CleverTapHook(HttpHook):
                 method,
                 self.url_from_endpoint(endpoint),
                 params=params,
-                data=_json_encode(payload) if payload is not None else None,
+                data=body,
             )
         )
         retrying = tenacity.Retrying(
@@ -388,6 +386,16 @@ def _status_phrase(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return "no reason given"
+
+
+def _record_identities(records: list[dict[str, Any]]) -> list[Any]:
+    """Each record's identity, or its objectId when it has none."""
+    identities = list(map(_identity_field, records))
+    if None in identities:
+        identities = [
+            identity if identity is not None else record.get("objectId") for identity, record in zip(identities, records)
+        ]
+    return identities
 
 
 def _check_batch_size(batch_size: int, limit: int) -> None:

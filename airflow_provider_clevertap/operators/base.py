@@ -136,10 +136,6 @@ class CleverTapSyncOperator(BaseOperator):
         """Send items in batches and yield each batch's outcome."""
         raise NotImplementedError
 
-    def identity_of_item(self, item: Any) -> str | None:
-        """The identity of an item as sent, to report a refusal."""
-        raise NotImplementedError
-
     # -- the sync ---------------------------------------------------------------------------------
 
     @property
@@ -185,7 +181,7 @@ class CleverTapSyncOperator(BaseOperator):
         try:
             with _fewer_collections():
                 for result in self.send(self.hook, items):
-                    report.batch_done(result, self.identity_of_item)
+                    report.batch_done(result)
         except (CleverTapAPIError, CleverTapCancelled) as error:
             report.log_summary()
             raise AirflowException(

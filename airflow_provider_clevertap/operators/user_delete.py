@@ -73,6 +73,3 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
                 ", ..." if len(batch) > _DRY_RUN_SHOWN else "",
             )
             yield BatchResult(batch, [], attempts=0)
-
-    def identity_of_item(self, item: str) -> str:
-        return item

@@ -84,6 +84,3 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
 
     def send(self, hook: CleverTapHook, items: Iterator[dict[str, Any]]) -> Iterator[BatchResult]:
         return hook.upload_profiles(items, batch_size=self.batch_size, dry_run=self.dry_run)
-
-    def identity_of_item(self, item: dict[str, Any]) -> str | None:
-        return item.get(self.identity_type)

@@ -285,7 +285,7 @@ def test_upload_sends_batches_of_at_most_1000_each_record_once(in1_connection, m
     assert sorted(len(body["d"]) for body in bodies) == [500, 1000, 1000]
     sent = [record["identity"] for body in bodies for record in body["d"]]
     assert sorted(sent) == sorted(record["identity"] for record in records)
-    assert sum(len(result.items) for result in results) == 2500
+    assert sum(len(result.identities) for result in results) == 2500
     assert sum(result.accepted_count for result in results) == 2500
     assert all(query(request) == {} for request in requests_mock.request_history)
     assert all(request.method == "POST" for request in requests_mock.request_history)
@@ -297,7 +297,7 @@ def test_upload_batch_size_is_configurable(in1_connection, make_hook, requests_m
     results = list(make_hook().upload_profiles(profiles(23), batch_size=7))
 
     assert sorted(len(r.json()["d"]) for r in requests_mock.request_history) == [2, 7, 7, 7]
-    assert sorted(len(result.items) for result in results) == [2, 7, 7, 7]
+    assert sorted(len(result.identities) for result in results) == [2, 7, 7, 7]
 
 
 @pytest.mark.parametrize("batch_size", [0, 1001, 5000])
@@ -387,10 +387,31 @@ def test_refusals_are_mapped_by_position_not_by_the_normalised_echo(in1_connecti
 
     refused = {refusal.position: refusal for refusal in result.refused}
     assert set(refused) == {1, 3}
-    assert result.items[1] is batch[1]
+    assert result.identities == [record["identity"] for record in batch]
     assert refused[1].code == 515 and "Email is not valid" in refused[1].error
     assert refused[3].code == 516 and "Phone number is not valid" in refused[3].error
     assert result.accepted_count == 2
+
+
+def test_a_batch_mixing_identity_and_object_id_reports_each_records_own_id(in1_connection, make_hook, requests_mock):
+    batch = [
+        {"type": "profile", "identity": "u1", "profileData": {}},
+        {"type": "profile", "objectId": "__g2", "profileData": {}},
+        {"type": "profile", "identity": "u3", "profileData": {}},
+    ]
+    requests_mock.post(
+        UPLOAD,
+        json={"status": "partial", "processed": 1, "unprocessed": [
+            {"code": 526, "error": "objectId invalid. Skipped record number : 2"},
+            {"code": 555, "error": "Server error", "record": {"identity": "u3"}},
+        ]},
+    )  # fmt: skip
+
+    [result] = make_hook().upload_profiles(batch)
+
+    assert result.identities == ["u1", "__g2", "u3"]
+    assert {refusal.position: refusal.code for refusal in result.refused} == {1: 526, 2: 555}
+    assert requests_mock.last_request.json() == {"d": batch}
 
 
 def test_positions_are_relative_to_each_batch(in1_connection, make_hook, requests_mock):
@@ -408,7 +429,7 @@ def test_positions_are_relative_to_each_batch(in1_connection, make_hook, request
 
     results = list(make_hook().upload_profiles(profiles(6), batch_size=2))
 
-    refused = [(result.items[r.position]["identity"], r.code) for result in results for r in result.refused]
+    refused = [(result.identities[r.position], r.code) for result in results for r in result.refused]
     assert refused == [("user-2", 523)]
     assert sum(result.accepted_count for result in results) == 5
 
@@ -449,7 +470,7 @@ def test_every_record_gets_exactly_one_outcome(in1_connection, make_hook, reques
 
     results = list(make_hook(max_concurrency=5).upload_profiles(profiles(95), batch_size=10))
 
-    refused = sorted(int(result.items[r.position]["identity"].split("-")[1]) for result in results for r in result.refused)
+    refused = sorted(int(result.identities[r.position].split("-")[1]) for result in results for r in result.refused)
     assert refused == list(range(0, 95, 3))
     assert sum(result.accepted_count for result in results) == 95 - len(refused)
 
@@ -635,7 +656,7 @@ def test_a_retried_batch_is_yielded_once(in1_connection, make_hook, requests_moc
     assert requests_mock.call_count == 20
     assert len(results) == 10
     assert all(result.attempts == 2 for result in results)
-    identities = sorted(record["identity"] for result in results for record in result.items)
+    identities = sorted(identity for result in results for identity in result.identities)
     assert identities == sorted(record["identity"] for record in profiles(30))
 
 
@@ -657,7 +678,7 @@ def test_a_failing_batch_stops_the_run_after_the_others_are_reported(in1_connect
     # The batches before the failure are reported (as they complete: in any order); then the
     # run stops. With one worker nothing was in flight beside the failed batch, so nothing
     # more goes out, not even the batch already queued for the worker.
-    assert {result.items[0]["identity"] for result in reported} == {"user-0", "user-2"}
+    assert {result.identities[0] for result in reported} == {"user-0", "user-2"}
     assert requests_mock.call_count == 3
 
 

@@ -34,12 +34,12 @@ def test_a_50k_upload_through_faults_stores_every_record_as_sent(set_connection,
         results = list(hook.upload_profiles(make_record(n) for n in range(RECORDS)))
 
         stats, profiles = emulator.stats, emulator.profiles
-    refused = {result.items[r.position]["identity"] for result in results for r in result.refused}
+    refused = {result.identities[r.position] for result in results for r in result.refused}
     expected_refused = {f"user-{n}" for n in range(RECORDS) if n % BAD_EMAIL_EVERY == 0}
     accepted = sum(result.accepted_count for result in results)
 
     # Every record has exactly one outcome, and the faults really happened.
-    assert sum(len(result.items) for result in results) == RECORDS
+    assert sum(len(result.identities) for result in results) == RECORDS
     assert refused == expected_refused
     assert accepted == RECORDS - len(expected_refused)
     assert stats.throttled > 0 and stats.failed > 0 and stats.dropped > 0
