@@ -244,12 +244,13 @@ class ProfileMapper:
         convert_strings = self.convert_timestamps
         property_value = self._property_value
         # The values _property_value would return unchanged are kept here without the call: short
-        # strings that cannot be timestamps, booleans, ints and finite floats.
+        # strings that cannot be timestamps, booleans, ints and finite floats. A timestamp starts
+        # with an ASCII digit: "0" <= value < ":" says so without slicing.
         for index, name in self._properties:
             value = row[index]
             kind = type(value)
             if kind is str:
-                if len(value) > _SHORT_TEXT or (convert_strings and value[:1].isdigit()):
+                if len(value) > _SHORT_TEXT or (convert_strings and "0" <= value < ":"):
                     value = self._string_value(name, value)
             elif value is None:
                 continue
@@ -306,7 +307,7 @@ class ProfileMapper:
         return self._uncommon_value(name, value)
 
     def _string_value(self, name: str, value: str) -> Any:
-        if self.convert_timestamps and value[:1].isdigit():
+        if self.convert_timestamps and "0" <= value < ":":
             try:
                 seconds = _rule_seconds(value)  # convert_timestamp(value), with less work
             except OverflowError:  # not a time CleverTap can hold: left as the string it is
