@@ -29,6 +29,7 @@ from airflow_provider_clevertap.hooks.session import (
     HeaderAuthOnly,
     base_url,
     header_safe,
+    settle_environment,
     tls_verify,
 )
 from airflow_provider_clevertap.responses import BatchResult, parse_refusals
@@ -176,6 +177,7 @@ class CleverTapHook(HttpHook):
                 "User-Agent": f"airflow-provider-clevertap/{__version__} {requests.utils.default_user_agent()}",
             }
         )
+        settle_environment(session, self.base_url)
         return self._configure_session_from_mount_adapters(session)
 
     def _extract_auth(self, connection: Any) -> requests.auth.AuthBase:

@@ -104,3 +104,19 @@ def tls_verify(value: Any) -> bool | str:
     raise ValueError(
         f"The connection's verify extra must be true, false or a CA bundle path, not a {type(value).__name__}"
     )
+
+
+def settle_environment(session: requests.Session, url: str) -> None:
+    """Read the proxy and CA bundle variables of the environment once, for every request to ``url``.
+
+    requests reads them again for each request (walking ``os.environ`` twice); a task's
+    environment does not change while it runs and every request goes to the one host, so the
+    answer is the same each time. Settings of the connection (its ``proxies`` and ``verify``
+    extras) keep precedence, as they would per request.
+    """
+    settings = session.merge_environment_settings(
+        url, proxies=dict(session.proxies), stream=None, verify=session.verify, cert=None
+    )
+    session.proxies = settings["proxies"]
+    session.verify = settings["verify"]
+    session.trust_env = False

@@ -272,6 +272,31 @@ def test_sockets_are_pooled_and_reused_across_batches_and_runs(
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 
+def test_the_proxy_of_the_environment_carries_every_request(set_connection, make_hook, local_server, monkeypatch):
+    # The environment is read once per session; every batch still goes through the proxy.
+    monkeypatch.setenv("HTTP_PROXY", local_server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    set_connection(host="http://clevertap.invalid")
+
+    results = list(make_hook(max_concurrency=2).upload_profiles(profiles(6), batch_size=2))
+
+    assert sum(result.accepted_count for result in results) == 6
+    # A proxy is asked for the absolute URL.
+    assert [seen.path for seen in local_server.requests] == ["http://clevertap.invalid/1/upload"] * 3
+
+
+def test_no_proxy_of_the_environment_is_honoured(set_connection, make_hook, local_server, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    set_connection(host=local_server.url)
+
+    [result] = make_hook(max_attempts=1).upload_profiles(profiles(2))
+
+    assert result.accepted_count == 2
+    assert [seen.path for seen in local_server.requests] == ["/1/upload"]
+
+
 # -- upload batching and concurrency --------------------------------------------------------------
 
 
