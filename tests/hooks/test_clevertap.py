@@ -341,6 +341,26 @@ def test_dry_run_adds_dryrun_1(in1_connection, make_hook, requests_mock):
     assert requests_mock.last_request.path == "/1/upload"
 
 
+def test_requests_prepared_once_each_carry_their_own_body_and_query(in1_connection, make_hook, requests_mock):
+    # The request is prepared once per session and copied for each batch: nothing may leak
+    # from one batch, or one call, into the next.
+    requests_mock.post(UPLOAD, json=upload_success)
+    hook = make_hook(max_concurrency=1)  # one at a time: the history is in the order sent
+
+    list(hook.upload_profiles(profiles(3), batch_size=2, dry_run=True))
+    list(hook.upload_profiles(profiles(1, start=3)))
+    hook.get_conn(headers={"X-Request-Source": "backfill"})
+    list(hook.upload_profiles(profiles(1, start=4)))
+
+    sent = requests_mock.request_history
+    assert [[record["identity"] for record in request.json()["d"]] for request in sent] == [
+        ["user-0", "user-1"], ["user-2"], ["user-3"], ["user-4"]
+    ]
+    assert [int(request.headers["Content-Length"]) for request in sent] == [len(request.body) for request in sent]
+    assert [query(request) for request in sent] == [{"dryRun": ["1"]}] * 2 + [{}] * 2
+    assert [request.headers.get("X-Request-Source") for request in sent] == [None, None, None, "backfill"]
+
+
 def test_empty_input_sends_nothing(in1_connection, make_hook, requests_mock):
     assert list(make_hook().upload_profiles([])) == []
     assert list(make_hook().delete_profiles([])) == []
