@@ -433,6 +433,8 @@ def run_case(spec: Spec) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
+    if spec.get("cpus"):
+        os.sched_setaffinity(0, set(spec["cpus"]))  # before any thread starts: they inherit it
     result = run_case(spec)
     sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
     sys.stdout.flush()

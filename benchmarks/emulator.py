@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import selectors
 import subprocess
@@ -24,12 +25,20 @@ class EmulatorProcess:
     :param latency: seconds added to every API request.
     :param concurrency_limit: requests in flight above this answer 429 (15 is CleverTap's).
     :param log_path: where the emulator's stderr goes.
+    :param cpus: the CPUs the emulator may run on (None: any).
     """
 
-    def __init__(self, latency: float, concurrency_limit: int = 15, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        latency: float,
+        concurrency_limit: int = 15,
+        log_path: Path | None = None,
+        cpus: set[int] | None = None,
+    ) -> None:
         self.latency = latency
         self.concurrency_limit = concurrency_limit
         self.log_path = log_path
+        self.cpus = cpus
         self.url = ""
         self.connection_json = ""
         self._process: subprocess.Popen[str] | None = None
@@ -41,6 +50,8 @@ class EmulatorProcess:
             "--latency", repr(self.latency), "--concurrency-limit", str(self.concurrency_limit),
         ]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        if self.cpus:
+            os.sched_setaffinity(self._process.pid, self.cpus)
         if stderr is not subprocess.DEVNULL:
             stderr.close()  # the child holds its own copy
         line = self._read_line(_START_TIMEOUT)

@@ -124,6 +124,16 @@ def tables(run: Run, markdown: bool = False) -> str:
     return "\n".join(parts).strip("\n") + "\n"
 
 
+def _placement_note(machine: dict[str, Any]) -> str:
+    case_cpus, emulator_cpus = machine.get("case_cpus"), machine.get("emulator_cpus")
+    if not case_cpus:
+        return "Case processes and the emulator shared the machine's one CPU."
+    return (
+        f"Case processes ran on CPU {', '.join(map(str, case_cpus))}, the emulator on CPU "
+        f"{', '.join(map(str, emulator_cpus))}: it stands in for CleverTap's servers, which never share the client's core."
+    )
+
+
 def markdown_section(run: Run) -> str:
     machine = run.machine
     settings = run.settings
@@ -141,6 +151,8 @@ def markdown_section(run: Run) -> str:
         "",
         f"Ours runs {settings.upload_concurrency} uploads / {settings.delete_concurrency} deletes at once; the "
         f"ceiling's client {settings.absorb_concurrency}. Emulator CPU is the emulator process's, per million rows.",
+        "",
+        _placement_note(machine),
         "",
         tables(run, markdown=True).rstrip(),
         "",

@@ -27,6 +27,21 @@ from benchmarks.emulator import EmulatorProcess
 
 ROOT = dataset.ROOT
 API_CONCURRENCY = 15  # CleverTap's concurrent requests per account
+
+
+def _placement() -> tuple[set[int] | None, set[int] | None]:
+    """CPUs for the case process and for the emulator: apart when the machine has two or more.
+
+    The emulator stands in for CleverTap's servers, which never share the client's core; on a
+    shared core its work would evict the syncing process's caches and count as the client's cost.
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+CASE_CPUS, EMULATOR_CPUS = _placement()
 ACCOUNT_ID, PASSCODE = "TEST-ACCOUNT", "test-passcode"  # the emulator's defaults
 CASE_TIMEOUT = 1800.0
 
@@ -165,6 +180,7 @@ def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -
         "concurrency": concurrency,
         "account_id": ACCOUNT_ID,
         "passcode": PASSCODE,
+        "cpus": sorted(CASE_CPUS) if CASE_CPUS else None,
     }
     env = {
         **os.environ,
@@ -181,7 +197,7 @@ def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -
         # Ours and naive meet CleverTap's limit of 15; the ceiling's client may send more.
         limit = 2 * settings.absorb_concurrency if case.kind == "absorb" else API_CONCURRENCY
         log_path = dataset.CACHE / "emulator.log"
-        with EmulatorProcess(case.latency, concurrency_limit=limit, log_path=log_path) as emulator:
+        with EmulatorProcess(case.latency, concurrency_limit=limit, log_path=log_path, cpus=EMULATOR_CPUS) as emulator:
             spec["url"] = emulator.url
             env["AIRFLOW_CONN_CLEVERTAP_DEFAULT"] = emulator.connection_json
             cpu_before = emulator.cpu_seconds()
@@ -434,6 +450,8 @@ def machine_note() -> dict[str, Any]:
         "platform": platform.platform(),
         "commit": _git_commit(),
         "load_average_before": _load_average(),
+        "case_cpus": sorted(CASE_CPUS) if CASE_CPUS else None,
+        "emulator_cpus": sorted(EMULATOR_CPUS) if EMULATOR_CPUS else None,
     }
 
 
