@@ -245,7 +245,6 @@ class ProfileMapper:
             record["ts"] = self._read_ts(row[ts_index])
         profile: dict[str, Any] = {}
         convert_strings = self.convert_timestamps
-        property_value = self._property_value
         # The values _property_value would return unchanged are kept here without the call: short
         # strings that cannot be timestamps, booleans, ints and finite floats. A timestamp starts
         # with an ASCII digit: "0" <= value < ":" says so without slicing.
@@ -259,9 +258,9 @@ class ProfileMapper:
                 continue
             elif kind is float:
                 if not _isfinite(value):
-                    value = property_value(name, value)
+                    value = self._property_value(name, value)
             elif kind is not bool and not (kind is int and -_MAX_NUMBER <= value <= _MAX_NUMBER):
-                value = property_value(name, value)
+                value = self._property_value(name, value)
             profile[name] = value
         if len(profile) > MAX_PROPERTIES:
             raise InvalidRow(f"{len(profile)} properties, more than CleverTap's {MAX_PROPERTIES}")
