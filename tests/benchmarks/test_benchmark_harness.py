@@ -5,6 +5,7 @@ No timing is asserted: these machines are shared and the figures belong in docs/
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -120,3 +121,21 @@ def test_ratios_are_taken_within_a_round_and_targets_read_from_them():
     assert figures["memory"] == [{"op": "upload", "latency": 0.05, "small": 10_000, "large": 1_000_000, "mb": 20.0}]
     met = {target["goal"]: target["met"] for target in figures["targets"]}
     assert met == {">= 8": None, ">= 0.6": True, "<= 2": False, "<= 64 MB": True}
+
+
+def test_the_parts_print_every_figure(cache, capsys, monkeypatch):
+    from benchmarks import parts
+
+    monkeypatch.setattr(parts, "REQUESTS", 3)
+
+    assert parts.main(["--rows", "1200", "--repeats", "1"]) == 0
+
+    figures = re.findall(r"^(.+?)\s+(\d+\.\d+) (?:µs per row|ms of CPU per 1000 records)$", capsys.readouterr().out, re.M)
+    assert [name for name, _ in figures] == [
+        "read (fetchmany)",
+        "floor: build records",
+        "ours: ProfileMapper.convert",
+        "encode batches (msgspec)",
+        "one upload request (hook)",
+    ]
+    assert all(float(value) > 0 for _, value in figures)
