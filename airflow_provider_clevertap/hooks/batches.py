@@ -23,8 +23,9 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class EncodedBatch:
     """A batch ready to go: its request body, and who is in it (to place CleverTap's refusals).
 
-    Batches are encoded as they are formed: a batch waiting for a worker holds its bytes, not a
-    thousand records, so the records die young and the queue takes a quarter of the memory.
+    Batches are encoded as they are formed: a batch waiting for a worker holds its bytes (about
+    250 bytes a record), not a thousand records as dicts (about 1.5 KB each), and the records die
+    young.
     """
 
     identities: list[Any]

@@ -300,7 +300,7 @@ class CleverTapHook(HttpHook):
         params: dict[str, str] | None = None,
         attempts: int | None = None,
     ) -> tuple[Any, int]:
-        """Send one request until it succeeds or fails for good; return (decoded body, attempts)."""
+        """Send one request until it succeeds or fails for good; return (decoded answer, attempts)."""
         if self._cancelled.is_set():  # not even a new session once cancelled
             raise CleverTapCancelled(f"CleverTap {action} cancelled")
         prepared = self._prepared(method, endpoint, params).copy()
@@ -317,12 +317,12 @@ class CleverTapHook(HttpHook):
         try:
             for attempt in retrying:
                 with attempt:
-                    body = self._send_once(action, session, prepared)
+                    answer = self._send_once(action, session, prepared)
         except _Retryable as error:
             raise CleverTapAPIError(
                 action, error.status, error.message, attempts=attempts or self.max_attempts
             ) from None
-        return body, attempt.retry_state.attempt_number
+        return answer, attempt.retry_state.attempt_number
 
     def _prepared(self, method: str, endpoint: str, params: dict[str, str] | None) -> requests.PreparedRequest:
         """The request without its body, prepared once per session and copied for each batch.
