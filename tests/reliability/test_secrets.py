@@ -289,6 +289,24 @@ def test_tls_verification_stays_on_unless_turned_off(extra, verified, tls_server
     assert PASSCODE not in message
 
 
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_the_ca_bundle_of_the_environment_is_trusted(variable, tls_server, monkeypatch):
+    # The hook reads the environment once per session (not per request): what it reads must
+    # still be what requests would have read.
+    url, cert_path = tls_server
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(cert_path))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CLEVERTAP_DEFAULT",
+        json.dumps({"conn_type": "clevertap", "login": ACCOUNT_ID, "password": PASSCODE, "host": url}),
+    )
+
+    ok, message = CleverTapHook(max_attempts=1).test_connection()
+
+    assert ok, message
+
+
 # -- a passcode pasted with stray characters -------------------------------------------------------------
 
 HALVES = (PASSCODE[:9], PASSCODE[9:])
