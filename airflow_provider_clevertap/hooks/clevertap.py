@@ -303,9 +303,9 @@ class CleverTapHook(HttpHook):
         """Send one request until it succeeds or fails for good; return (decoded answer, attempts)."""
         if self._cancelled.is_set():  # not even a new session once cancelled
             raise CleverTapCancelled(f"CleverTap {action} cancelled")
-        prepared = self._prepared(method, endpoint, params).copy()
-        prepared.prepare_body(body, None)
         session = self.get_conn()
+        prepared = self._prepared(session, method, endpoint, params).copy()
+        prepared.prepare_body(body, None)
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts or self.max_attempts),
             wait=self._wait,
@@ -324,7 +324,9 @@ class CleverTapHook(HttpHook):
             ) from None
         return answer, attempt.retry_state.attempt_number
 
-    def _prepared(self, method: str, endpoint: str, params: dict[str, str] | None) -> requests.PreparedRequest:
+    def _prepared(
+        self, session: requests.Session, method: str, endpoint: str, params: dict[str, str] | None
+    ) -> requests.PreparedRequest:
         """The request without its body, prepared once per session and copied for each batch.
 
         Merging the session's headers, cookies and auth into every request took a quarter of a
@@ -334,7 +336,7 @@ class CleverTapHook(HttpHook):
         with self._session_lock:
             prepared = self._prepared_requests.get(key)
             if prepared is None:
-                prepared = self.get_conn().prepare_request(
+                prepared = session.prepare_request(
                     requests.Request(method, self.url_from_endpoint(endpoint), params=params)
                 )
                 self._prepared_requests[key] = prepared
