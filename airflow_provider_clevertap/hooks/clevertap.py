@@ -23,7 +23,7 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapCancelled,
     CleverTapConfigError,
 )
-from airflow_provider_clevertap.hooks.batches import EncodedBatch, batched, run_batches
+from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched, run_batches
 from airflow_provider_clevertap.hooks.session import (
     CancellableAdapter,
     HeaderAuthOnly,
@@ -255,7 +255,8 @@ class CleverTapHook(HttpHook):
         """
         _check_batch_size(batch_size, MAX_UPLOAD_BATCH)
         batches = (
-            EncodedBatch(_record_identities(batch), _json_encode({"d": batch})) for batch in batched(records, batch_size)
+            EncodedBatch(PackedIdentities(_record_identities(batch)), _json_encode({"d": batch}))
+            for batch in batched(records, batch_size)
         )
         return self._send_batches("upload", UPLOAD_ENDPOINT, batches, params={"dryRun": "1"} if dry_run else None)
 
@@ -275,7 +276,9 @@ class CleverTapHook(HttpHook):
         if id_type not in ("identity", "guid"):
             raise ValueError(f"id_type must be 'identity' or 'guid', got {id_type!r}")
         _check_batch_size(batch_size, MAX_DELETE_BATCH)
-        batches = (EncodedBatch(batch, _json_encode({id_type: batch})) for batch in batched(ids, batch_size))
+        batches = (
+            EncodedBatch(PackedIdentities(batch), _json_encode({id_type: batch})) for batch in batched(ids, batch_size)
+        )
         return self._send_batches("delete", DELETE_ENDPOINT, batches)
 
     def _send_batches(

@@ -432,7 +432,7 @@ def test_refusals_are_mapped_by_position_not_by_the_normalised_echo(in1_connecti
 
     refused = {refusal.position: refusal for refusal in result.refused}
     assert set(refused) == {1, 3}
-    assert result.identities == [record["identity"] for record in batch]
+    assert list(result.identities) == [record["identity"] for record in batch]
     assert refused[1].code == 515 and "Email is not valid" in refused[1].error
     assert refused[3].code == 516 and "Phone number is not valid" in refused[3].error
     assert result.accepted_count == 2
@@ -454,7 +454,7 @@ def test_a_batch_mixing_identity_and_object_id_reports_each_records_own_id(in1_c
 
     [result] = make_hook().upload_profiles(batch)
 
-    assert result.identities == ["u1", "__g2", "u3"]
+    assert list(result.identities) == ["u1", "__g2", "u3"]
     assert {refusal.position: refusal.code for refusal in result.refused} == {1: 526, 2: 555}
     assert requests_mock.last_request.json() == {"d": batch}
 
