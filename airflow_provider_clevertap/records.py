@@ -1,7 +1,7 @@
 """How a row becomes a CleverTap profile record, or is reported invalid with a reason.
 
 Invalid rows are never sent: the reasons are the limits CleverTap documents (property keys up
-to 120 bytes, string values up to 512 bytes, at most 256 properties, no nested objects) plus
+to 120 bytes, string values up to 512 bytes, at most 256 custom properties, no nested objects) plus
 values JSON cannot carry (NaN, infinity) and rows with no identity.
 """
 
@@ -27,7 +27,12 @@ from airflow_provider_clevertap.timestamps import (
 
 MAX_KEY_BYTES = 120
 MAX_STRING_BYTES = 512
-MAX_PROPERTIES = 256
+MAX_CUSTOM_PROPERTIES = 256
+# CleverTap's own profile fields: they do not count against the limit of custom properties.
+STANDARD_PROPERTIES = frozenset(
+    {"Name", "Email", "Phone", "Gender", "DOB", "Age", "Employed", "Education", "Married", "Photo",
+     "Identity", "MSG-email", "MSG-push", "MSG-sms", "MSG-whatsapp", "MSG-dndPhone", "MSG-dndEmail", "Tz"}
+)
 MAX_TS = 253402300799  # 9999-12-31T23:59:59Z: a larger ts is a mistake (often epoch milliseconds)
 _MAX_NUMBER = sys.float_info.max  # a bigger number is no JSON number any reader can hold
 _isfinite = math.isfinite
@@ -213,6 +218,9 @@ class ProfileMapper:
         self._identity_index = find_column(columns, identity_column, "identity_column")
         self._ts_index = None if ts_column is None else find_column(columns, ts_column, "ts_column")
         self._properties = self._select_properties(columns, property_columns)
+        # Only a mapper given more custom properties than the limit can build a row over it.
+        custom = {name for _, name in self._properties} - STANDARD_PROPERTIES
+        self._may_exceed_custom_limit = len(custom) > MAX_CUSTOM_PROPERTIES
 
     def _select_properties(self, columns: Sequence[str], selection: PropertyColumns) -> list[tuple[int, str]]:
         if selection is None:
@@ -262,8 +270,10 @@ class ProfileMapper:
             elif kind is not bool and not (kind is int and -_MAX_NUMBER <= value <= _MAX_NUMBER):
                 value = self._property_value(name, value)
             profile[name] = value
-        if len(profile) > MAX_PROPERTIES:
-            raise InvalidRow(f"{len(profile)} properties, more than CleverTap's {MAX_PROPERTIES}")
+        if self._may_exceed_custom_limit:
+            custom = sum(1 for name in profile if name not in STANDARD_PROPERTIES)
+            if custom > MAX_CUSTOM_PROPERTIES:
+                raise InvalidRow(f"{custom} custom properties, more than CleverTap's {MAX_CUSTOM_PROPERTIES}")
         record["profileData"] = profile
         return record
 

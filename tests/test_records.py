@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from airflow_provider_clevertap.records import (
     MAX_KEY_BYTES,
-    MAX_PROPERTIES,
+    MAX_CUSTOM_PROPERTIES,
     MAX_STRING_BYTES,
+    STANDARD_PROPERTIES,
     IdMapper,
     InvalidRow,
     ProfileMapper,
@@ -109,8 +110,19 @@ def test_property_count_limit_counts_non_null_values():
     columns = ["identity", *(f"p{n}" for n in range(300))]
     mapper = ProfileMapper(columns)
     assert len(mapper.convert(("u", *range(256), *[None] * 44))["profileData"]) == 256
-    with pytest.raises(InvalidRow, match="257 properties"):
+    with pytest.raises(InvalidRow, match="257 custom properties, more than CleverTap's 256"):
         mapper.convert(("u", *range(257), *[None] * 43))
+
+
+def test_standard_fields_do_not_count_against_the_custom_property_limit():
+    standard = ["Name", "Email", "Phone", "Gender", "MSG-email"]
+    columns = ["identity", *standard, *(f"p{n}" for n in range(257))]
+    mapper = ProfileMapper(columns)
+    row = ("u", "Ada", "ada@example.com", "+14155550100", "F", True, *range(256), None)
+
+    assert len(mapper.convert(row)["profileData"]) == 261
+    with pytest.raises(InvalidRow, match="257 custom properties"):
+        mapper.convert((*row[:-1], 256))
 
 
 @pytest.mark.parametrize(
@@ -249,7 +261,7 @@ def _check_record(record: dict[str, Any], identity_type: str) -> None:
     if "ts" in record:
         assert type(record["ts"]) is int and record["ts"] > 0
     profile = record["profileData"]
-    assert len(profile) <= MAX_PROPERTIES
+    assert len(set(profile) - STANDARD_PROPERTIES) <= MAX_CUSTOM_PROPERTIES
     for key, value in profile.items():
         assert len(key.encode()) <= MAX_KEY_BYTES
         assert value is not None

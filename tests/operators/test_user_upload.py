@@ -585,7 +585,7 @@ def test_invalid_rows_are_counted_with_a_reason_and_never_sent(clevertap, contex
         ("long", "512 bytes"),
         ("long-bytes", "512 bytes"),
         ("long-item", "512 bytes"),
-        ("too-many", "257 properties"),
+        ("too-many", "257 custom properties"),
     ]
     assert [identity for identity, _ in errors] == [identity for identity, _ in expected]
     for (identity, error), (_, words) in zip(errors, expected):

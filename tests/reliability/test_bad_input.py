@@ -82,7 +82,7 @@ BAD_ROWS = [
     Row("emoji-516-bytes", {"note": "😀" * 129}, invalid="longer than 512 bytes"),
     # (seq is a property too)
     Row("wide-256", {"wide": 255}, stored={"c255": "w"}),
-    Row("wide-257", {"wide": 256}, invalid="257 properties"),
+    Row("wide-257", {"wide": 256}, invalid="257 custom properties"),
     Row("wide-300", {"note": "n", "amount": 1, "payload": "p", "wide": EXTRA_COLUMNS}, invalid="properties, more than"),
     # binary
     Row("binary", {"payload": b"\x00\xff\x10binary"}, invalid="bytes"),
