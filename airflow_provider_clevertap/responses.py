@@ -49,17 +49,22 @@ class BatchResult:
         return len(self.identities) - len(self.refused)
 
 
-def parse_refusals(body: Any, identities: Sequence[Any]) -> list[Refusal]:
+def parse_refusals(body: Any, identities: Sequence[Any], *, processed_is_stored: bool = False) -> list[Refusal]:
     """Map the ``unprocessed`` entries of a CleverTap answer back to positions in the batch.
 
     :param body: the decoded JSON answer.
     :param identities: the batch's identities, in the order sent; an entry that gives no
         position is placed by the identity (or objectId) its echoed record carries.
+    :param processed_is_stored: the answer's ``processed`` counts the records stored (a real
+        upload; not a dry run or a delete, whose answers are unconfirmed). When the answer is
+        not a success, records it neither counts nor lists are refused too, unplaced: none is
+        counted accepted that CleverTap did not say it stored.
     """
     if not isinstance(body, dict):
         return []
     unprocessed = body.get("unprocessed") or []
-    if str(body.get("status", "")).lower() == "fail" and not unprocessed:
+    status = str(body.get("status", "")).lower()
+    if status == "fail" and not unprocessed:
         # The whole batch refused with one top-level error: every item shares it.
         error = str(body.get("error") or "refused with no reason given")
         code = _as_int(body.get("code"))
@@ -84,7 +89,22 @@ def parse_refusals(body: Any, identities: Sequence[Any]) -> list[Refusal]:
             unplaced.append(Refusal(None, code, message))
     # A refusal we cannot place is still a refusal: count it, but never more than the batch.
     room = len(identities) - len(refused)
-    return sorted(refused.values(), key=lambda r: r.position) + unplaced[:room]
+    refusals = sorted(refused.values(), key=lambda r: r.position) + unplaced[:room]
+    if processed_is_stored and status != "success":
+        refusals += _unaccounted(body.get("processed"), len(identities), len(refusals))
+    return refusals
+
+
+def _unaccounted(processed: Any, sent: int, refused: int) -> list[Refusal]:
+    """One unplaced refusal per record an upload's answer neither counts as processed nor lists."""
+    if type(processed) is not int or not 0 <= processed <= sent:
+        return []
+    missing = sent - processed - refused
+    error = (
+        f"not stored: CleverTap counted {processed} of the batch's {sent} records processed and listed "
+        f"{refused} as skipped, without saying which others it skipped"
+    )
+    return [Refusal(None, None, error)] * max(missing, 0)
 
 
 def _position_by_identity(echoed: Any, identities: Sequence[Any], taken: dict[int, Refusal]) -> int | None:

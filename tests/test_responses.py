@@ -132,3 +132,52 @@ def test_odd_answers_refuse_nothing(body):
 def test_a_refusal_without_code_or_message():
     [refusal] = parse_refusals({"unprocessed": [{"record": {"identity": "a"}}]}, ["a"])
     assert refusal.position == 0 and refusal.code is None and refusal.error
+
+
+# -- answers that leave records unaccounted for ---------------------------------------------------
+
+SHORT_FAIL = {
+    "status": "fail",
+    "processed": 0,
+    "unprocessed": [{"code": 525, "error": "Timestamp should be present. Skipped record number : 1", "record": {}}],
+}
+
+
+def test_records_an_upload_answer_neither_stored_nor_listed_are_refused_unplaced():
+    # Three records sent; CleverTap stored none and named only the first.
+    refusals = parse_refusals(SHORT_FAIL, ["a", "b", "c"], processed_is_stored=True)
+
+    assert [(r.position, r.code) for r in refusals] == [(0, 525), (None, None), (None, None)]
+    assert "counted 0 of the batch's 3 records processed and listed 1 as skipped" in refusals[1].error
+    assert BatchResult(["a", "b", "c"], refusals).accepted_count == 0
+
+
+def test_a_partial_answer_short_of_its_batch_refuses_the_shortfall():
+    body = {"status": "partial", "processed": 2, "unprocessed": [{"code": 515, "error": "Email. Skipped record number : 4"}]}
+
+    refusals = parse_refusals(body, ["a", "b", "c", "d", "e"], processed_is_stored=True)
+
+    assert [r.position for r in refusals] == [3, None, None]
+    assert BatchResult(["a", "b", "c", "d", "e"], refusals).accepted_count == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**SHORT_FAIL, "processed": 2},  # the counts add up
+        {**SHORT_FAIL, "processed": "0"},  # not a count
+        {**SHORT_FAIL, "processed": False},
+        {**SHORT_FAIL, "processed": 9},  # more than the batch: nothing to go by
+        {key: value for key, value in SHORT_FAIL.items() if key != "processed"},
+        {"status": "success", "processed": 1, "unprocessed": []},  # a success stored them all
+    ],
+)
+def test_only_a_count_that_falls_short_refuses_more(body):
+    assert [r.position for r in parse_refusals(body, ["a", "b", "c"], processed_is_stored=True)] == (
+        [] if body["status"] == "success" else [0]
+    )
+
+
+def test_dry_runs_and_deletes_do_not_read_the_count():
+    # Their answers' shapes are unconfirmed: only what is listed is refused.
+    assert [r.position for r in parse_refusals(SHORT_FAIL, ["a", "b", "c"])] == [0]

@@ -258,7 +258,9 @@ class CleverTapHook(HttpHook):
             EncodedBatch(PackedIdentities(_record_identities(batch)), _json_encode({"d": batch}))
             for batch in batched(records, batch_size)
         )
-        return self._send_batches("upload", UPLOAD_ENDPOINT, batches, params={"dryRun": "1"} if dry_run else None)
+        return self._send_batches(
+            "upload", UPLOAD_ENDPOINT, batches, params={"dryRun": "1"} if dry_run else None, processed_is_stored=not dry_run
+        )
 
     def delete_profiles(
         self,
@@ -282,11 +284,18 @@ class CleverTapHook(HttpHook):
         return self._send_batches("delete", DELETE_ENDPOINT, batches)
 
     def _send_batches(
-        self, action: str, endpoint: str, batches: Iterator[EncodedBatch], params: dict[str, str] | None = None
+        self,
+        action: str,
+        endpoint: str,
+        batches: Iterator[EncodedBatch],
+        params: dict[str, str] | None = None,
+        *,
+        processed_is_stored: bool = False,
     ) -> Iterator[BatchResult]:
         def send(batch: EncodedBatch) -> BatchResult:
             answer, attempts = self._request(action, "POST", endpoint, body=batch.body, params=params)
-            return BatchResult(batch.identities, parse_refusals(answer, batch.identities), attempts)
+            refusals = parse_refusals(answer, batch.identities, processed_is_stored=processed_is_stored)
+            return BatchResult(batch.identities, refusals, attempts)
 
         self._cancelled.clear()
         return run_batches(batches, send, concurrency=self.max_concurrency, on_interrupt=self.cancel)

@@ -459,6 +459,22 @@ def test_a_batch_mixing_identity_and_object_id_reports_each_records_own_id(in1_c
     assert requests_mock.last_request.json() == {"d": batch}
 
 
+@pytest.mark.parametrize(("dry_run", "accepted"), [(False, 1), (True, 2)])
+def test_records_a_short_answer_leaves_unaccounted_are_refused_unless_dry_run(
+    in1_connection, make_hook, requests_mock, dry_run, accepted
+):
+    requests_mock.post(
+        UPLOAD,
+        json={"status": "partial", "processed": 1, "unprocessed": [{"code": 515, "error": "Email. Skipped record number : 3"}]},
+    )
+
+    [result] = make_hook().upload_profiles(profiles(3), dry_run=dry_run)
+
+    assert result.accepted_count == accepted
+    assert result.refused[0].position == 2
+    assert all(refusal.position is None for refusal in result.refused[1:])
+
+
 def test_positions_are_relative_to_each_batch(in1_connection, make_hook, requests_mock):
     def refuse_first_of_second_batch(request, context):
         records = request.json()["d"]
