@@ -6,12 +6,16 @@ Only identities, codes, reasons and counts are reported: never profile values.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import re
+import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
+import msgspec
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.responses import BatchResult
@@ -40,13 +44,14 @@ class SyncReport:
     :param dry_run: whether nothing is stored.
     :param log: where progress goes.
     :param keep_problems: keep every problem (for the rejected-rows table), not only a sample.
+        They are kept in a temporary file, not in memory: a sync with millions of bad rows stays
+        flat. ``close()`` removes it.
     """
 
     def __init__(self, action: str, dry_run: bool, log: logging.Logger, *, keep_problems: bool = False) -> None:
         self.action = action
         self.dry_run = dry_run
         self.log = log
-        self.keep_problems = keep_problems
         self.rows_read = 0
         self.rows_invalid = 0
         self.rows_accepted = 0
@@ -54,7 +59,8 @@ class SyncReport:
         self.batches = 0
         self.requests = 0
         self.retries = 0
-        self.problems: list[Problem] = []
+        self.problems: list[Problem] = []  # the first SAMPLE_SIZE, for the summary and errors
+        self._kept: IO[bytes] | None = tempfile.TemporaryFile() if keep_problems else None
         self._started = time.monotonic()
         self._next_progress = self._started + PROGRESS_INTERVAL
 
@@ -77,8 +83,28 @@ class SyncReport:
             self.log_progress()
 
     def _note(self, problem: Problem) -> None:
-        if self.keep_problems or len(self.problems) < SAMPLE_SIZE:
+        if len(self.problems) < SAMPLE_SIZE:
             self.problems.append(problem)
+        if self._kept is not None:
+            # One JSON array a line: JSON escapes line breaks inside identities and reasons.
+            self._kept.write(_encode_problem((problem.identity, problem.code, problem.error)) + b"\n")
+
+    def kept_problems(self) -> Iterator[Problem]:
+        """Every problem noted, in order, read back from the temporary file (``keep_problems``)."""
+        if self._kept is None:
+            raise ValueError("this report was made without keep_problems")
+        kept = self._kept
+        kept.seek(0)
+        try:
+            for line in kept:
+                yield Problem(*_decode_problem(line))
+        finally:
+            kept.seek(0, io.SEEK_END)  # problems noted afterwards are appended, never written over
+
+    def close(self) -> None:
+        """Remove the kept problems' temporary file."""
+        if self._kept is not None:
+            self._kept.close()
 
     @property
     def seconds(self) -> float:
@@ -143,8 +169,12 @@ class SyncReport:
         )
 
 
+_encode_problem = msgspec.json.Encoder().encode
+_decode_problem = msgspec.json.Decoder().decode
+
+
 def write_problems(
-    hook: DbApiHook, table: str, problems: list[Problem], *, dag_id: str, task_id: str, run_id: str
+    hook: DbApiHook, table: str, problems: Iterable[Problem], *, dag_id: str, task_id: str, run_id: str
 ) -> None:
     """Record every problem row in ``table`` (created if missing), so the warehouse keeps them."""
     if not _TABLE_NAME.fullmatch(table):
@@ -154,12 +184,10 @@ def write_problems(
         "dag_id VARCHAR(250), task_id VARCHAR(250), run_id VARCHAR(250), identity TEXT, "
         "code INTEGER, error TEXT, recorded_at VARCHAR(32))"
     )
-    if not problems:
-        return
     recorded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     hook.insert_rows(
         table,
-        [(dag_id, task_id, run_id, p.identity, p.code, p.error, recorded_at) for p in problems],
+        ((dag_id, task_id, run_id, p.identity, p.code, p.error, recorded_at) for p in problems),
         target_fields=["dag_id", "task_id", "run_id", "identity", "code", "error", "recorded_at"],
         commit_every=1000,
     )

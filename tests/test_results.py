@@ -55,9 +55,27 @@ def test_the_sample_is_capped_but_every_problem_can_be_kept():
         sampled.invalid(f"u{n}", "bad")
         kept.invalid(f"u{n}", "bad")
     assert len(sampled.problems) == len(sampled.summary()["rejected_sample"]) == 20
-    assert len(kept.problems) == 30
+    assert len(kept.problems) == 20  # in memory: the sample only
+    assert [problem.identity for problem in kept.kept_problems()] == [f"u{n}" for n in range(30)]
     assert len(kept.summary()["rejected_sample"]) == 20
     assert sampled.rows_invalid == kept.rows_invalid == 30
+
+
+def test_kept_problems_come_back_exactly_and_in_order():
+    report = SyncReport("upload", False, LOG, keep_problems=True)
+    report.invalid("line\nbreak ☃", "identity column 'id' is empty")
+    report.invalid(None, 'a "quoted"\treason')
+    report.batch_done(BatchResult(["u1", "u2"], [Refusal(1, 515, "Email is not valid"), Refusal(None, None, "not stored")]))
+
+    assert list(report.kept_problems()) == [
+        Problem("line\nbreak ☃", None, "identity column 'id' is empty"),
+        Problem(None, None, 'a "quoted"\treason'),
+        Problem("u2", 515, "Email is not valid"),
+        Problem(None, None, "not stored"),
+    ]
+    report.invalid("u3", "bad")  # noting more after reading back appends
+    assert [problem.identity for problem in report.kept_problems()][-1] == "u3"
+    report.close()
 
 
 def test_describe_problems_names_identities_codes_and_reasons():

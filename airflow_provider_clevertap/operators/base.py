@@ -157,15 +157,18 @@ class CleverTapSyncOperator(BaseOperator):
                     self._sync(source, report)
         finally:
             self.hook.close()
-            if self.rejected_rows_table and source_hook is not None and report.problems:
-                write_problems(
-                    source_hook,
-                    self.rejected_rows_table,
-                    report.problems,
-                    dag_id=self.dag_id,
-                    task_id=self.task_id,
-                    run_id=str(context.get("run_id")),
-                )
+            try:
+                if self.rejected_rows_table and source_hook is not None and report.rows_failed:
+                    write_problems(
+                        source_hook,
+                        self.rejected_rows_table,
+                        report.kept_problems(),
+                        dag_id=self.dag_id,
+                        task_id=self.task_id,
+                        run_id=str(context.get("run_id")),
+                    )
+            finally:
+                report.close()
         report.log_summary()
         self._check_rejected_ratio(report)
         return report.summary()
