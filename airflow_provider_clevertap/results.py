@@ -22,6 +22,8 @@ from airflow_provider_clevertap.responses import BatchResult
 
 SAMPLE_SIZE = 20
 PROGRESS_INTERVAL = 10.0
+_encode_problem = msgspec.json.Encoder().encode
+_decode_problem = msgspec.json.Decoder().decode
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 
 
@@ -167,10 +169,6 @@ class SyncReport:
             f"{problem.identity or '(no identity)'}: {'' if problem.code is None else f'code {problem.code}, '}{problem.error}"
             for problem in self.problems[:limit]
         )
-
-
-_encode_problem = msgspec.json.Encoder().encode
-_decode_problem = msgspec.json.Decoder().decode
 
 
 def write_problems(
