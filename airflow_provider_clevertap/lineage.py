@@ -214,8 +214,10 @@ class CleverTapLineageMixin(_Operator):
         """OpenLineage's reading of ``sql`` (default: the query) on the source connection."""
         if not self.source_conn_id or not (sql or self.sql):
             return None
-        from airflow.providers.openlineage.sqlparser import get_openlineage_facets_with_sql
-
+        try:
+            from airflow.providers.openlineage.sqlparser import get_openlineage_facets_with_sql
+        except ImportError:  # an OpenLineage provider older than this helper: no inputs
+            return None
         hook = get_sql_hook(self.source_conn_id)
         return get_openlineage_facets_with_sql(
             hook=hook, sql=sql or self.sql or "", conn_id=self.source_conn_id, database=None

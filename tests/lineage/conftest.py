@@ -37,7 +37,9 @@ def run_dag(airflow_db, emulator, tmp_path, monkeypatch) -> Callable[..., dict[s
     monkeypatch.setenv("CLEVERTAP_ACCOUNT_ID", emulator.account_id)
     events_file = tmp_path / "openlineage.jsonl"
 
-    def _run(dag_file: Path, dag_id: str, *flags: str, dags_folder: Path | None = None) -> dict[str, Any]:
+    def _run(
+        dag_file: Path, dag_id: str, *, dags_folder: Path | None = None, without_openlineage: bool = False
+    ) -> dict[str, Any]:
         env = {
             **os.environ,
             "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
@@ -48,8 +50,14 @@ def run_dag(airflow_db, emulator, tmp_path, monkeypatch) -> Callable[..., dict[s
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or dag_file.parent),
             "PYTHONPATH": str(ROOT),
         }
+        python = [sys.executable]
+        if without_openlineage:
+            # No site-packages but a copy of it without the OpenLineage provider and client: as if
+            # they had never been installed (no modules, no entry points).
+            env["PYTHONPATH"] = f"{_site_packages_without_openlineage(tmp_path)}:{ROOT}"
+            python.append("-S")
         completed = subprocess.run(
-            [sys.executable, str(RUN_DAG), str(dag_file), dag_id, "2026-03-02T00:00:00+00:00", *flags],
+            [*python, str(RUN_DAG), str(dag_file), dag_id, "2026-03-02T00:00:00+00:00"],
             env=env, capture_output=True, text=True, timeout=900, check=False,
         )
         lines = [line for line in completed.stdout.splitlines() if line.startswith("OUTCOME ")]
@@ -62,6 +70,30 @@ def run_dag(airflow_db, emulator, tmp_path, monkeypatch) -> Callable[..., dict[s
         return outcome
 
     return _run
+
+
+def _site_packages_without_openlineage(tmp_path: Path) -> Path:
+    """A directory of links to every installed package but the OpenLineage ones."""
+    import sysconfig
+
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    farm = tmp_path / "site-packages-without-openlineage"
+    farm.mkdir()
+    for entry in site_packages.iterdir():
+        name = entry.name.lower().replace("-", "_")
+        if not name.startswith(("openlineage", "apache_airflow_providers_openlineage")):
+            (farm / entry.name).symlink_to(entry)
+    # The namespace package airflow.providers is shared: link it piece by piece, openlineage left out.
+    (farm / "airflow").unlink()
+    (farm / "airflow").mkdir()
+    for entry in (site_packages / "airflow").iterdir():
+        if entry.name != "providers":
+            (farm / "airflow" / entry.name).symlink_to(entry)
+    (farm / "airflow" / "providers").mkdir()
+    for entry in (site_packages / "airflow" / "providers").iterdir():
+        if entry.name != "openlineage":
+            (farm / "airflow" / "providers" / entry.name).symlink_to(entry)
+    return farm
 
 
 def task_events(outcome: dict[str, Any], job: str) -> dict[str, dict[str, Any]]:

@@ -1,32 +1,19 @@
 """Run one DAG with ``dag.test()`` in a fresh interpreter and print what Airflow recorded, as JSON.
 
 A fresh interpreter, as ``airflow dags test`` has: the OpenLineage listener reads its settings
-once per process, and ``--without-openlineage`` must hide the provider before anything imports
-it. Usage: ``python run_dag.py DAG_FILE DAG_ID LOGICAL_DATE [--without-openlineage]``.
+once per process, and a run without the OpenLineage provider needs a path without it.
+Usage: ``python run_dag.py DAG_FILE DAG_ID LOGICAL_DATE``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.abc
+import importlib.util
 import json
 import sys
 
-_HIDDEN = ("openlineage", "airflow.providers.openlineage")
 
-
-class _HideOpenLineage(importlib.abc.MetaPathFinder):
-    """Makes ``import openlineage...`` fail as it does where the provider is not installed."""
-
-    def find_spec(self, name, path, target=None):
-        if any(name == hidden or name.startswith(hidden + ".") for hidden in _HIDDEN):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-
-def main(dag_file: str, dag_id: str, logical_date: str, *flags: str) -> None:
-    if "--without-openlineage" in flags:
-        sys.meta_path.insert(0, _HideOpenLineage())
+def main(dag_file: str, dag_id: str, logical_date: str) -> None:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
@@ -49,7 +36,7 @@ def main(dag_file: str, dag_id: str, logical_date: str, *flags: str) -> None:
             "lineage_without_provider": {
                 task.task_id: [task.get_openlineage_facets_on_start(), task.get_openlineage_facets_on_complete(None)]
                 for task in dag.tasks
-                if "--without-openlineage" in flags and hasattr(task, "get_openlineage_facets_on_start")
+                if importlib.util.find_spec("openlineage") is None and hasattr(task, "get_openlineage_facets_on_start")
             },
         }
     print("OUTCOME " + json.dumps(outcome, default=str))
