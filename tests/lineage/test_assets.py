@@ -88,3 +88,23 @@ def test_an_events_outlet_on_a_profile_upload_is_refused(emulator, monkeypatch):
     with pytest.raises(CleverTapConfigError, match="the task writes profiles"):
         operator.execute({"run_id": "manual__1", "outlet_events": {}})
     assert emulator.stats.records_received == 0
+
+
+def test_a_dry_run_says_so_in_its_asset_event(emulator, monkeypatch):
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", emulator.connection_json())
+    profiles = clevertap_asset(emulator.account_id)
+    operator = CleverTapUserUploadOperator(
+        task_id="upload", rows=[{"identity": "cust-1"}, {"identity": None}],
+        dry_run=True,
+        max_rejected_ratio=0.5,
+        outlets=[profiles],
+    )
+    outlet_events = OutletEventAccessors()
+
+    summary = operator.execute({"run_id": "manual__1", "outlet_events": outlet_events})
+
+    assert outlet_events[profiles].extra == {**_counts(summary), "dry_run": True}
+    assert (summary["rows_read"], summary["rows_invalid"]) == (2, 1)
+    assert emulator.profiles == {}
