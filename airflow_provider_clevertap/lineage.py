@@ -97,8 +97,8 @@ class CleverTapLineageMixin(_Operator):
     """OpenLineage facets and Asset events for the CleverTap operators.
 
     A subclass says which CleverTap objects it writes in ``object_kind``; ``execute`` calls
-    ``check_clevertap_outlets``, ``note_mapper``, ``note_rejected_rows_written`` and
-    ``record_summary`` as the sync goes.
+    ``start_lineage``, ``note_mapper``, ``note_rejected_rows_written`` and ``record_summary`` as
+    the sync goes.
     """
 
     object_kind: ClassVar[str] = "profiles"
@@ -115,8 +115,8 @@ class CleverTapLineageMixin(_Operator):
 
     # -- what execute tells -------------------------------------------------------------------
 
-    def check_clevertap_outlets(self, report: SyncReport) -> None:
-        """Refuse, before anything is sent, a CleverTap Asset outlet of another account or kind."""
+    def start_lineage(self, report: SyncReport) -> None:
+        """Keep the sync's report; refuse, before anything is sent, a CleverTap outlet of another account or kind."""
         self._lineage_report = report
         targets = {uri: target for uri in self._outlet_uris() if (target := _asset_target(uri)) is not None}
         if not targets:

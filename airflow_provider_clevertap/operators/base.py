@@ -150,7 +150,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         report = SyncReport(self.action, self.dry_run, self.log, keep_problems=bool(self.rejected_rows_table))
         # A wrong CleverTap connection (no passcode, unknown region) fails before the query runs.
         self.hook.get_conn()
-        self.check_clevertap_outlets(report)
+        self.start_lineage(report)
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
         try:
             with self._open_source(source_hook) as source:

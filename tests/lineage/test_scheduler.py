@@ -58,7 +58,8 @@ def airflow_env(emulator, tmp_path) -> dict[str, str]:
 
 
 def _airflow(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "airflow", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done.stdout
 
@@ -109,7 +110,9 @@ def test_a_successful_sync_makes_the_scheduler_run_the_audience_refresh(running_
     env = running_airflow
 
     def parsed():
-        rows = _metadata(env, "SELECT dag_id FROM dag WHERE dag_id IN ('clevertap_user_sync', 'clevertap_audience_refresh')")
+        rows = _metadata(
+            env, "SELECT dag_id FROM dag WHERE dag_id IN ('clevertap_user_sync', 'clevertap_audience_refresh')"
+        )
         return rows if len(rows) == 2 else None
 
     _wait_for("parse the example DAGs", parsed, tmp_path)
