@@ -35,6 +35,9 @@ def get_provider_info():
                 ],
             }
         ],
+        "asset-uris": [
+            {"schemes": ["clevertap"], "handler": "airflow_provider_clevertap.lineage.sanitize_uri"},
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_clevertap.hooks.clevertap.CleverTapHook",

@@ -237,6 +237,11 @@ class ProfileMapper:
                 raise ValueError(f"Property name {name!r} is longer than CleverTap's {MAX_KEY_BYTES} bytes")
         return [(find_column(columns, column, "property column"), str(name)) for column, name in pairs]
 
+    def output_fields(self) -> list[tuple[str, ...]]:
+        """The fields records may carry, as paths (``("profileData", "Email")``), for lineage."""
+        timestamp = [("ts",)] if self.ts_column is not None else []
+        return [(self.identity_type,), *timestamp, *(("profileData", name) for _, name in self._properties)]
+
     def identity_of(self, row: Sequence[Any]) -> str | None:
         """The row's identity for reports (None when it has none): identities may be logged."""
         value = row[self._identity_index]

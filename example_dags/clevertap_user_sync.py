@@ -10,9 +10,12 @@ takes as many slots as requests it keeps in flight.
 
 from __future__ import annotations
 
+import os
+
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
+from airflow_provider_clevertap.lineage import clevertap_asset
 from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
 MAX_CONCURRENCY = 10
@@ -53,4 +56,6 @@ with DAG(
         rejected_rows_table="clevertap_rejected_rows",
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY,
+        # DAGs scheduled on this Asset (clevertap_audience_refresh) run after each successful sync.
+        outlets=[clevertap_asset(os.environ.get("CLEVERTAP_ACCOUNT_ID", "DEMO-ACCOUNT"), "profiles")],
     )

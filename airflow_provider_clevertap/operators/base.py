@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
+from airflow_provider_clevertap.lineage import CleverTapLineageMixin
 from airflow_provider_clevertap.records import InvalidRow
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport, write_problems
@@ -50,10 +51,11 @@ class RowMapper(Protocol):
     def identity_of(self, row: Sequence[Any]) -> str | None: ...
 
 
-class CleverTapSyncOperator(BaseOperator):
+class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
     """Base of the CleverTap operators: every row read ends up accepted, refused or invalid.
 
-    Subclasses say how a row becomes an item (a profile record, an id) and how items are sent.
+    Subclasses say how a row becomes an item (a profile record, an id) and how items are sent,
+    and which CleverTap objects they write (``object_kind``: profiles, events) for lineage.
 
     :param clevertap_conn_id: the ``clevertap`` connection.
     :param source_conn_id: an Airflow SQL connection (any DbApiHook) to read rows from.
@@ -148,6 +150,7 @@ class CleverTapSyncOperator(BaseOperator):
         report = SyncReport(self.action, self.dry_run, self.log, keep_problems=bool(self.rejected_rows_table))
         # A wrong CleverTap connection (no passcode, unknown region) fails before the query runs.
         self.hook.get_conn()
+        self.start_lineage(report)
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
         try:
             with self._open_source(source_hook) as source:
@@ -167,11 +170,14 @@ class CleverTapSyncOperator(BaseOperator):
                         task_id=self.task_id,
                         run_id=str(context.get("run_id")),
                     )
+                    self.note_rejected_rows_written()
             finally:
                 report.close()
         report.log_summary()
         self._check_rejected_ratio(report)
-        return report.summary()
+        summary = report.summary()
+        self.record_summary(context, summary)
+        return summary
 
     def _sync(self, source: RowSource, report: SyncReport) -> None:
         try:
@@ -179,6 +185,7 @@ class CleverTapSyncOperator(BaseOperator):
         except (ValueError, TypeError) as error:
             # A column the query does not return will not appear on a retry: fail for good.
             raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
+        self.note_mapper(mapper)
         self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
         items = self._convert(source, mapper, report)
         try:

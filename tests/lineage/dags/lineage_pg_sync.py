@@ -1,0 +1,34 @@
+"""DAGs of the lineage tests: PostgreSQL staging tables (named by LINEAGE_TABLE_PREFIX) into CleverTap."""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_clevertap.lineage import clevertap_asset
+from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator, CleverTapUserUploadOperator
+
+PREFIX = os.environ.get("LINEAGE_TABLE_PREFIX", "lineage")
+PROFILES = clevertap_asset(os.environ.get("CLEVERTAP_ACCOUNT_ID", "LINEAGE-ACCOUNT"))
+
+for dag_id, max_rejected_ratio in (("lineage_pg_sync", 0.5), ("lineage_pg_sync_failing", 0.0)):
+    with DAG(dag_id=dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
+        upload = CleverTapUserUploadOperator(
+            task_id="upload_profiles",
+            source_conn_id="warehouse_pg",
+            sql=f"SELECT customer_id, email, plan FROM {PREFIX}_customers ORDER BY customer_id",
+            identity_column="customer_id",
+            property_columns={"email": "Email", "plan": "Plan"},
+            rejected_rows_table=f"{PREFIX}_rejected",
+            max_rejected_ratio=max_rejected_ratio,
+            outlets=[PROFILES],
+        )
+        delete = CleverTapUserDeleteOperator(
+            task_id="delete_profiles",
+            source_conn_id="warehouse_pg",
+            sql=f"SELECT customer_id FROM {PREFIX}_erasures",
+            identity_column="customer_id",
+        )
+        upload >> delete

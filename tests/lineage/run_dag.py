@@ -1,0 +1,46 @@
+"""Run one DAG with ``dag.test()`` in a fresh interpreter and print what Airflow recorded, as JSON.
+
+A fresh interpreter, as ``airflow dags test`` has: the OpenLineage listener reads its settings
+once per process, and a run without the OpenLineage provider needs a path without it.
+Usage: ``python run_dag.py DAG_FILE DAG_ID LOGICAL_DATE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import sys
+
+
+def main(dag_file: str, dag_id: str, logical_date: str) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    dag = DagBag(dag_folder=dag_file).get_dag(dag_id)
+    run = dag.test(logical_date=dt.datetime.fromisoformat(logical_date))
+    with create_session() as session:
+        xcoms = session.query(XComModel).filter_by(dag_id=dag_id, run_id=run.run_id, key="return_value").all()
+        events = session.query(AssetEvent).filter_by(source_dag_id=dag_id, source_run_id=run.run_id).all()
+        queued = session.query(AssetModel.uri, AssetDagRunQueue.target_dag_id).join(
+            AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id
+        )
+        outcome = {
+            "state": str(run.state),
+            "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)},
+            "summaries": {xcom.task_id: XComModel.deserialize_value(xcom) for xcom in xcoms},
+            "asset_events": [{"uri": event.asset.uri, "extra": event.extra} for event in events],
+            "queued_dag_runs": [{"uri": uri, "dag_id": target} for uri, target in queued],
+            "lineage_without_provider": {
+                task.task_id: [task.get_openlineage_facets_on_start(), task.get_openlineage_facets_on_complete(None)]
+                for task in dag.tasks
+                if importlib.util.find_spec("openlineage") is None and hasattr(task, "get_openlineage_facets_on_start")
+            },
+        }
+    print("OUTCOME " + json.dumps(outcome, default=str))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
