@@ -125,6 +125,7 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
         if "{{" not in str(sync_mode):  # a template is checked once rendered, in execute
             self._check_sync_mode()
         self._state: SyncState | None = None
+        self._state_exists = True  # a dry run checks: it creates nothing
         self._resend_all = False
         self._delete_hook: CleverTapHook | None = None
 
@@ -161,9 +162,11 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
         )
         if self.dry_run:
             # Writes nothing, not even the table; with no table yet, every row would be sent.
-            self._resend_all = self._resend_all or not state.exists()
+            self._state_exists = state.exists()
+            self._resend_all = self._resend_all or not self._state_exists
             return None
         state.create()
+        state.begin()
         if self._resend_all:
             state.reset(self.sql, self.parameters)  # type: ignore[arg-type]  # checked by _check_sync_mode
         return Confirmed()
@@ -180,6 +183,9 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
 
     def after_sync(self, report: SyncReport) -> None:
         if self._state is None or self.sync_mode != "mirror":
+            return
+        if not self._state_exists:
+            self.log.info("CleverTap mirror (dry run): no state table yet, so nothing to delete")
             return
         if self._delete_hook is None:
             concurrency = min(DEFAULT_DELETE_CONCURRENCY, self.max_concurrency)

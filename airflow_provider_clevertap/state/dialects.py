@@ -2,7 +2,7 @@
 
 Everything else the state stage runs is SQL that PostgreSQL, SQLite, Snowflake, BigQuery, Redshift
 and MySQL all accept: CREATE TABLE IF NOT EXISTS, derived tables, LEFT JOIN, GROUP BY, DELETE with
-IN lists, INSERT ... VALUES, CAST and CURRENT_TIMESTAMP. No MERGE, no ON CONFLICT.
+IN lists, INSERT ... VALUES, CAST and CURRENT_TIMESTAMP. No MERGE, no ON CONFLICT, no locks.
 """
 
 from __future__ import annotations
@@ -26,12 +26,16 @@ class Dialect:
     :param text_column: the column type of a string of at most ``{length}`` characters.
     :param timestamp: the column type of ``synced_at`` (it receives ``CURRENT_TIMESTAMP``).
     :param quote: the character that quotes a column name.
+    :param now: the database's current time, for ``synced_at`` and the start of a run: its
+        precision decides which runs count as overlapping (SQLite's CURRENT_TIMESTAMP has whole
+        seconds only).
     """
 
     cast_text: str = "VARCHAR"
     text_column: str = "VARCHAR({length})"
     timestamp: str = "TIMESTAMP"
     quote: str = '"'
+    now: str = "CURRENT_TIMESTAMP"
 
     def text(self, length: int) -> str:
         return self.text_column.format(length=length)
@@ -47,7 +51,7 @@ DIALECTS = {
     "postgres": Dialect(timestamp="TIMESTAMP WITH TIME ZONE"),
     "redshift": Dialect(timestamp="TIMESTAMPTZ"),
     "snowflake": Dialect(timestamp="TIMESTAMP_TZ"),
-    "sqlite": GENERIC,
+    "sqlite": Dialect(now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')"),  # UTC, with milliseconds
     "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
     "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
 }

@@ -6,10 +6,12 @@ key a row is matched on is the same SQL expression (the identity column CAST to 
 statement, so a difference between Python's and the warehouse's text of an identity can only
 cause a resend, never a wrong deletion.
 
-Writes are ``DELETE`` of a chunk's keys then ``INSERT`` of the chunk, in one transaction. Two runs
-of one sync writing at once can leave two rows for a key: the join aggregates them (MIN and MAX
-of the fingerprint), and a key whose rows disagree is sent again. Duplicates cost a resend, never
-a skipped change.
+Writes are ``DELETE`` of a chunk's keys then ``INSERT`` of the chunk, in one transaction, and a
+run replaces only rows written before it started (by the database's clock). Two runs of one sync
+at once therefore never overwrite each other: where both sent a key, both rows stay, the join
+aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
+Overwriting would be wrong: the run that writes last need not be the one whose record CleverTap
+received last. Overlapping runs cost resends, never a skipped change.
 """
 
 from __future__ import annotations
@@ -92,9 +94,14 @@ class SyncState:
         self.dialect = dialect_of(hook)
         self._key = f"CAST(q.{self.dialect.column(key_column)} AS {self.dialect.cast_text})"
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
+        self.started: Any = None
 
     def create(self) -> None:
         create_state_table(self.hook, self.table)
+
+    def begin(self) -> None:
+        """Note when this run starts, by the database's clock: it replaces only older rows."""
+        self.started = self.hook.get_first(f"SELECT {self.dialect.now}")[0]
 
     def exists(self) -> bool:
         """Whether the state table is there (a dry run creates nothing)."""
@@ -159,11 +166,16 @@ class SyncState:
         )
 
     def record(self, entries: Iterable[Sequence[Any]], run_id: str) -> int:
-        """Write ``(key, fingerprint, identity)`` entries CleverTap accepted; return how many."""
+        """Write ``(key, fingerprint, identity)`` entries CleverTap accepted; return how many.
+
+        Each key's rows written before this run began (``begin``) are replaced; a concurrent
+        run's rows are left beside this run's."""
+        if self.started is None:
+            raise RuntimeError("SyncState.begin() must be called before record()")
         mark = self.hook.placeholder
         insert = (
             f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, synced_at, run_id) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, CURRENT_TIMESTAMP, {mark})"
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
         )
         written = 0
         connection = self.hook.get_conn()
@@ -173,7 +185,8 @@ class SyncState:
                 keys = [key for key, _, _ in chunk]
                 marks = ", ".join([mark] * len(keys))
                 cursor.execute(
-                    f"DELETE FROM {self.table} WHERE sync_id = {mark} AND row_key IN ({marks})", [self.sync_id, *keys]
+                    f"DELETE FROM {self.table} WHERE sync_id = {mark} AND synced_at < {mark} AND row_key IN ({marks})",
+                    [self.sync_id, self.started, *keys],
                 )
                 cursor.executemany(insert, [(self.sync_id, key, identity, fp, run_id) for key, fp, identity in chunk])
                 connection.commit()  # each chunk whole or not at all: a crash costs resends only
