@@ -129,6 +129,21 @@ def state_dags(dag_runner) -> Callable[..., Any]:
     return dag_runner(DAG_FILE)
 
 
+def upload(warehouse: Warehouse, sync_id: str, cls: Any = None, **kwargs: Any) -> Any:
+    """A ``changed`` sync of the staged users, run outside a DAG (``execute``) under ``sync_id``."""
+    from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+
+    return (cls or CleverTapUserUploadOperator)(
+        task_id="upload",
+        source_conn_id=warehouse.conn_id,
+        sql=f'SELECT identity, "Email", plan FROM {warehouse.users}',
+        state_table=warehouse.state,
+        sync_mode="changed",
+        sync_id=sync_id,
+        **kwargs,
+    )
+
+
 def summaries(run: Any) -> list[dict[str, Any]]:
     """The return values (summaries) of a DAG run's tasks, by map index."""
     from airflow.models.xcom import XComModel

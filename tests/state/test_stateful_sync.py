@@ -5,7 +5,7 @@ stores is the evidence, not what the operator says it sent."""
 from __future__ import annotations
 
 import pytest
-from conftest import summaries
+from conftest import summaries, upload
 
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 
@@ -206,3 +206,16 @@ def test_upsert_mode_keeps_no_state(warehouse, emu, state_dags):
     assert received(emu) == 2 * USERS
     assert not warehouse.has_table(warehouse.state)
 
+
+
+def test_changing_the_mapping_resends_every_row(warehouse, emu):
+    warehouse.stage(USERS)
+
+    def run(**mapping):
+        return upload(warehouse, "mapping.sync", **mapping).execute({"run_id": "manual__mapping"})
+
+    assert run(property_columns=["Email"])["rows_accepted"] == USERS
+    assert run(property_columns=["Email"])["rows_unchanged"] == USERS
+    assert run(property_columns=["Email", "plan"])["rows_accepted"] == USERS
+    assert emu.profile("user-0001")["profileData"]["plan"] == "gold"
+    assert run(property_columns={"Email": "Email", "plan": "Plan"})["rows_accepted"] == USERS
