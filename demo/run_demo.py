@@ -1,8 +1,10 @@
 """`make demo`: the daily sync DAG, end to end, on this machine, with no CleverTap account.
 
 Builds a SQLite warehouse of staged customers, starts the CleverTap emulator, runs
-``clevertap_user_sync`` with ``airflow dags test`` against a local SQLite metadata database,
-then prints the summary, a few stored profiles and the refused rows, and stops the emulator.
+``clevertap_user_sync`` with ``airflow dags test`` against a local SQLite metadata database and
+prints the summary, a few stored profiles and the refused rows. Then it edits a few staged rows,
+fixes a refused one, and runs the sync again the next day: the sync's state (a table in the
+warehouse) makes it send only what changed. Stops the emulator at the end.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from airflow_provider_clevertap.emulator import CleverTapEmulator
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".demo"
 CUSTOMERS = 3000
-LOGICAL_DATE = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)  # its data interval is Jan 1st
+LOGICAL_DATE = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
 INTERVAL_START = LOGICAL_DATE - dt.timedelta(days=1)
+EDITED = ("cust-0000002", "cust-0000003", "cust-0000005")
+FIXED = "cust-0000017"  # staged with an email CleverTap refuses
 
 
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,15 +56,41 @@ def main() -> None:
         print("Preparing the Airflow metadata database (first run takes a while)...")
         airflow(env, "db", "migrate")
         airflow(env, "pools", "set", "clevertap", "15", "CleverTap: concurrent requests per account")
-        print(f"Running: airflow dags test clevertap_user_sync {LOGICAL_DATE.date()}")
-        run = airflow(env, "dags", "test", "clevertap_user_sync", LOGICAL_DATE.date().isoformat())
-        for line in (run.stdout + run.stderr).splitlines():
-            if "CleverTap upload" in line:
-                print("  log:", line.strip()[:300])
+        run_sync(env, LOGICAL_DATE)
         report(WORK / "airflow" / "airflow.db", warehouse, emulator)
 
+        print(f"\nEditing {len(EDITED)} staged rows and fixing the refused email of {FIXED}, then running again:")
+        edit_warehouse(warehouse, LOGICAL_DATE)
+        run_sync(env, LOGICAL_DATE + dt.timedelta(days=1))
+        print_summary(WORK / "airflow" / "airflow.db")
+        with sqlite3.connect(warehouse) as db:
+            (held,) = db.execute("SELECT COUNT(*) FROM clevertap_sync_state").fetchone()
+        print(f"  The sync's state (table clevertap_sync_state) holds {held} profiles CleverTap accepted.")
 
-def report(metadata_db: Path, warehouse: Path, emulator: CleverTapEmulator) -> None:
+
+def run_sync(env: dict[str, str], logical_date: dt.datetime) -> None:
+    print(f"Running: airflow dags test clevertap_user_sync {logical_date.date()}")
+    run = airflow(env, "dags", "test", "clevertap_user_sync", logical_date.date().isoformat())
+    for line in (run.stdout + run.stderr).splitlines():
+        if "CleverTap upload" in line:
+            print("  log:", line.strip()[:300])
+
+
+def edit_warehouse(warehouse: Path, now: dt.datetime) -> None:
+    """A day's changes: a few customers upgrade their plan, one fixes the email CleverTap refused."""
+    updated = now.strftime("%Y-%m-%d %H:%M:%S")
+    with sqlite3.connect(warehouse) as db:
+        db.executemany(
+            "UPDATE staged_customers SET plan = 'enterprise', updated_at = ? WHERE customer_id = ?",
+            [(updated, identity) for identity in EDITED],
+        )
+        db.execute(
+            "UPDATE staged_customers SET email = 'fixed.email@example.com', updated_at = ? WHERE customer_id = ?",
+            (updated, FIXED),
+        )
+
+
+def print_summary(metadata_db: Path) -> None:
     with sqlite3.connect(metadata_db) as db:
         row = db.execute(
             "SELECT value FROM xcom WHERE dag_id = 'clevertap_user_sync' AND task_id = 'upload_profiles' "
@@ -70,8 +100,13 @@ def report(metadata_db: Path, warehouse: Path, emulator: CleverTapEmulator) -> N
     if isinstance(summary, str):
         summary = json.loads(summary)
     print("\nSummary (the task's return value):")
-    for key in ("rows_read", "rows_accepted", "rows_rejected", "rows_invalid", "batches", "requests", "retries", "seconds"):
+    keys = ("rows_read", "rows_accepted", "rows_rejected", "rows_invalid", "rows_unchanged", "batches", "requests", "seconds")
+    for key in keys:
         print(f"  {key:>14}: {summary.get(key)}")
+
+
+def report(metadata_db: Path, warehouse: Path, emulator: CleverTapEmulator) -> None:
+    print_summary(metadata_db)
 
     profiles = emulator.profiles
     print(f"\nThe emulator stores {len(profiles)} profiles; a few of them:")

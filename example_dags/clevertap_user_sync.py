@@ -1,9 +1,12 @@
 """
 Daily sync of staged customer rows into CleverTap user profiles.
 
-Uploads the rows of ``staged_customers`` changed in the run's data interval (all of them when
-triggered with ``{"full_refresh": true}``), renaming columns to CleverTap's reserved profile
-fields. Rows CleverTap refuses, or that cannot be sent, land in ``clevertap_rejected_rows``.
+A ``changed`` sync over the whole ``staged_customers`` table: the sync's state (the table
+``clevertap_sync_state`` in the warehouse) says what CleverTap already holds, so each run sends
+only new and changed rows and those CleverTap refused before. Triggered with
+``{"full_refresh": true}`` it sends every row and rebuilds the state. Columns are renamed to
+CleverTap's reserved profile fields. Rows CleverTap refuses, or that cannot be sent, land in
+``clevertap_rejected_rows``.
 Runs in the ``clevertap`` pool (15 slots: CleverTap's concurrent requests per account); the task
 takes as many slots as requests it keeps in flight.
 """
@@ -22,12 +25,14 @@ MAX_CONCURRENCY = 10
 
 with DAG(
     dag_id="clevertap_user_sync",
-    # An interval timetable: each run covers [data_interval_start, data_interval_end).
+    # Daily at midnight UTC; the state, not the data interval, finds what changed.
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     params={
-        "full_refresh": Param(False, type="boolean", description="Upload every staged row, not only the interval's"),
+        "full_refresh": Param(
+            False, type="boolean", description="Send every staged row, not only changed ones, and rebuild the state"
+        ),
     },
     tags=["clevertap"],
     doc_md=__doc__,
@@ -37,6 +42,8 @@ with DAG(
         clevertap_conn_id="clevertap_default",
         source_conn_id="warehouse",
         sql="sql/staged_customers.sql",
+        sync_mode="changed",
+        full_refresh="{{ params.full_refresh }}",
         identity_column="customer_id",
         ts_column="updated_at",
         property_columns={

@@ -75,16 +75,38 @@ def test_user_sync_stores_exactly_the_valid_profiles_and_records_the_rest(enviro
     assert sorted(code for code in codes if code is not None) == sorted([514, 515, 516, 514, 515, 516, 515, 516])
 
 
-def test_user_sync_outside_the_interval_uploads_nothing_unless_full_refresh(environment, emulator):
-    later = LOGICAL_DATE + dt.timedelta(days=5)
+def test_user_sync_sends_only_what_changed_and_everything_on_a_full_refresh(environment, emulator):
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(EXAMPLE_DAGS / "clevertap_user_sync.py")).get_dag("clevertap_user_sync")
-    assert dag.test(logical_date=later).state == "success"
-    assert emulator.profiles == {}
+    assert dag.test(logical_date=LOGICAL_DATE).state == "success"
+    expected = expected_outcome(CUSTOMERS)
+    with sqlite3.connect(environment) as db:
+        db.execute("UPDATE staged_customers SET plan = 'platinum' WHERE customer_id IN ('cust-0000002', 'cust-0000003')")
+        db.execute("UPDATE staged_customers SET email = 'fixed@example.com' WHERE customer_id = 'cust-0000017'")
+    received = emulator.stats.records_received
 
-    assert dag.test(logical_date=later + dt.timedelta(days=1), run_conf={"full_refresh": True}).state == "success"
-    assert set(emulator.profiles) == stored_identities(CUSTOMERS)
+    # The next day: the two edited rows, the fixed one, and the others CleverTap refused before.
+    assert dag.test(logical_date=LOGICAL_DATE + dt.timedelta(days=1)).state == "success"
+
+    assert emulator.stats.records_received - received == 2 + expected["rows_rejected"]
+    assert emulator.profile("cust-0000002")["profileData"]["Plan"] == "platinum"
+    assert emulator.profile("cust-0000017")["profileData"]["Email"] == "fixed@example.com"
+    assert set(emulator.profiles) == stored_identities(CUSTOMERS) | {"cust-0000017"}
+
+    received = emulator.stats.records_received
+    run = dag.test(logical_date=LOGICAL_DATE + dt.timedelta(days=2), run_conf={"full_refresh": True})
+    assert run.state == "success"
+    assert emulator.stats.records_received - received == CUSTOMERS - expected["rows_invalid"]
+
+
+def test_user_sync_sql_needs_no_data_interval():
+    """A manual run has no data interval: the query must render without one."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(EXAMPLE_DAGS), undefined=jinja2.StrictUndefined)
+    sql = env.get_template("sql/staged_customers.sql").render(params={"full_refresh": False})
+    assert "FROM staged_customers" in sql
 
 
 def test_user_delete_removes_the_staged_identities(environment, emulator):

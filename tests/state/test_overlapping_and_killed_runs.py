@@ -1,0 +1,191 @@
+"""Two runs of one sync at once, and a sync killed mid-run then run again, against the emulator
+over real HTTP and a real SQLite or PostgreSQL state.
+
+Orderings are forced with events, never sleeps: hooks that wait before or signal after a
+request, and an operator that waits before writing its state.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowException
+from conftest import upload
+
+from airflow_provider_clevertap.emulator import EmulatorFaults
+from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
+from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+
+CONTEXT = {"run_id": "manual__2026-01-01T00:00:00+00:00"}
+WAIT = 60.0  # a bound on a hang, not a timing: every wait below is on an event
+
+
+def wait_until(condition, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the run to get going"
+        time.sleep(0.005)
+
+
+class GatedHook(CleverTapHook):
+    """A CleverTapHook that calls ``before`` before each request and ``after`` after it."""
+
+    def __init__(self, *args: Any, before=lambda: None, after=lambda: None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before, self.after = before, after
+
+    def _send_once(self, *args: Any, **kwargs: Any) -> Any:
+        self.before()
+        try:
+            return super()._send_once(*args, **kwargs)
+        finally:
+            self.after()
+
+
+class OrderedUpload(CleverTapUserUploadOperator):
+    """An upload that may wait for an event before writing its state, and signal one after."""
+
+    wait_before_saving: threading.Event | None = None
+    saved: threading.Event | None = None
+
+    def save_state(self, *args: Any) -> None:
+        if self.wait_before_saving is not None:
+            assert self.wait_before_saving.wait(WAIT)
+        super().save_state(*args)
+        if self.saved is not None:
+            self.saved.set()
+
+
+class WatchedUpload(CleverTapUserUploadOperator):
+    """An upload whose confirmations the test can watch, to kill it once some are in."""
+
+    confirmed: Any = None
+
+    def start_state(self, *args: Any) -> Any:
+        self.confirmed = super().start_state(*args)
+        return self.confirmed
+
+
+def sync(warehouse, cls: Any = None, **kwargs: Any) -> Any:
+    kwargs.setdefault("batch_size", 100)
+    return upload(warehouse, "overlap.sync", cls, **kwargs)
+
+
+def in_thread(operator: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    outcome: dict[str, Any] = {}
+
+    def task() -> None:
+        try:
+            outcome["summary"] = operator.execute(CONTEXT)
+        except BaseException as error:  # noqa: BLE001 - the test inspects whatever ended the task
+            outcome["error"] = error
+
+    runner = threading.Thread(target=task, name="task-execute")
+    runner.start()
+    return runner, outcome
+
+
+def test_two_overlapping_runs_never_leave_a_change_unsent(warehouse, emu):
+    """The dangerous order: run B sends the newer record first, run A sends an older one after it
+    (CleverTap now holds the older), A writes its state, and B writes its state last. Had B's
+    write replaced A's, the state would claim the newer record and it would never be sent."""
+    warehouse.stage(30)
+    assert sync(warehouse).execute(CONTEXT)["rows_accepted"] == 30
+    set_plan = f"UPDATE {warehouse.users} SET plan = ? WHERE identity = 'user-0007'"
+    warehouse.execute(set_plan, [("older",)])
+
+    a_waiting, b_sent, a_saved = threading.Event(), threading.Event(), threading.Event()
+
+    def a_before() -> None:
+        a_waiting.set()
+        assert b_sent.wait(WAIT)
+
+    run_a = sync(warehouse, OrderedUpload)
+    run_a.saved = a_saved
+    run_a._hook = GatedHook(before=a_before)
+    thread_a, outcome_a = in_thread(run_a)
+    assert a_waiting.wait(WAIT)  # A has read the older record and waits to send it
+
+    warehouse.execute(set_plan, [("newer",)])
+    run_b = sync(warehouse, OrderedUpload)
+    run_b.wait_before_saving = a_saved
+    run_b._hook = GatedHook(after=b_sent.set)
+    thread_b, outcome_b = in_thread(run_b)
+    thread_a.join(WAIT)
+    thread_b.join(WAIT)
+
+    assert outcome_a["summary"]["rows_accepted"] == 1 and outcome_b["summary"]["rows_accepted"] == 1
+    assert emu.profile("user-0007")["profileData"]["plan"] == "older"  # A's record arrived last
+    # Both runs' rows are kept: they disagree, so the next run sends the row again.
+    fingerprints = warehouse.query(f"SELECT fingerprint FROM {warehouse.state} WHERE identity = 'user-0007'")
+    assert len({fingerprint for (fingerprint,) in fingerprints}) == 2
+
+    summary = sync(warehouse).execute(CONTEXT)
+
+    assert summary["rows_accepted"] == 1 and summary["rows_unchanged"] == 29
+    assert emu.profile("user-0007")["profileData"]["plan"] == "newer"
+    assert len(warehouse.state_rows("overlap.sync")) == 30  # one row a key again
+    assert sync(warehouse).execute(CONTEXT)["rows_unchanged"] == 30
+
+
+ROWS = 2000
+
+
+def test_a_sync_killed_mid_run_then_run_again_leaves_clevertap_holding_every_row(warehouse, emu):
+    identities = warehouse.stage(ROWS)
+    emu.configure(faults=EmulatorFaults(latency=0.2))
+    operator = sync(warehouse, WatchedUpload, max_concurrency=4)
+    runner, outcome = in_thread(operator)
+    wait_until(lambda: operator.confirmed is not None and operator.confirmed.count >= 300)
+
+    operator.on_kill()
+    runner.join(WAIT)
+
+    assert not runner.is_alive()
+    assert isinstance(outcome.get("error"), AirflowException) and "cancelled" in str(outcome["error"])
+    held = warehouse.state_rows("overlap.sync")
+    stored = set(emu.profiles)
+    assert 300 <= len(held) < ROWS
+    assert set(held) <= stored  # the state claims nothing CleverTap did not accept
+
+    emu.configure(faults=EmulatorFaults())
+    summary = sync(warehouse).execute(CONTEXT)
+
+    assert summary["rows_unchanged"] == len(held)
+    assert summary["rows_accepted"] == ROWS - len(held)
+    assert set(emu.profiles) == set(identities)
+    assert set(warehouse.state_rows("overlap.sync")) == set(identities)
+
+
+def _run_sync(warehouse) -> None:
+    sync(warehouse, max_concurrency=4).execute(CONTEXT)
+
+
+def test_a_sync_killed_with_sigkill_then_run_again_resends_and_skips_no_change(warehouse, emu):
+    """SIGKILL leaves no chance to write the state: the next run sends again what was sent."""
+    identities = warehouse.stage(ROWS)
+    emu.configure(faults=EmulatorFaults(latency=0.2))
+    process = multiprocessing.get_context("fork").Process(target=_run_sync, args=(warehouse,))
+    process.start()
+    try:
+        wait_until(lambda: emu.stats.records_stored >= 300)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.join(WAIT)
+    assert process.exitcode == -signal.SIGKILL
+    killed_at = len(emu.profiles)
+    assert 300 <= killed_at < ROWS
+    held = set(warehouse.state_rows("overlap.sync")) if warehouse.has_table(warehouse.state) else set()
+    assert held <= set(emu.profiles)
+
+    emu.configure(faults=EmulatorFaults())
+    summary = sync(warehouse).execute(CONTEXT)
+
+    assert summary["rows_accepted"] + summary["rows_unchanged"] == ROWS
+    assert set(emu.profiles) == set(identities)
+    assert set(warehouse.state_rows("overlap.sync")) == set(identities)
