@@ -38,11 +38,14 @@ class BatchResult:
         objectId) for uploads, the ids themselves for deletes.
     :param refused: CleverTap's refusals, at most one per item.
     :param attempts: HTTP requests it took (1 + retries).
+    :param tags: what the sender attached to each item, in the same order (a stateful sync's key
+        and fingerprint), or None.
     """
 
     identities: Sequence[Any]
     refused: list[Refusal] = field(default_factory=list)
     attempts: int = 1
+    tags: Sequence[Any] | None = None
 
     @property
     def accepted_count(self) -> int:

@@ -58,6 +58,9 @@ class SyncReport:
         self.rows_invalid = 0
         self.rows_accepted = 0
         self.rows_rejected = 0
+        self.rows_unchanged = 0  # stateful syncs: read, not sent, CleverTap already holds it
+        self.profiles_deleted = 0  # mirror syncs: profiles that left the query, deleted
+        self.stateful = False  # whether the log's summary gives the two counts above
         self.batches = 0
         self.requests = 0
         self.retries = 0
@@ -139,6 +142,8 @@ class SyncReport:
             "rows_invalid": self.rows_invalid,
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
+            "rows_unchanged": self.rows_unchanged,
+            "profiles_deleted": self.profiles_deleted,
             "batches": self.batches,
             "requests": self.requests,
             "retries": self.retries,
@@ -150,7 +155,7 @@ class SyncReport:
     def log_summary(self) -> None:
         self.log.info(
             "CleverTap %s%s finished: %d rows read, %d accepted, %d refused by CleverTap, %d invalid, "
-            "%d batches, %d requests, %d retries, %.1f s",
+            "%d batches, %d requests, %d retries, %.1f s%s",
             self.action,
             " (dry run)" if self.dry_run else "",
             self.rows_read,
@@ -161,7 +166,13 @@ class SyncReport:
             self.requests,
             self.retries,
             self.seconds,
+            self._state_counts(),
         )
+
+    def _state_counts(self) -> str:
+        if not self.stateful:
+            return ""
+        return f"; {self.rows_unchanged} unchanged (not sent), {self.profiles_deleted} profiles deleted"
 
     def describe_problems(self, limit: int = 5) -> str:
         """A few identities and reasons, for an error message."""

@@ -116,3 +116,42 @@ def task_logs(caplog):
         yield caplog
     finally:
         structlog.configure(**saved)
+
+
+@pytest.fixture
+def dag_runner(airflow_db, monkeypatch):
+    """Run DAGs of a test folder with ``dag.test()``: ``dag_runner(dag_file)`` returns
+    ``run(dag_id, **kwargs) -> DagRun``.
+
+    The file's folder is added as a second DAG bundle (``dag.test()`` only runs DAGs it can find
+    in a bundle), next to the default one.
+    """
+    import datetime as dt
+
+    def runner(dag_file):
+        folder = str(Path(dag_file).parent)
+        monkeypatch.setenv(
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST",
+            json.dumps(
+                [
+                    {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+                    {
+                        "name": "test-dags",
+                        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                        "kwargs": {"path": folder},
+                    },
+                ]
+            ),
+        )
+
+        def run(dag_id, **kwargs):
+            from airflow.dag_processing.dagbag import DagBag
+
+            dag = DagBag(dag_folder=str(dag_file)).get_dag(dag_id)
+            assert dag is not None, f"no DAG {dag_id} in {dag_file}"
+            kwargs.setdefault("logical_date", dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc))
+            return dag.test(**kwargs)
+
+        return run
+
+    return runner

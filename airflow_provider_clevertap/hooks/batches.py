@@ -68,6 +68,7 @@ class EncodedBatch:
 
     identities: PackedIdentities
     body: bytes
+    tags: PackedIdentities | None = None  # what the caller attached to each item, for its outcome
 
 
 def run_batches(

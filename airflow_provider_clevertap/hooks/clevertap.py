@@ -258,9 +258,32 @@ class CleverTapHook(HttpHook):
             EncodedBatch(PackedIdentities(_record_identities(batch)), _json_encode({"d": batch}))
             for batch in batched(records, batch_size)
         )
-        return self._send_batches(
-            "upload", UPLOAD_ENDPOINT, batches, params={"dryRun": "1"} if dry_run else None, processed_is_stored=not dry_run
+        return self._upload_batches(batches, dry_run)
+
+    def upload_encoded(
+        self,
+        records: Iterable[tuple[Any, bytes, Any]],
+        *,
+        batch_size: int = MAX_UPLOAD_BATCH,
+        dry_run: bool = False,
+    ) -> Iterator[BatchResult]:
+        """Upload records already encoded as JSON, like ``upload_profiles``.
+
+        :param records: ``(identity, JSON of the record, tag)``: the tag (any JSON value) comes
+            back with the batch's outcome, in ``BatchResult.tags``, at the record's position.
+        :param batch_size: records per request, at most 1000.
+        :param dry_run: ask CleverTap to validate only (``?dryRun=1``); nothing is stored.
+        """
+        _check_batch_size(batch_size, MAX_UPLOAD_BATCH)
+        batches = (
+            EncodedBatch(
+                PackedIdentities([record[0] for record in batch]),
+                b'{"d":[' + b",".join([record[1] for record in batch]) + b"]}",
+                PackedIdentities([record[2] for record in batch]),
+            )
+            for batch in batched(records, batch_size)
         )
+        return self._upload_batches(batches, dry_run)
 
     def delete_profiles(
         self,
@@ -283,6 +306,10 @@ class CleverTapHook(HttpHook):
         )
         return self._send_batches("delete", DELETE_ENDPOINT, batches)
 
+    def _upload_batches(self, batches: Iterator[EncodedBatch], dry_run: bool) -> Iterator[BatchResult]:
+        params = {"dryRun": "1"} if dry_run else None
+        return self._send_batches("upload", UPLOAD_ENDPOINT, batches, params, processed_is_stored=not dry_run)
+
     def _send_batches(
         self,
         action: str,
@@ -295,7 +322,7 @@ class CleverTapHook(HttpHook):
         def send(batch: EncodedBatch) -> BatchResult:
             answer, attempts = self._request(action, "POST", endpoint, body=batch.body, params=params)
             refusals = parse_refusals(answer, batch.identities, processed_is_stored=processed_is_stored)
-            return BatchResult(batch.identities, refusals, attempts)
+            return BatchResult(batch.identities, refusals, attempts, batch.tags)
 
         self._cancelled.clear()
         return run_batches(batches, send, concurrency=self.max_concurrency, on_interrupt=self.cancel)

@@ -6,6 +6,7 @@ import gc
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
@@ -16,6 +17,7 @@ from airflow_provider_clevertap.records import InvalidRow
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport, write_problems
 from airflow_provider_clevertap.sources import RowSource, get_sql_hook, mapping_source, sql_source
+from airflow_provider_clevertap.state.changes import UNCHANGED, Confirmed
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -51,7 +53,8 @@ class RowMapper(Protocol):
 
 
 class CleverTapSyncOperator(BaseOperator):
-    """Base of the CleverTap operators: every row read ends up accepted, refused or invalid.
+    """Base of the CleverTap operators: every row read ends up accepted, refused, invalid or
+    (a stateful sync) unchanged.
 
     Subclasses say how a row becomes an item (a profile record, an id) and how items are sent.
 
@@ -136,6 +139,22 @@ class CleverTapSyncOperator(BaseOperator):
         """Send items in batches and yield each batch's outcome."""
         raise NotImplementedError
 
+    # -- what subclasses may define: a state kept between runs -------------------------------------
+
+    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
+        """Prepare the run's state; return where CleverTap's confirmations are noted, or None."""
+        return None
+
+    def read_source(self, source_hook: Any) -> AbstractContextManager[RowSource]:
+        """The rows of ``sql``."""
+        return sql_source(source_hook, self.sql, self.parameters)
+
+    def save_state(self, confirmed: Confirmed, source_hook: Any, context: Context) -> None:
+        """Write what CleverTap confirmed (called once the source is closed, even after a failure)."""
+
+    def after_sync(self, report: SyncReport) -> None:
+        """Work after every row was processed without error (a mirror's deletions)."""
+
     # -- the sync ---------------------------------------------------------------------------------
 
     @property
@@ -149,31 +168,43 @@ class CleverTapSyncOperator(BaseOperator):
         # A wrong CleverTap connection (no passcode, unknown region) fails before the query runs.
         self.hook.get_conn()
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
+        confirmed = self.start_state(context, source_hook, report)
         try:
-            with self._open_source(source_hook) as source:
-                if source is None:
-                    self.log.info("CleverTap %s: the rows given are an empty list, nothing to send", self.action)
-                else:
-                    self._sync(source, report)
-        finally:
-            self.hook.close()
             try:
-                if self.rejected_rows_table and source_hook is not None and report.rows_failed:
-                    write_problems(
-                        source_hook,
-                        self.rejected_rows_table,
-                        report.kept_problems(),
-                        dag_id=self.dag_id,
-                        task_id=self.task_id,
-                        run_id=str(context.get("run_id")),
-                    )
+                with self._open_source(source_hook) as source:
+                    if source is None:
+                        self.log.info("CleverTap %s: the rows given are an empty list, nothing to send", self.action)
+                    else:
+                        self._sync(source, report, confirmed)
             finally:
-                report.close()
+                self.hook.close()
+                self._record(context, source_hook, report, confirmed)
+            self.after_sync(report)
+        finally:
+            report.close()
+            if confirmed is not None:
+                confirmed.close()
         report.log_summary()
         self._check_rejected_ratio(report)
         return report.summary()
 
-    def _sync(self, source: RowSource, report: SyncReport) -> None:
+    def _record(self, context: Context, source_hook: Any, report: SyncReport, confirmed: Confirmed | None) -> None:
+        """Write the state and the problem rows: what a killed or failed run got done is kept."""
+        try:
+            if confirmed is not None:
+                self.save_state(confirmed, source_hook, context)
+        finally:
+            if self.rejected_rows_table and source_hook is not None and report.rows_failed:
+                write_problems(
+                    source_hook,
+                    self.rejected_rows_table,
+                    report.kept_problems(),
+                    dag_id=self.dag_id,
+                    task_id=self.task_id,
+                    run_id=str(context.get("run_id")),
+                )
+
+    def _sync(self, source: RowSource, report: SyncReport, confirmed: Confirmed | None) -> None:
         try:
             mapper = self.make_mapper(source.columns)
         except (ValueError, TypeError) as error:
@@ -185,12 +216,16 @@ class CleverTapSyncOperator(BaseOperator):
             with _fewer_collections():
                 for result in self.send(self.hook, items):
                     report.batch_done(result)
+                    if confirmed is not None:
+                        confirmed.note(result)
         except (CleverTapAPIError, CleverTapCancelled) as error:
             report.log_summary()
+            unchanged = f"{report.rows_unchanged} unchanged, " if report.stateful else ""
             raise AirflowException(
                 f"CleverTap {self.action} stopped after {report.rows_read} rows read: "
                 f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
-                f"{report.rows_invalid} invalid, {report.rows_read - report.rows_failed - report.rows_accepted} "
+                f"{report.rows_invalid} invalid, {unchanged}"
+                f"{report.rows_read - report.rows_failed - report.rows_accepted - report.rows_unchanged} "
                 f"unconfirmed (not sent, or no answer came). {error}"
             ) from None
 
@@ -201,7 +236,7 @@ class CleverTapSyncOperator(BaseOperator):
             rows = self._decoded_rows()
             yield mapping_source(rows) if rows else None
         else:
-            with sql_source(source_hook, self.sql, self.parameters) as source:
+            with self.read_source(source_hook) as source:
                 yield source
 
     def _decoded_rows(self) -> Sequence[Any]:
@@ -220,7 +255,8 @@ class CleverTapSyncOperator(BaseOperator):
         return rows if isinstance(rows, Sequence) else list(rows)
 
     def _convert(self, source: RowSource, mapper: RowMapper, report: SyncReport) -> Iterator[Any]:
-        """Items of the valid rows; invalid ones are counted with their reason and not sent."""
+        """Items of the valid rows; invalid ones are counted with their reason, unchanged ones
+        counted, and neither is sent."""
         for row in source.rows:
             if self._killed:
                 # Killed before or while the rows were read (during the query, say, when the
@@ -228,9 +264,14 @@ class CleverTapSyncOperator(BaseOperator):
                 raise CleverTapCancelled(f"CleverTap {self.action} cancelled: the task was killed")
             report.rows_read += 1
             try:
-                yield mapper.convert(row)
+                item = mapper.convert(row)
             except InvalidRow as reason:
                 report.invalid(mapper.identity_of(row), str(reason))
+                continue
+            if item is UNCHANGED:
+                report.rows_unchanged += 1
+            else:
+                yield item
 
     def _check_rejected_ratio(self, report: SyncReport) -> None:
         if not report.rows_read:

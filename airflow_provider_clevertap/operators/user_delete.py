@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_clevertap.hooks.clevertap import MAX_DELETE_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
 from airflow_provider_clevertap.records import IdMapper, check_choice
 from airflow_provider_clevertap.responses import BatchResult
+from airflow_provider_clevertap.results import SyncReport
+from airflow_provider_clevertap.state.changes import Confirmed
+from airflow_provider_clevertap.state.table import create_state_table, forget_identities
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_DELETE_CONCURRENCY = 3  # CleverTap's delete limit is unconfirmed; peers saw 429s above a few
 _DRY_RUN_SHOWN = 5  # ids named per batch in a dry run's log (identities may be logged, values never)
@@ -37,10 +43,14 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
     :param rejected_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
     :param dry_run: send nothing; report what would be deleted.
+    :param state_table: the state table of stateful upload syncs on the source connection
+        (templated): every sync recorded there forgets the identities whose deletion CleverTap
+        confirmed, so a row that reappears is uploaded again. Needs ``id_type`` ``identity``.
     """
 
     action = "delete"
     max_batch_size = MAX_DELETE_BATCH
+    template_fields: Sequence[str] = (*CleverTapSyncOperator.template_fields, "state_table")
 
     def __init__(
         self,
@@ -48,11 +58,26 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         id_type: Literal["identity", "guid"] = "identity",
         batch_size: int = MAX_DELETE_BATCH,
         max_concurrency: int = DEFAULT_DELETE_CONCURRENCY,
+        state_table: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, max_concurrency=max_concurrency, **kwargs)
         check_choice("id_type", id_type, ("identity", "guid"))
+        if state_table and not self.source_conn_id:
+            raise ValueError("state_table needs source_conn_id: the connection that holds it")
+        if state_table and id_type != "identity":
+            raise ValueError("state_table needs id_type 'identity': the state knows profiles by identity")
         self.id_type = id_type
+        self.state_table = state_table
+
+    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
+        return Confirmed() if self.state_table and not self.dry_run else None
+
+    def save_state(self, confirmed: Confirmed, source_hook: Any, context: Context) -> None:
+        assert self.state_table is not None  # start_state gave no Confirmed otherwise
+        create_state_table(source_hook, self.state_table)
+        forgotten = forget_identities(source_hook, self.state_table, (entry[0] for entry in confirmed))
+        self.log.info("CleverTap delete: %d state rows of deleted identities forgotten in %s", forgotten, self.state_table)
 
     def make_mapper(self, columns: list[str]) -> IdMapper:
         return IdMapper(columns, id_column=self.identity_column)

@@ -21,6 +21,8 @@ SUMMARY_KEYS = {
     "rows_invalid",
     "rows_accepted",
     "rows_rejected",
+    "rows_unchanged",
+    "profiles_deleted",
     "batches",
     "requests",
     "retries",

@@ -4,8 +4,6 @@ that no batch worker thread outlives its test."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +15,6 @@ from _reliability import ACCOUNT_ID, PASSCODE, wait_for_no_workers
 from airflow_provider_clevertap.emulator import CleverTapEmulator, EmulatorFaults
 
 CONTEXT_RUN_ID = "manual__2026-01-01T00:00:00+00:00"
-LOGICAL_DATE = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -58,31 +55,6 @@ DAGS = Path(__file__).resolve().parent / "dags"
 
 
 @pytest.fixture
-def reliability_dags(airflow_db, monkeypatch) -> Callable[..., Any]:
-    """Run a DAG of ``tests/reliability/dags`` with ``dag.test()``; returns ``run(dag_id) -> DagRun``.
-
-    The folder is added as a second DAG bundle (``dag.test()`` only runs DAGs it can find in a
-    bundle), next to the default one.
-    """
-    monkeypatch.setenv(
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST",
-        json.dumps(
-            [
-                {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-                {
-                    "name": "reliability-dags",
-                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                    "kwargs": {"path": str(DAGS)},
-                },
-            ]
-        ),
-    )
-
-    def run(dag_id: str, **kwargs: Any) -> Any:
-        from airflow.dag_processing.dagbag import DagBag
-
-        dag = DagBag(dag_folder=str(DAGS / "reliability_dags.py")).get_dag(dag_id)
-        assert dag is not None, f"no DAG {dag_id} in {DAGS}"
-        return dag.test(logical_date=LOGICAL_DATE, **kwargs)
-
-    return run
+def reliability_dags(dag_runner) -> Callable[..., Any]:
+    """Run a DAG of ``tests/reliability/dags`` with ``dag.test()``; returns ``run(dag_id) -> DagRun``."""
+    return dag_runner(DAGS / "reliability_dags.py")

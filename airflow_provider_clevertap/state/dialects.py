@@ -1,0 +1,76 @@
+"""The few places where warehouses' SQL differs, for the state table: one row per connection type.
+
+Everything else the state stage runs is SQL that PostgreSQL, SQLite, Snowflake, BigQuery, Redshift
+and MySQL all accept: CREATE TABLE IF NOT EXISTS, derived tables, LEFT JOIN, GROUP BY, DELETE with
+IN lists, INSERT ... VALUES, CAST and CURRENT_TIMESTAMP. No MERGE, no ON CONFLICT, no locks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# A [database.][schema.]table name, unquoted: it is written into SQL as it is.
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+# A sync id is written into SQL as a string literal: only characters no dialect escapes.
+SYNC_ID = re.compile(r"[A-Za-z0-9_.:\-\[\]]{1,250}")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one kind of warehouse spells what the state stage needs.
+
+    :param cast_text: the type an identity is CAST to, so the query's rows and the state match
+        on the same text.
+    :param text_column: the column type of a string of at most ``{length}`` characters.
+    :param timestamp: the column type of ``synced_at`` (it receives ``CURRENT_TIMESTAMP``).
+    :param quote: the character that quotes a column name.
+    :param now: the database's current time, for ``synced_at`` and the start of a run: its
+        precision decides which runs count as overlapping (SQLite's CURRENT_TIMESTAMP has whole
+        seconds only).
+    """
+
+    cast_text: str = "VARCHAR"
+    text_column: str = "VARCHAR({length})"
+    timestamp: str = "TIMESTAMP"
+    quote: str = '"'
+    now: str = "CURRENT_TIMESTAMP"
+
+    def text(self, length: int) -> str:
+        return self.text_column.format(length=length)
+
+    def column(self, name: str) -> str:
+        """``name`` quoted, exactly as the query's cursor describes it (quoting keeps its case)."""
+        return f"{self.quote}{name.replace(self.quote, self.quote * 2)}{self.quote}"
+
+
+GENERIC = Dialect()
+# Keyed by the SQL hook's conn_type. Only PostgreSQL and SQLite are exercised by the tests.
+DIALECTS = {
+    "postgres": Dialect(timestamp="TIMESTAMP WITH TIME ZONE"),
+    "redshift": Dialect(timestamp="TIMESTAMPTZ"),
+    "snowflake": Dialect(timestamp="TIMESTAMP_TZ"),
+    "sqlite": Dialect(now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')"),  # UTC, with milliseconds
+    "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
+    "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
+}
+
+
+def dialect_of(hook: Any) -> Dialect:
+    """The dialect of a SQL hook, by its connection type; the generic one for any other."""
+    return DIALECTS.get(str(getattr(hook, "conn_type", "") or ""), GENERIC)
+
+
+def check_table_name(name: str, role: str) -> str:
+    if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
+        raise ValueError(f"{role} {name!r} is not a plain [schema.]table name")
+    return name
+
+
+def check_sync_id(sync_id: Any) -> str:
+    if not isinstance(sync_id, str) or not SYNC_ID.fullmatch(sync_id):
+        raise ValueError(
+            f"sync_id {sync_id!r} must be 1 to 250 letters, digits or the characters _ . : - [ ]"
+        )
+    return sync_id

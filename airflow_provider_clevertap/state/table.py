@@ -1,0 +1,203 @@
+"""The state table: per sync and identity, the fingerprint of the record CleverTap last accepted.
+
+It lives on the source connection, next to the staged data, so the warehouse does the heavy work:
+the user's query is joined with the sync's state in SQL, and only the joined rows stream by. The
+key a row is matched on is the same SQL expression (the identity column CAST to text) in every
+statement, so a difference between Python's and the warehouse's text of an identity can only
+cause a resend, never a wrong deletion.
+
+Writes are ``DELETE`` of a chunk's keys then ``INSERT`` of the chunk, in one transaction, and a
+run replaces only rows written before it started (by the database's clock). Two runs of one sync
+at once therefore never overwrite each other: where both sent a key, both rows stay, the join
+aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
+Overwriting would be wrong: the run that writes last need not be the one whose record CleverTap
+received last. Overlapping runs cost resends, never a skipped change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+from airflow_provider_clevertap.sources import RowSource, sql_source
+from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of
+
+DEFAULT_STATE_TABLE = "clevertap_sync_state"
+# Columns the joined query adds after the user's: the state's fingerprints and the row's key.
+STATE_COLUMNS = 3
+WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under every driver's limits
+KEY_LENGTH = 1024
+
+Parameters = Mapping[str, Any] | Sequence[Any] | None
+
+
+def _ddl(hook: DbApiHook, table: str) -> str:
+    dialect = dialect_of(hook)
+    text = dialect.text
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (sync_id {text(250)} NOT NULL, row_key {text(KEY_LENGTH)} NOT NULL, "
+        f"identity {text(KEY_LENGTH)} NOT NULL, fingerprint {text(32)} NOT NULL, "
+        f"synced_at {dialect.timestamp} NOT NULL, run_id {text(250)})"
+    )
+
+
+def create_state_table(hook: DbApiHook, table: str) -> None:
+    """Create the state table if it is missing."""
+    hook.run(_ddl(hook, check_table_name(table, "state_table")))
+
+
+def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sync_id: str | None = None) -> int:
+    """Forget ``identities`` (as sent to CleverTap) in ``sync_id``'s state, or every sync's; return
+    how many state rows were removed."""
+    check_table_name(table, "state_table")
+    mark = hook.placeholder
+    scope = [] if sync_id is None else [check_sync_id(sync_id)]
+    where = f"sync_id = {mark} AND " if sync_id is not None else ""
+    forgotten = 0
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        for chunk in _chunks(identities):
+            marks = ", ".join([mark] * len(chunk))
+            cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({marks})", [*scope, *chunk])
+            connection.commit()
+            forgotten += max(cursor.rowcount, 0)
+        cursor.close()
+    finally:
+        connection.close()
+    return forgotten
+
+
+def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, WRITE_CHUNK)):
+        yield chunk
+
+
+class SyncState:
+    """One sync's rows of the state table, and the statements that read and write them.
+
+    :param hook: the source connection's SQL hook (the state table lives there).
+    :param table: the state table, ``[schema.]table``.
+    :param sync_id: the sync's name in the table.
+    :param key_column: the column of the user's query whose text is the state's key.
+    """
+
+    def __init__(self, hook: DbApiHook, table: str, sync_id: str, key_column: str) -> None:
+        self.hook = hook
+        self.table = check_table_name(table, "state_table")
+        self.sync_id = check_sync_id(sync_id)
+        self.dialect = dialect_of(hook)
+        self._key = f"CAST(q.{self.dialect.column(key_column)} AS {self.dialect.cast_text})"
+        self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
+        self.started: Any = None
+
+    def create(self) -> None:
+        create_state_table(self.hook, self.table)
+
+    def begin(self) -> None:
+        """Note when this run starts, by the database's clock: it replaces only older rows."""
+        self.started = self.hook.get_first(f"SELECT {self.dialect.now}")[0]
+
+    def exists(self) -> bool:
+        """Whether the state table is there (a dry run creates nothing)."""
+        try:
+            self.hook.get_first(f"SELECT COUNT(*) FROM {self.table} WHERE 1 = 0")
+        except Exception:  # each driver has its own error for a missing table
+            return False
+        return True
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def joined_query(self, sql: str, *, resend_all: bool = False) -> str:
+        """The user's query, each row followed by the state's MIN and MAX fingerprint of its key
+        (NULL when the state has none, or on a full refresh) and the key itself."""
+        fingerprints = "NULL, NULL" if resend_all else "s.fp_min, s.fp_max"
+        joined = (
+            ""
+            if resend_all
+            else f"\nLEFT JOIN (SELECT row_key, MIN(fingerprint) AS fp_min, MAX(fingerprint) AS fp_max "
+            f"FROM {self.table} WHERE {self._this_sync} GROUP BY row_key) s ON s.row_key = {self._key}"
+        )
+        return f"SELECT q.*, {fingerprints}, {self._key}\nFROM ({_inner(sql)}\n) q{joined}"
+
+    @contextmanager
+    def read(self, sql: str, parameters: Parameters, *, resend_all: bool = False) -> Iterator[RowSource]:
+        """Stream the joined rows. The columns named are the user's: the state's come after them,
+        where a mapper built on those columns never looks."""
+        with sql_source(self.hook, self.joined_query(sql, resend_all=resend_all), parameters) as source:
+            yield RowSource(source.columns[:-STATE_COLUMNS], source.rows)
+
+    def held(self) -> int:
+        """How many keys this sync's state holds."""
+        return int(self.hook.get_first(f"SELECT COUNT(DISTINCT row_key) FROM {self.table} WHERE {self._this_sync}")[0])
+
+    def _leavers_query(self, sql: str) -> str:
+        return (
+            f"SELECT s.row_key, MIN(s.identity) FROM {self.table} s LEFT JOIN "
+            f"(SELECT DISTINCT {self._key} AS row_key FROM ({_inner(sql)}\n) q) k ON k.row_key = s.row_key "
+            f"WHERE s.{self._this_sync} AND k.row_key IS NULL GROUP BY s.row_key"
+        )
+
+    def count_leavers(self, sql: str, parameters: Parameters) -> int:
+        """How many keys of this sync's state the query no longer returns."""
+        row = self.hook.get_first(f"SELECT COUNT(*) FROM ({self._leavers_query(sql)}) l", parameters)
+        return int(row[0])
+
+    @contextmanager
+    def leavers(self, sql: str, parameters: Parameters) -> Iterator[Iterator[str]]:
+        """Stream the identities (as CleverTap holds them) of the keys the query no longer returns."""
+        with sql_source(self.hook, self._leavers_query(sql), parameters) as source:
+            yield (identity for _, identity in source.rows)
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def reset(self, sql: str, parameters: Parameters) -> None:
+        """Forget the keys the query returns (a full refresh): they are all sent and recorded anew.
+        Keys that left the query keep their state, so a mirror still deletes them."""
+        self.hook.run(
+            f"DELETE FROM {self.table} WHERE {self._this_sync} AND row_key IN "
+            f"(SELECT {self._key} FROM ({_inner(sql)}\n) q)",
+            parameters=parameters,
+        )
+
+    def record(self, entries: Iterable[Sequence[Any]], run_id: str) -> int:
+        """Write ``(key, fingerprint, identity)`` entries CleverTap accepted; return how many.
+
+        Each key's rows written before this run began (``begin``) are replaced; a concurrent
+        run's rows are left beside this run's."""
+        if self.started is None:
+            raise RuntimeError("SyncState.begin() must be called before record()")
+        mark = self.hook.placeholder
+        insert = (
+            f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, synced_at, run_id) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
+        )
+        written = 0
+        connection = self.hook.get_conn()
+        try:
+            cursor = connection.cursor()
+            for chunk in _chunks(entries):
+                keys = [key for key, _, _ in chunk]
+                marks = ", ".join([mark] * len(keys))
+                cursor.execute(
+                    f"DELETE FROM {self.table} WHERE sync_id = {mark} AND synced_at < {mark} AND row_key IN ({marks})",
+                    [self.sync_id, self.started, *keys],
+                )
+                cursor.executemany(insert, [(self.sync_id, key, identity, fp, run_id) for key, fp, identity in chunk])
+                connection.commit()  # each chunk whole or not at all: a crash costs resends only
+                written += len(chunk)
+            cursor.close()
+        finally:
+            connection.close()
+        return written
+
+
+def _inner(sql: str) -> str:
+    """The user's query as a derived table's body: on its own lines (a trailing ``--`` comment
+    must not swallow the closing parenthesis), without a final semicolon."""
+    return "\n" + sql.strip().rstrip(";").rstrip()
