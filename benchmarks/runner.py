@@ -145,7 +145,7 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
             for kind in stateful.KINDS:
                 case = Case("state", kind, rows, latency)
                 if settings.backend != "sqlite":
-                    skipped.append((case, "the stateful cases copy and edit a SQLite table; not written for PostgreSQL yet"))
+                    skipped.append((case, "the stateful cases copy and edit a SQLite table (not PostgreSQL yet)"))
                     continue
                 if ("upload", rows) not in floors:  # the floor of the CPU target
                     floors.add(("upload", rows))
@@ -314,7 +314,8 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
         expected = dataset.expected_upload(rows) if case.op == "upload" else expected_state(case)
         sendable = rows - expected["rows_invalid"] - expected.get("rows_unchanged", 0)
         if case.kind not in ("naive", "floor", "absorb"):  # ours, in any sync mode
-            keys = ("rows_accepted", "rows_rejected", "rows_invalid") + (("rows_unchanged",) if case.op == "state" else ())
+            keys = ["rows_accepted", "rows_rejected", "rows_invalid"]
+            keys += ["rows_unchanged"] if case.op == "state" else []
             got = {key: result[key.removeprefix("rows_")] for key in keys}
             wanted = {key: expected[key] for key in got}
             if got != wanted:
