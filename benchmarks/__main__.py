@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latencies", type=_latencies, help="upload latencies in ms, comma-separated")
     parser.add_argument("--delete-sizes", type=_ints, help="delete sizes in rows (empty: no delete cases)")
     parser.add_argument("--delete-latencies", type=_latencies, help="delete latencies in ms")
+    parser.add_argument("--state-sizes", type=_ints, help="stateful case sizes in rows (empty: no stateful cases)")
+    parser.add_argument("--state-latencies", type=_latencies, help="stateful case latencies in ms")
     parser.add_argument("--write", dest="write", action="store_true", default=None, help="write docs/benchmarks.md")
     parser.add_argument("--no-write", dest="write", action="store_false", help="do not write docs/benchmarks.md")
     parser.add_argument("--output", type=Path, default=DOC, help="the Markdown file to write (default: %(default)s)")
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         upload_latencies=args.latencies,
         delete_sizes=args.delete_sizes,
         delete_latencies=args.delete_latencies,
+        state_sizes=args.state_sizes,
+        state_latencies=args.state_latencies,
         backend="postgres" if args.postgres else None,
     )
     command = "python -m benchmarks" + "".join(f" {shlex.quote(arg)}" for arg in (sys.argv[1:] if argv is None else argv))
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     runner.save(run, raw)
     print(f"Raw results: {raw.relative_to(runner.ROOT)}")
     # A full run writes the docs; a quick or narrowed one only when asked to.
-    write = args.write if args.write is not None else not (args.quick or args.sizes or args.latencies)
+    write = args.write if args.write is not None else not (args.quick or args.sizes or args.latencies or args.state_sizes)
     if write:
         report.write_markdown(run, args.output, DOC_TEMPLATE)
         print(f"Wrote {args.output}")

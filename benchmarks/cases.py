@@ -166,20 +166,26 @@ def _encoded_delete_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
 # -- the cases: each prepares, then returns the timed part -------------------------------------------
 
 
-def ours_upload(spec: Spec) -> Prepared:
+def upload_operator(spec: Spec, **options: Any) -> Any:
+    """The upload operator of ours, configured like the example DAG; ``options`` add to it."""
     from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
     table = Table.from_dict(spec["table"])
-    operator = CleverTapUserUploadOperator(
+    return CleverTapUserUploadOperator(
         task_id="bench_upload",
         source_conn_id="warehouse",
         sql=table.upload_sql,
         max_concurrency=spec["concurrency"],
         max_rejected_ratio=0.01,  # the table holds 4 bad rows in 1000, as the example DAG allows
         **UPLOAD_OPTIONS,
+        **options,
     )
-    _as_in_a_task_process()
-    return lambda: _ours_result(operator.execute(CONTEXT))
+
+
+def ours_upload(spec: Spec) -> Prepared:
+    operator = upload_operator(spec)
+    as_in_a_task_process()
+    return lambda: ours_result(operator.execute(CONTEXT))
 
 
 def ours_delete(spec: Spec) -> Prepared:
@@ -193,11 +199,11 @@ def ours_delete(spec: Spec) -> Prepared:
         identity_column=DELETE_ID_COLUMN,
         max_concurrency=spec["concurrency"],
     )
-    _as_in_a_task_process()
-    return lambda: _ours_result(operator.execute(CONTEXT))
+    as_in_a_task_process()
+    return lambda: ours_result(operator.execute(CONTEXT))
 
 
-def _as_in_a_task_process() -> None:
+def as_in_a_task_process() -> None:
     """Load what Airflow's task process has loaded before it calls ``execute()``.
 
     Outside a task, Airflow imports its connection machinery (and the warehouse's hook module)
@@ -210,10 +216,12 @@ def _as_in_a_task_process() -> None:
     BaseHook.get_connection("clevertap_default")
 
 
-def _ours_result(summary: dict[str, Any]) -> dict[str, Any]:
+def ours_result(summary: dict[str, Any]) -> dict[str, Any]:
+    unchanged = summary.get("rows_unchanged", 0)  # stateful syncs: read, not sent
     return {
         "rows": summary["rows_read"],
-        "sent": summary["rows_read"] - summary["rows_invalid"],
+        "sent": summary["rows_read"] - summary["rows_invalid"] - unchanged,
+        "unchanged": unchanged,
         "accepted": summary["rows_accepted"],
         "rejected": summary["rows_rejected"],
         "invalid": summary["rows_invalid"],
@@ -426,7 +434,17 @@ def measure(timed: Prepared) -> dict[str, Any]:
 
 
 def run_case(spec: Spec) -> dict[str, Any]:
-    """Prepare and measure one case in this process (the runner gives each case its own)."""
+    """Prepare and measure one case in this process (the runner gives each case its own).
+
+    A stateful case (op ``state``) may first need its set-up, run by the runner in a process of
+    its own (``"phase": "setup"``), untimed.
+    """
+    if spec["op"] == "state":
+        from benchmarks import stateful  # it builds on this module's cases
+
+        if spec.get("phase") == "setup":
+            return stateful.set_up(spec)
+        return measure(stateful.timed(spec))
     prepare = CASES[(spec["op"], spec["kind"])]
     return measure(prepare(spec))
 

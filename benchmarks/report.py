@@ -104,6 +104,28 @@ def tables(run: Run, markdown: bool = False) -> str:
         ]
         parts.append(_render(["op", "latency", "sizes", "difference"], body, markdown))
 
+    if data["state"]:
+        parts.append(heading(
+            f"Stateful syncs ({note}): 1% of the rows edited since the last run; upsert, changed, "
+            "and a first changed run on an empty state, on the same table"
+        ))  # fmt: skip
+        headers = [
+            "rows", "latency", "upsert s", "changed s", "first s", "upsert/changed", "first/upsert", "changed: sent",
+            "CPU s/M upsert", "CPU s/M changed", "CPU s/M first", "CPU s/M floor", "CPU changed/floor",
+            "peak MB upsert", "peak MB changed", "peak MB first",
+        ]  # fmt: skip
+        body = [
+            [
+                _size(r["rows"]), _ms(r["latency"]), _num(r["upsert_wall"], 2), _num(r["changed_wall"], 2),
+                _num(r["first_wall"], 2), _num(r["upsert_over_changed"], 1, "x"), _num(r["first_over_upsert"], 2),
+                _num(r["changed_sent"]), _num(r["upsert_cpu_per_m"], 1), _num(r["changed_cpu_per_m"], 1),
+                _num(r["first_cpu_per_m"], 1), _num(r["floor_cpu_per_m"], 1), _num(r["changed_cpu_over_floor"], 2),
+                _num(r["upsert_peak_rss_mb"]), _num(r["changed_peak_rss_mb"]), _num(r["first_peak_rss_mb"]),
+            ]
+            for r in data["state"]
+        ]  # fmt: skip
+        parts.append(_render(headers, body, markdown))
+
     if run.skipped:
         parts.append(heading("Not run"))
         seen = set()

@@ -12,16 +12,18 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import dataset
+from benchmarks import dataset, stateful
 from benchmarks.cases import DELETE_BATCH, RESULT_PREFIX, UPLOAD_BATCH
 from benchmarks.emulator import EmulatorProcess
 
@@ -63,6 +65,9 @@ class Settings:
     upload_latencies: tuple[float, ...] = (0.0, 0.05, 0.2)
     delete_sizes: tuple[int, ...] = (10_000, 200_000)
     delete_latencies: tuple[float, ...] = (0.0, 0.05, 0.2)
+    # The stateful cases (benchmarks/stateful.py): 1M rows already synced, 1% changed, at 200 ms.
+    state_sizes: tuple[int, ...] = (10_000, 1_000_000)
+    state_latencies: tuple[float, ...] = (0.2,)
     rounds: int = 3
     backend: str = "sqlite"
     upload_concurrency: int = API_CONCURRENCY  # ours: every request CleverTap allows at once
@@ -76,14 +81,15 @@ QUICK = Settings(
     upload_sizes=(10_000,),
     delete_sizes=(10_000,),
     delete_latencies=(0.0, 0.05),
+    state_sizes=(10_000,),
     rounds=1,
 )
 
 
 @dataclass(frozen=True)
 class Case:
-    op: str  # upload or delete
-    kind: str  # ours, naive, floor or absorb
+    op: str  # upload, delete or state
+    kind: str  # ours, naive, floor or absorb; for state: upsert, changed or first (all ours)
     rows: int
     latency: float | None  # None: no HTTP (floor)
 
@@ -133,6 +139,18 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
                         skipped.append((case, f"would spend {max(waiting, ours_waiting):.0f} s waiting on latency alone"))
                     else:
                         cases.append(case)
+    floors = {(case.op, case.rows) for case in cases if case.kind == "floor"}
+    for latency in settings.state_latencies if settings.state_sizes else ():
+        for rows in settings.state_sizes:
+            for kind in stateful.KINDS:
+                case = Case("state", kind, rows, latency)
+                if settings.backend != "sqlite":
+                    skipped.append((case, "the stateful cases copy and edit a SQLite table (not PostgreSQL yet)"))
+                    continue
+                if ("upload", rows) not in floors:  # the floor of the CPU target
+                    floors.add(("upload", rows))
+                    cases.insert(0, Case("upload", "floor", rows, None))
+                cases.append(case)
     return cases, skipped
 
 
@@ -169,8 +187,28 @@ def run(settings: Settings, command: str = "", log: Callable[[str], None] = prin
 
 def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -> dict[str, Any]:
     """One case in a fresh process, against a fresh emulator; the measured figures."""
+    with _own_copy(case, table) as table:
+        return _run_case(case, table, settings, home)
+
+
+@contextmanager
+def _own_copy(case: Case, table: dataset.Table) -> Iterator[dataset.Table]:
+    """A stateful case runs on a copy of the staged table: its state table is written there, its rows edited."""
+    if case.op != "state":
+        yield table
+        return
+    copy = dataset.CACHE / f"state-{case.kind}-{case.rows}.db"
+    shutil.copyfile(table.location, copy)
+    try:
+        yield replace(table, location=str(copy))
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -> dict[str, Any]:
     concurrency = {
         ("upload", "ours"): settings.upload_concurrency,
+        ("state", case.kind): settings.upload_concurrency,
         ("delete", "ours"): settings.delete_concurrency,
     }.get((case.op, case.kind), settings.absorb_concurrency if case.kind == "absorb" else 1)
     spec: dict[str, Any] = {
@@ -200,12 +238,19 @@ def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -
         with EmulatorProcess(case.latency, concurrency_limit=limit, log_path=log_path, cpus=EMULATOR_CPUS) as emulator:
             spec["url"] = emulator.url
             env["AIRFLOW_CONN_CLEVERTAP_DEFAULT"] = emulator.connection_json
+            setup: dict[str, Any] = {}
+            if case.op == "state":  # untimed, in a process of its own: the timed one starts fresh
+                setup = _run_process({**spec, "phase": "setup", "latency": case.latency, "emulator_limit": limit}, env)
+                _check_set_up(case, setup)
+            counted_before = emulator.stats()
             cpu_before = emulator.cpu_seconds()
             measured = _run_process(spec, env)
             emulator.wait_idle()
             emulator_cpu = emulator.cpu_seconds() - cpu_before
-            stats = emulator.stats()
+            stats = _counted_since(counted_before, emulator.stats())
     _check_arrival(case, measured, stats)
+    if case.op == "state":
+        measured["set_up_run"] = setup.get("first_run")
     # The ceiling's client counts the records it sent; the other cases the rows of the table.
     counted = measured["sent"] if case.kind == "absorb" else case.rows
     result = {**measured, **asdict(case), "concurrency": concurrency, "emulator_cpu": emulator_cpu}
@@ -217,6 +262,31 @@ def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -
         key: stats.get(key) for key in ("requests", "throttled", "max_in_flight", "records_received", "records_stored", "deletes")
     }
     return result
+
+
+def _counted_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The emulator's counters of the timed part: a stateful case's set-up was counted before it."""
+    counters = ("requests", "throttled", "records_received", "records_stored", "deletes")
+    return {**after, **{key: after[key] - before[key] for key in counters}}
+
+
+def _check_set_up(case: Case, setup: dict[str, Any]) -> None:
+    first = setup.get("first_run") or {}
+    if case.kind == "changed":
+        expected = dataset.expected_upload(case.rows)
+        got = {key: first.get(key) for key in ("rows_accepted", "rows_rejected", "rows_invalid")}
+        if got != {key: expected[key] for key in got}:
+            raise BenchmarkError(f"{case.label}: the set-up's first run accounted {got}, expected {expected}")
+
+
+def expected_state(case: Case) -> dict[str, int]:
+    """What a stateful case's timed run must account: accepted, refused, invalid, unchanged."""
+    expected = {**dataset.expected_upload(case.rows), "rows_unchanged": 0}
+    if case.kind == "changed":  # only the edited rows are new to CleverTap; refused rows are retried
+        edited = stateful.edited_rows(case.rows)
+        expected["rows_unchanged"] = expected["rows_accepted"] - edited
+        expected["rows_accepted"] = edited
+    return expected
 
 
 def _run_process(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -240,11 +310,13 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
     problems = []
     if case.kind != "absorb" and result["rows"] != rows:  # absorb counts the records it sent
         problems.append(f"read {result['rows']} rows of {rows}")
-    if case.op == "upload":
-        expected = dataset.expected_upload(rows)
-        sendable = rows - expected["rows_invalid"]
-        if case.kind == "ours":
-            got = {key: result[key.removeprefix("rows_")] for key in ("rows_accepted", "rows_rejected", "rows_invalid")}
+    if case.op in ("upload", "state"):
+        expected = dataset.expected_upload(rows) if case.op == "upload" else expected_state(case)
+        sendable = rows - expected["rows_invalid"] - expected.get("rows_unchanged", 0)
+        if case.kind not in ("naive", "floor", "absorb"):  # ours, in any sync mode
+            keys = ["rows_accepted", "rows_rejected", "rows_invalid"]
+            keys += ["rows_unchanged"] if case.op == "state" else []
+            got = {key: result[key.removeprefix("rows_")] for key in keys}
             wanted = {key: expected[key] for key in got}
             if got != wanted:
                 problems.append(f"accounted {got}, expected {wanted}")
@@ -254,7 +326,7 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
         if case.latency is not None:
             if stats.get("records_received") != sent:
                 problems.append(f"the emulator received {stats.get('records_received')} records of {sent} sent")
-            if case.kind in ("ours", "naive") and stats.get("records_stored") != expected["rows_accepted"]:
+            if case.kind not in ("floor", "absorb") and stats.get("records_stored") != expected["rows_accepted"]:
                 problems.append(f"the emulator stored {stats.get('records_stored')}, expected {expected['rows_accepted']}")
     else:
         if result["sent"] != rows:
@@ -369,8 +441,57 @@ def figures(run: Run) -> dict[str, Any]:
                 )
                 table[op].append(row)
     table["memory"] = _memory_growth(run)
-    table["targets"] = targets(table, settings)
+    table["state"] = _state_figures(run)
+    table["targets"] = targets(table, settings) + state_targets(table["state"])
     return table
+
+
+def _state_figures(run: Run) -> list[dict[str, Any]]:
+    """Per size and latency: each stateful case's figures, and the ratios of the targets, per round."""
+    found = []
+    for latency in run.settings.state_latencies:
+        for rows in run.settings.state_sizes:
+            by_kind = {kind: _results(run, "state", kind, rows, latency) for kind in stateful.KINDS}
+            if not any(by_kind.values()):
+                continue
+            upsert, changed, first = (by_kind[kind] for kind in stateful.KINDS)
+            floor = _results(run, "upload", "floor", rows)
+            row: dict[str, Any] = {"rows": rows, "latency": latency}
+            for kind, results in by_kind.items():
+                for key in ("wall", "rate", "cpu_per_m", "peak_rss_mb"):
+                    row[f"{kind}_{key}"] = _median([r[key] for r in results.values()])
+            row["changed_sent"] = _median([r["sent"] for r in changed.values()])
+            row["floor_cpu_per_m"] = _median([r["cpu_per_m"] for r in floor.values()])
+            row["upsert_over_changed"] = _median([upsert[n]["wall"] / changed[n]["wall"] for n in changed if n in upsert])
+            row["first_over_upsert"] = _median([first[n]["wall"] / upsert[n]["wall"] for n in first if n in upsert])
+            # Per row read: an upper bound of the cost per unchanged row (the few rows sent cost more).
+            row["changed_cpu_over_floor"] = _median(
+                [changed[n]["cpu_per_m"] / floor[n]["cpu_per_m"] for n in changed if n in floor]
+            )
+            found.append(row)
+    return found
+
+
+def state_targets(state: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 12's targets, at the largest size measured (1M rows at 200 ms is the issue's case)."""
+    largest = max(state, key=lambda r: (r["rows"], r["latency"]), default=None)
+    smallest = min((r for r in state if largest and r["latency"] == largest["latency"]), key=lambda r: r["rows"], default=None)
+    where = "" if largest is None else f", {_size(largest['rows'])} rows, {largest['latency'] * 1000:.0f} ms"
+    found = []
+
+    def add(name: str, key: str, goal: str, test: Callable[[float], bool]) -> None:
+        value = None if largest is None else largest[key]
+        found.append({"target": name + where, "value": value, "goal": goal, "met": None if value is None else test(value)})
+
+    add("changed: upsert time / changed time, 1% changed", "upsert_over_changed", ">= 20", lambda v: v >= 20)
+    add("changed: CPU per row read / floor's", "changed_cpu_over_floor", "<= 1.5", lambda v: v <= 1.5)
+    add("first changed run (empty state): time / upsert's", "first_over_upsert", "<= 1.10", lambda v: v <= 1.10)
+    growth = None
+    if largest is not None and smallest is not None and smallest["rows"] < largest["rows"]:
+        growth = largest["changed_peak_rss_mb"] - smallest["changed_peak_rss_mb"]
+    name = "changed: peak memory" + ("" if growth is None else f" {_size(largest['rows'])} minus {_size(smallest['rows'])} rows")
+    found.append({"target": name, "value": growth, "goal": "<= 64 MB", "met": None if growth is None else growth <= 64})
+    return found
 
 
 def _memory_growth(run: Run) -> list[dict[str, Any]]:

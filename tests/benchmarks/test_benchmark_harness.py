@@ -17,6 +17,7 @@ TINY = runner.Settings(
     upload_latencies=(0.0,),
     delete_sizes=(250,),
     delete_latencies=(0.0,),
+    state_sizes=(),
     rounds=1,
     absorb_concurrency=4,
 )
@@ -58,7 +59,7 @@ def test_a_tiny_run_produces_every_figure_and_every_row_arrives(cache, tmp_path)
             assert row[key] is not None and row[key] > 0, (op, key)
         assert row["ours_emulator_cpu_per_m"] >= 0  # counted in clock ticks: a tiny run may take none
     assert {r["op"] for r in figures["floor"]} == {r["op"] for r in figures["ceiling"]} == {"upload", "delete"}
-    assert len(figures["targets"]) == 4
+    assert len(figures["targets"]) == 8  # the stateful ones not measured here: see the next test
 
     text = report.tables(run)
     assert "Uploads" in text and "Deletes" in text and "Targets" in text
@@ -68,6 +69,40 @@ def test_a_tiny_run_produces_every_figure_and_every_row_arrives(cache, tmp_path)
     written = doc.read_text()
     assert "Hand-written notes." in written and "More notes." in written and "old figures" not in written
     assert "| rows | latency | ours rows/s |" in written
+
+
+def test_a_tiny_stateful_run_accounts_for_every_row_and_sends_only_what_changed(cache):
+    settings = runner.Settings(
+        upload_sizes=(), delete_sizes=(), state_sizes=(1200, 2500), state_latencies=(0.0,), rounds=1,
+    )  # fmt: skip
+    run = runner.run(settings, "python -m benchmarks (stateful smoke test)", log=lambda line: None)
+
+    by_case = {(r["kind"], r["rows"]): r for r in run.results}
+    assert set(by_case) == {(kind, rows) for kind in ("floor", "upsert", "changed", "first") for rows in (1200, 2500)}
+    expected = dataset.expected_upload(2500)
+    edited = 25  # keys ending in 42: 42, 142, ..., 2442
+    changed, first = by_case[("changed", 2500)], by_case[("first", 2500)]
+    assert changed["set_up_run"]["rows_accepted"] == expected["rows_accepted"]  # the state the edit starts from
+    assert (changed["accepted"], changed["rejected"], changed["invalid"], changed["unchanged"]) == (
+        edited, expected["rows_rejected"], expected["rows_invalid"], expected["rows_accepted"] - edited,
+    )  # fmt: skip
+    # The emulator's counters are the timed run's: the edited rows and the refused ones, retried.
+    assert changed["emulator_stats"]["records_received"] == edited + expected["rows_rejected"]
+    assert changed["emulator_stats"]["records_stored"] == edited
+    for kind in ("upsert", "first"):
+        result = by_case[(kind, 2500)]
+        assert (result["accepted"], result["unchanged"]) == (expected["rows_accepted"], 0), kind
+        assert result["emulator_stats"]["records_stored"] == expected["rows_accepted"], kind
+    assert first["emulator_stats"]["records_received"] == 2500 - expected["rows_invalid"]
+
+    (small, large) = runner.figures(run)["state"]
+    assert (small["rows"], large["rows"], large["changed_sent"]) == (1200, 2500, edited + expected["rows_rejected"])
+    for key in ("upsert_over_changed", "first_over_upsert", "changed_cpu_over_floor"):
+        assert large[key] > 0, key
+    state_targets = runner.figures(run)["targets"][4:]
+    assert [t["met"] is not None for t in state_targets] == [True] * 4
+    assert "Stateful syncs" in report.tables(run)
+    assert not list(cache.glob("state-*.db"))  # each case's copy of the table is removed
 
 
 def test_the_floor_builds_the_very_records_ours_sends(cache):
@@ -119,7 +154,7 @@ def test_ratios_are_taken_within_a_round_and_targets_read_from_them():
     assert small["cpu_over_floor"] == pytest.approx(1.75)
     assert large["cpu_over_floor"] == pytest.approx(2.25)
     assert figures["memory"] == [{"op": "upload", "latency": 0.05, "small": 10_000, "large": 1_000_000, "mb": 20.0}]
-    met = {target["goal"]: target["met"] for target in figures["targets"]}
+    met = {target["goal"]: target["met"] for target in figures["targets"][:4]}  # the stateful ones follow
     assert met == {">= 8": None, ">= 0.6": True, "<= 2": False, "<= 64 MB": True}
 
 

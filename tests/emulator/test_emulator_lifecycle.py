@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -194,3 +195,22 @@ def test_command_line_refuses_bad_options() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "throttle_ratio" in result.stderr
+
+
+
+def test_the_command_freezes_what_survives_out_of_the_collectors_view() -> None:
+    """The emulator process keeps what it holds (stored profiles) out of full collections."""
+    from airflow_provider_clevertap.emulator.__main__ import _freeze_survivors
+
+    survivors = [{"profileData": {}} for _ in range(1000)]  # tracked containers, alive throughout
+    stopping = threading.Event()
+    stopping.set()  # one freeze, then it returns: the loop's first wait sees the event
+    assert gc.get_freeze_count() == 0
+    try:
+        _freeze_survivors(stopping)
+        assert gc.get_freeze_count() >= len(survivors)
+        collected = {id(obj) for obj in gc.get_objects()}  # every generation a collection walks
+        assert not any(id(survivor) in collected for survivor in survivors)
+    finally:
+        gc.unfreeze()  # this process is the test's: give its collector everything back
+    assert all(gc.is_tracked(survivor) for survivor in survivors)
