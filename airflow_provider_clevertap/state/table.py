@@ -46,8 +46,10 @@ def _ddl(hook: DbApiHook, table: str) -> str:
 
 
 def create_state_table(hook: DbApiHook, table: str) -> None:
-    """Create the state table if it is missing."""
-    hook.run(_ddl(hook, check_table_name(table, "state_table")))
+    """Create the state table, and its index where the warehouse has indexes, if they are missing."""
+    check_table_name(table, "state_table")
+    index = dialect_of(hook).index_ddl(table)
+    hook.run([_ddl(hook, table)] + ([index] if index else []))
 
 
 def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sync_id: str | None = None) -> int:
