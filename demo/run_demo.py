@@ -32,7 +32,7 @@ FIXED = "cust-0000017"  # staged with an email CleverTap refuses
 
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, check=True, text=True, capture_output=True
+        [sys.executable, "-m", "demo.airflow_cli", *args], env=env, check=True, text=True, capture_output=True
     )
 
 

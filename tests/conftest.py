@@ -82,10 +82,13 @@ def clevertap_connection(monkeypatch):
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """One Airflow metadata database (SQLite) for the whole test session."""
+    """One Airflow metadata database (SQLite) for the whole test session, and ``dag.test()`` working on it."""
     from airflow.utils import db
 
+    from demo.airflow_cli import wait_for_in_process_api_startup
+
     db.resetdb()
+    wait_for_in_process_api_startup()
 
 
 @pytest.fixture
@@ -145,10 +148,9 @@ def dag_runner(airflow_db, monkeypatch):
         )
 
         def run(dag_id, **kwargs):
-            from airflow.dag_processing.dagbag import DagBag
+            from _airflow_compat import load_dag
 
-            dag = DagBag(dag_folder=str(dag_file)).get_dag(dag_id)
-            assert dag is not None, f"no DAG {dag_id} in {dag_file}"
+            dag = load_dag(Path(dag_file), dag_id)
             kwargs.setdefault("logical_date", dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc))
             return dag.test(**kwargs)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from _airflow_compat import fresh_providers_managers
 from packaging.utils import canonicalize_name
 
 import airflow
@@ -78,17 +79,11 @@ def fresh_providers_manager(monkeypatch):
     hook-method path (and its warning) when wtforms imports; without it this test could
     never see the warning it looks for.
     """
-    from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
     fake_wtforms = types.ModuleType("wtforms")
     for name in ("BooleanField", "IntegerField", "PasswordField", "StringField"):
         setattr(fake_wtforms, name, type(name, (), {}))
     monkeypatch.setitem(sys.modules, "wtforms", fake_wtforms)
-    for manager in (ProvidersManager, ProvidersManagerTaskRuntime):
-        monkeypatch.setattr(manager, "_instance", None)
-        monkeypatch.setattr(manager, "_initialized", False)
-    return ProvidersManager, ProvidersManagerTaskRuntime
+    return fresh_providers_managers(monkeypatch)
 
 
 def test_airflow_discovers_the_provider_without_deprecation_warnings(fresh_providers_manager):

@@ -23,6 +23,7 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapCancelled,
     CleverTapConfigError,
 )
+from airflow_provider_clevertap.hooks import connection_form
 from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched, run_batches
 from airflow_provider_clevertap.hooks.session import (
     CancellableAdapter,
@@ -84,6 +85,18 @@ class CleverTapHook(HttpHook):
     default_conn_name = "clevertap_default"
     conn_type = "clevertap"
     hook_name = "CleverTap"
+
+    # Airflow 3.1 builds the connection form from these two; 3.2 and later from the provider info
+    # (the same data), and do not call them.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The ``region`` field of the connection form (Airflow 3.1)."""
+        return connection_form.connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form's hidden fields, labels and placeholders (Airflow 3.1)."""
+        return connection_form.ui_field_behaviour()
 
     def __init__(
         self,

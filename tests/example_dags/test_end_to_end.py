@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from _airflow_compat import load_dag
 from demo.warehouse import build_warehouse, customer_rows, expected_outcome
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator
@@ -41,9 +42,7 @@ def environment(emulator, airflow_db, tmp_path, monkeypatch):
 
 
 def run_dag(dag_id: str, **kwargs):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(EXAMPLE_DAGS / f"{dag_id}.py")).get_dag(dag_id)
+    dag = load_dag(EXAMPLE_DAGS / f"{dag_id}.py", dag_id)
     return dag.test(logical_date=LOGICAL_DATE, **kwargs)
 
 
@@ -76,9 +75,7 @@ def test_user_sync_stores_exactly_the_valid_profiles_and_records_the_rest(enviro
 
 
 def test_user_sync_sends_only_what_changed_and_everything_on_a_full_refresh(environment, emulator):
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(EXAMPLE_DAGS / "clevertap_user_sync.py")).get_dag("clevertap_user_sync")
+    dag = load_dag(EXAMPLE_DAGS / "clevertap_user_sync.py", "clevertap_user_sync")
     assert dag.test(logical_date=LOGICAL_DATE).state == "success"
     expected = expected_outcome(CUSTOMERS)
     with sqlite3.connect(environment) as db:

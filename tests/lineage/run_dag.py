@@ -11,15 +11,18 @@ import datetime as dt
 import importlib.util
 import json
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the compatibility module
 
 
 def main(dag_file: str, dag_id: str, logical_date: str) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from _airflow_compat import load_dag
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    dag = DagBag(dag_folder=dag_file).get_dag(dag_id)
+    dag = load_dag(Path(dag_file), dag_id)
     run = dag.test(logical_date=dt.datetime.fromisoformat(logical_date))
     with create_session() as session:
         xcoms = session.query(XComModel).filter_by(dag_id=dag_id, run_id=run.run_id, key="return_value").all()

@@ -31,6 +31,7 @@ from _reliability import (
     leaks,
     stage_users,
 )
+from _airflow_compat import redact, rendered_fields, xcom_values
 from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_clevertap.emulator import EmulatorFaults
@@ -57,37 +58,10 @@ def stage_users_with_problems(path: Path) -> None:
         )
 
 
-def xcom_values(run) -> list[Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.query(XComModel).filter(XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id).all()
-        return [row.value for row in rows]
-
-
-def rendered_fields(run) -> dict[str, Any]:
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(RenderedTaskInstanceFields)
-            .filter(
-                RenderedTaskInstanceFields.dag_id == run.dag_id,
-                RenderedTaskInstanceFields.run_id == run.run_id,
-            )
-            .one()
-        )
-        return dict(row.rendered_fields)
-
-
 # -- the task log, XCom and rendered fields of real task runs ---------------------------------------
 
 
 def test_a_run_with_retries_and_refusals_leaks_nothing(emu, sqlite_warehouse, reliability_dags, capfd):
-    from airflow.sdk._shared.secrets_masker import redact
-
     stage_users_with_problems(sqlite_warehouse)
     # 429s asking for no wait: retries (and their log lines) without the default 1 s back-off.
     emu.configure(faults=EmulatorFaults(throttle_ratio=0.4, retry_after=0, seed=31))

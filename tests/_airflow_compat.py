@@ -1,0 +1,104 @@
+"""What the tests need from Airflow's internals, for every supported Airflow (3.1, 3.2, 3.3).
+
+Every test that reaches past Airflow's public API goes through this module, so a new Airflow
+release that moves something breaks it in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow import __version__ as AIRFLOW_VERSION
+from packaging.version import Version
+
+AIRFLOW = Version(AIRFLOW_VERSION)
+
+__all__ = [
+    "AIRFLOW",
+    "connections_test_exit_code_reports_failure",
+    "fresh_providers_managers",
+    "load_dag",
+    "parse_dags",
+    "redact",
+    "rendered_fields",
+    "xcom_values",
+]
+
+
+def _dagbag(path: Path) -> Any:
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # 3.2 and later
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+
+    return DagBag(dag_folder=str(path))
+
+
+def load_dag(path: Path, dag_id: str) -> Any:
+    """The DAG ``dag_id`` parsed from ``path`` by Airflow's DagBag."""
+    dag = _dagbag(path).get_dag(dag_id)
+    assert dag is not None, f"no DAG {dag_id} in {path}"
+    return dag
+
+
+def parse_dags(path: Path) -> tuple[list[str], dict[str, str]]:
+    """The DAG ids Airflow's DagBag finds in ``path``, and its import errors."""
+    dagbag = _dagbag(path)
+    return dagbag.dag_ids, dagbag.import_errors
+
+
+def connections_test_exit_code_reports_failure() -> bool:
+    """Whether ``airflow connections test`` exits non-zero when the test fails (before 3.3.2 it exits 0)."""
+    return AIRFLOW >= Version("3.3.2")
+
+
+def redact(value: Any) -> Any:
+    """Airflow's secrets masker applied to ``value``, as the task log applies it."""
+    from airflow.sdk._shared.secrets_masker import redact as airflow_redact
+
+    return airflow_redact(value)
+
+
+def fresh_providers_managers(monkeypatch: Any) -> tuple[Any, Any]:
+    """The server's and the task runtime's providers managers, reset to discover from scratch.
+
+    Both are process-wide singletons. Before 3.2 one ``ProvidersManager`` serves both.
+    """
+    from airflow.providers_manager import ProvidersManager
+
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+    except ImportError:
+        ProvidersManagerTaskRuntime = ProvidersManager
+    for manager in {ProvidersManager, ProvidersManagerTaskRuntime}:
+        monkeypatch.setattr(manager, "_instance", None)
+        monkeypatch.setattr(manager, "_initialized", False)
+    return ProvidersManager, ProvidersManagerTaskRuntime
+
+
+def xcom_values(run: Any) -> list[Any]:
+    """The XCom values a DAG run stored in the metadata database."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter(XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id).all()
+        return [row.value for row in rows]
+
+
+def rendered_fields(run: Any) -> dict[str, Any]:
+    """The rendered template fields a DAG run's one task stored in the metadata database."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(RenderedTaskInstanceFields)
+            .filter(
+                RenderedTaskInstanceFields.dag_id == run.dag_id,
+                RenderedTaskInstanceFields.run_id == run.run_id,
+            )
+            .one()
+        )
+        return dict(row.rendered_fields)
