@@ -16,6 +16,7 @@ AIRFLOW = Version(AIRFLOW_VERSION)
 
 __all__ = [
     "AIRFLOW",
+    "connection_form",
     "connections_test_exit_code_reports_failure",
     "fresh_providers_managers",
     "load_dag",
@@ -72,9 +73,26 @@ def fresh_providers_managers(monkeypatch: Any) -> tuple[Any, Any]:
     except ImportError:
         ProvidersManagerTaskRuntime = ProvidersManager
     for manager in {ProvidersManager, ProvidersManagerTaskRuntime}:
-        monkeypatch.setattr(manager, "_instance", None)
+        if hasattr(manager, "_instance"):
+            monkeypatch.setattr(manager, "_instance", None)
+        else:  # before 3.2: airflow.utils.singleton.Singleton keeps the instances
+            monkeypatch.delitem(type(manager)._instances, manager, raising=False)
         monkeypatch.setattr(manager, "_initialized", False)
     return ProvidersManager, ProvidersManagerTaskRuntime
+
+
+def connection_form(connection_type: str, monkeypatch: Any) -> dict[str, Any]:
+    """The connection form the UI gets for ``connection_type``: what the API server's
+    ``/ui/connections/hook_meta`` answers, from providers discovered afresh."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    fresh_providers_managers(monkeypatch)
+    HookMetaService.hook_meta_data.cache_clear()
+    try:
+        [meta] = [meta for meta in HookMetaService.hook_meta_data() if meta.connection_type == connection_type]
+    finally:
+        HookMetaService.hook_meta_data.cache_clear()
+    return meta.model_dump(mode="json")
 
 
 def xcom_values(run: Any) -> list[Any]:

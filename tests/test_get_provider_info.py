@@ -12,8 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from _airflow_compat import fresh_providers_managers
+from _airflow_compat import AIRFLOW, connection_form, fresh_providers_managers
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 import airflow
 from airflow_provider_clevertap.get_provider_info import get_provider_info
@@ -108,21 +109,48 @@ def test_airflow_discovers_the_provider_without_deprecation_warnings(fresh_provi
     assert hook_info.package_name == PACKAGE
     assert hook_info.connection_testable is True
 
-    region = widgets["extra__clevertap__region"]
-    assert region.hook_class_name == HOOK_CLASS
-    assert set(region.field["schema"]["enum"]) == REGIONS
-    assert region.field["description"]
-    assert region.is_sensitive is False
+    if AIRFLOW >= Version("3.2"):
+        # Before 3.2 the widgets come from WTForms fields, which only the API server (with its
+        # stand-ins for WTForms and Flask) builds: test_the_ui_shows_the_connection_form_on_this_airflow.
+        region = widgets["extra__clevertap__region"]
+        assert region.hook_class_name == HOOK_CLASS
+        assert set(region.field["schema"]["enum"]) == REGIONS
+        assert region.field["description"]
+        assert region.is_sensitive is False
     assert behaviours["clevertap"]["relabeling"] == {"login": "Account ID", "password": "Passcode"}
     assert set(behaviours["clevertap"]["hidden_fields"]) == {"schema", "port"}
     assert behaviours["clevertap"]["placeholders"]["host"]
 
 
 
-def test_the_hook_defines_no_deprecated_form_methods():
+def test_the_ui_shows_the_connection_form_on_this_airflow(monkeypatch):
+    """What the UI's connection form is built from, on the installed Airflow: from the provider info
+    (3.2 and later) or from the hook's form methods (3.1), the same form."""
+    declared = _connection_type(get_provider_info())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        form = connection_form("clevertap", monkeypatch)
+    assert [str(w.message) for w in caught if "clevertap" in str(w.message).lower()] == []
+
+    assert form["hook_class_name"] == HOOK_CLASS
+    region = form["extra_fields"]["region"]
+    assert set(region["schema"]["enum"]) == REGIONS
+    assert region["schema"]["title"] == declared["conn-fields"]["region"]["label"]
+    assert region["value"] == "eu1"
+    assert region["description"]
+    fields = form["standard_fields"]
+    assert fields["login"]["title"] == "Account ID" and fields["password"]["title"] == "Passcode"
+    assert fields["url_schema"]["hidden"] and fields["port"]["hidden"]
+    assert not any(fields[name]["hidden"] for name in ("host", "login", "password"))
+    assert fields["host"]["placeholder"] == declared["ui-field-behaviour"]["placeholders"]["host"]
+
+
+def test_the_hooks_form_methods_give_the_declared_form():
     from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 
-    for klass in CleverTapHook.__mro__:
-        if klass.__module__.startswith("airflow_provider_clevertap"):
-            assert "get_connection_form_widgets" not in vars(klass)
-            assert "get_ui_field_behaviour" not in vars(klass)
+    behaviour = _connection_type(get_provider_info())["ui-field-behaviour"]
+    assert CleverTapHook.get_ui_field_behaviour() == {
+        "hidden_fields": behaviour["hidden-fields"],
+        "relabeling": behaviour["relabeling"],
+        "placeholders": behaviour["placeholders"],
+    }
