@@ -110,17 +110,16 @@ def test_airflow_discovers_the_provider_without_deprecation_warnings(fresh_provi
     assert hook_info.connection_testable is True
 
     if AIRFLOW >= Version("3.2"):
-        # Before 3.2 the widgets come from WTForms fields, which only the API server (with its
-        # stand-ins for WTForms and Flask) builds: test_the_ui_shows_the_connection_form_on_this_airflow.
+        # Before 3.2 the form comes from the hook's WTForms fields, which only the API server (with
+        # its stand-ins for WTForms and Flask) builds: test_the_ui_shows_the_connection_form_on_this_airflow.
         region = widgets["extra__clevertap__region"]
         assert region.hook_class_name == HOOK_CLASS
         assert set(region.field["schema"]["enum"]) == REGIONS
         assert region.field["description"]
         assert region.is_sensitive is False
-    assert behaviours["clevertap"]["relabeling"] == {"login": "Account ID", "password": "Passcode"}
-    assert set(behaviours["clevertap"]["hidden_fields"]) == {"schema", "port"}
-    assert behaviours["clevertap"]["placeholders"]["host"]
-
+        assert behaviours["clevertap"]["relabeling"] == {"login": "Account ID", "password": "Passcode"}
+        assert set(behaviours["clevertap"]["hidden_fields"]) == {"schema", "port"}
+        assert behaviours["clevertap"]["placeholders"]["host"]
 
 
 def test_the_ui_shows_the_connection_form_on_this_airflow(monkeypatch):
