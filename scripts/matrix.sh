@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make matrix [VERSIONS="3.1.8 3.2.2"]`: for each Airflow version, its own environment in
+# .matrix/VERSION (installed from the package index with uv), the test suite, then `make demo`'s
+# run. "minimum" is the oldest supported Airflow with the lowest provider versions we declare
+# (constraints/minimum.txt); constraints/airflow-MAJOR.MINOR.txt, where present, caps what that
+# Airflow release itself leaves open and breaks with. Prints one line per version at the end.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+UV=${UV:-.venv/bin/uv}
+PYTHON=${PYTHON:-python3}
+results=()
+status=0
+for version in "$@"; do
+    start=$(date +%s)
+    env=.matrix/$version
+    if [ "$version" = minimum ]; then
+        constraints=(-c constraints/minimum.txt)
+        airflow=$(sed -n 's/^apache-airflow==//p' constraints/minimum.txt)
+    else
+        constraints=()
+        airflow=$version
+        minor=constraints/airflow-$(echo "$version" | cut -d. -f1,2).txt
+        [ -f "$minor" ] && constraints=(-c "$minor")
+    fi
+    echo "== Airflow $version: installing into $env"
+    if ! { "$UV" venv -q --allow-existing --python "$PYTHON" "$env" \
+        && VIRTUAL_ENV=$env "$UV" pip install -q "apache-airflow==$airflow" -e '.[test]' "${constraints[@]}"; }; then
+        results+=("$version: install FAILED"); status=1; continue
+    fi
+    echo "== Airflow $version: test suite"
+    if "$env/bin/python" -m pytest -q -p no:cacheprovider; then suite=passed; else suite=FAILED; status=1; fi
+    echo "== Airflow $version: demo"
+    if "$env/bin/python" -m demo.run_demo; then demo=works; else demo=FAILED; status=1; fi
+    results+=("$version: suite $suite, demo $demo, $(( $(date +%s) - start )) s")
+done
+echo
+printf '%s\n' "${results[@]}"
+exit $status
