@@ -177,7 +177,8 @@ class SyncReport:
     def describe_problems(self, limit: int = 5) -> str:
         """A few identities and reasons, for an error message."""
         return "; ".join(
-            f"{problem.identity or '(no identity)'}: {'' if problem.code is None else f'code {problem.code}, '}{problem.error}"
+            f"{problem.identity or '(no identity)'}: "
+            f"{'' if problem.code is None else f'code {problem.code}, '}{problem.error}"
             for problem in self.problems[:limit]
         )
 

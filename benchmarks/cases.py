@@ -248,7 +248,7 @@ def naive_upload(spec: Spec) -> Prepared:
         while rows := cursor.fetchmany(UPLOAD_BATCH):
             batch = []
             for row in rows:
-                record = dict(zip(columns, row))
+                record = dict(zip(columns, row, strict=True))
                 lifetime_value = record["lifetime_value"]
                 if isinstance(lifetime_value, decimal.Decimal):
                     lifetime_value = float(lifetime_value)

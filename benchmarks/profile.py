@@ -4,8 +4,9 @@
     python -m benchmarks.profile --op delete --rows 10000 --latency 0
     python -m benchmarks.profile --tool pyinstrument  # main thread only, with call tree
 
-py-spy samples every thread, whichever holds the GIL (``pip install py-spy``); pyinstrument (``pip install pyinstrument``)
-only the thread that runs the operator, where rows are read and mapped. Neither is a dependency
+py-spy samples every thread, whichever holds the GIL (``pip install py-spy``); pyinstrument
+(``pip install pyinstrument``) only the thread that runs the operator, where rows are read and mapped.
+Neither is a dependency
 of the project. Sampling slows the process down: read the shares, not the rates.
 """
 
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             raw = Path(scratch) / "profile.txt"
             # --gil: only the thread holding the GIL, i.e. running Python (or C called from it).
             command = [
-                py_spy, "record", "--gil", "--format", "raw", "--rate", str(args.rate), "--output", str(raw), "--", *case,
+                py_spy, "record", "--gil", "--format", "raw", "--rate", str(args.rate),
+                "--output", str(raw), "--", *case,
             ]  # fmt: skip
             subprocess.run(command, cwd=dataset.ROOT, env=env, check=True, capture_output=True)
             print(summarize(raw))

@@ -27,9 +27,9 @@ def _render(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" for _ in headers) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(headers, widths))]
-    lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(headers, widths, strict=True))]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
 
 
@@ -152,7 +152,8 @@ def _placement_note(machine: dict[str, Any]) -> str:
         return "Case processes and the emulator shared the machine's one CPU."
     return (
         f"Case processes ran on CPU {', '.join(map(str, case_cpus))}, the emulator on CPU "
-        f"{', '.join(map(str, emulator_cpus))}: it stands in for CleverTap's servers, which never share the client's core."
+        f"{', '.join(map(str, emulator_cpus))}: it stands in for CleverTap's servers, "
+        "which never share the client's core."
     )
 
 

@@ -5,7 +5,8 @@ tasks through) schedules its start-up on its event loop without waiting for it, 
 request can overtake it, and lets the started API be garbage-collected while its transport is in
 use, which ends it: on 3.2.2 tasks then fail with ``'State' object has no attribute
 'svcs_registry'``. Airflow 3.3 does both right; :func:`wait_for_in_process_api_startup` makes
-the older versions wait for the start-up and keep the API as long as its transport. The demo and the test suite both apply it from here.
+the older versions wait for the start-up and keep the API as long as its transport. The demo and
+the test suite both apply it from here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def wait_for_in_process_api_startup() -> None:
     from packaging.version import Version
 
     # An attrs class with slots: its cached properties are computed by its __getattr__.
-    compute = InProcessExecutionAPI.__getattr__
+    compute = getattr(InProcessExecutionAPI, "__getattr__")  # noqa: B009 (mypy does not know attrs adds it)
     if Version(airflow_version) >= Version("3.3") or getattr(compute, "waits_for_startup", False):
         return
 
@@ -53,7 +54,7 @@ def wait_for_in_process_api_startup() -> None:
         return transport
 
     getattr_waiting_for_startup.waits_for_startup = True  # type: ignore[attr-defined]
-    InProcessExecutionAPI.__getattr__ = getattr_waiting_for_startup  # type: ignore[method-assign]
+    setattr(InProcessExecutionAPI, "__getattr__", getattr_waiting_for_startup)  # noqa: B010
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 PLANS = ("free", "starter", "pro", "enterprise")
@@ -104,7 +105,7 @@ def build_warehouse(path: Path, customers: int, interval_start: dt.datetime, del
 def postgres_connection(uri: str, extra: dict | None = None) -> str:
     """The Airflow connection (``AIRFLOW_CONN_...`` JSON) of a PostgreSQL warehouse at ``uri``."""
     parts = urlsplit(uri)
-    connection = {
+    connection: dict[str, Any] = {
         "conn_type": "postgres",
         "host": parts.hostname,
         "port": parts.port or 5432,

@@ -21,7 +21,7 @@ from airflow.sdk import DAG, Param
 try:
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # Airflow before 3.2 has it only in airflow.timetables
-    from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[assignment,no-redef]
+    from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[assignment]
 
 from airflow_provider_clevertap.lineage import clevertap_asset
 from airflow_provider_clevertap.operators import CleverTapUserUploadOperator

@@ -189,7 +189,8 @@ MOMENTS = st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(999
 
 
 def _fields(moment: dt.datetime) -> str:
-    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    date = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return f"{date}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
 
 
 def _offset(minutes: int, colon: bool) -> str:

@@ -20,7 +20,7 @@ _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
 # Requests still running this long after stop() are cut (their connections closed); those
 # waiting on latency or slow faults are cut at once.
-_GRACE_PERIOD = 1.0
+_GRACE_PERIOD = 1
 # Longer than any client pool keeps a connection idle, so that clients reusing a session never
 # race the server closing it; stop() closes idle connections anyway.
 _KEEP_ALIVE = 120

@@ -462,7 +462,8 @@ def _record_identities(records: list[dict[str, Any]]) -> list[Any]:
     identities = list(map(_identity_field, records))
     if None in identities:
         identities = [
-            identity if identity is not None else record.get("objectId") for identity, record in zip(identities, records)
+            identity if identity is not None else record.get("objectId")
+            for identity, record in zip(identities, records, strict=True)
         ]
     return identities
 

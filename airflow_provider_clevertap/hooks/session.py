@@ -39,7 +39,7 @@ class CancellableAdapter(TCPKeepAliveAdapter):
         adapter = self
 
         def tracking(pool_class: type) -> type:
-            class TrackingPool(pool_class):  # type: ignore[misc, valid-type]
+            class TrackingPool(pool_class):
                 def _new_conn(self) -> Any:
                     connection = super()._new_conn()
                     with adapter._opened_lock:

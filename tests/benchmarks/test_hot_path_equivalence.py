@@ -60,8 +60,8 @@ rule_shaped = st.builds(
     st.just("") | _two(0, 61).map(lambda s: f":{s}"),
     st.sampled_from(["", ".1", ".12", ".123", ".1234", ".123456"]),
     st.sampled_from(["", "Z", "z"]) | st.builds(
-        lambda sign, h, colon, m: f"{sign}{h}{colon}{m}", st.sampled_from("+-"), _two(0, 25), st.sampled_from(["", ":"]),
-        _two(0, 99),
+        lambda sign, h, colon, m: f"{sign}{h}{colon}{m}",
+        st.sampled_from("+-"), _two(0, 25), st.sampled_from(["", ":"]), _two(0, 99),
     ),
 )  # fmt: skip
 texts = st.one_of(

@@ -84,7 +84,7 @@ def test_stop_cuts_requests_that_outlive_the_grace_period() -> None:
 def test_start_twice_and_url_before_start_are_errors() -> None:
     emu = CleverTapEmulator()
     with pytest.raises(RuntimeError):
-        emu.url
+        _ = emu.url
     with emu:
         with pytest.raises(RuntimeError):
             emu.start()

@@ -590,7 +590,7 @@ def test_invalid_rows_are_counted_with_a_reason_and_never_sent(clevertap, contex
         ("too-many", "257 custom properties"),
     ]
     assert [identity for identity, _ in errors] == [identity for identity, _ in expected]
-    for (identity, error), (_, words) in zip(errors, expected):
+    for (identity, error), (_, words) in zip(errors, expected, strict=True):
         assert words in error, (identity, error)
 
 
@@ -755,7 +755,7 @@ def test_rejected_rows_table_on_sqlite_gets_one_row_per_problem(sqlite_db, cleve
     assert len(stored) == len(invalid) + len(refused) == 14  # every problem, not only the 20-row sample
     assert {row[3] for row in stored if row[4] is None} == invalid
     assert {row[3] for row in stored if row[4] == 515} == refused
-    for dag_id, task_id, run_id, identity, code, error, recorded_at in stored:
+    for _dag_id, task_id, run_id, _identity, code, error, recorded_at in stored:
         assert task_id == "upload_profiles" and run_id == CONTEXT_RUN_ID
         assert error == (EMAIL_INVALID[1] if code == 515 else "property 'bio' is longer than 512 bytes")
         assert before <= dt.datetime.fromisoformat(recorded_at) <= dt.datetime.now(dt.timezone.utc)
