@@ -9,7 +9,12 @@ the same identity creates the profile again, so stage deletions after the last u
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow before 3.2 has it only in airflow.timetables
+    from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[assignment]
 
 from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator
 
