@@ -32,9 +32,7 @@ class CleverTapAPIError(AirflowException):
         where = f"HTTP {status}" if status is not None else "no response"
         detail = f"code {code}: " if code is not None else ""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        super().__init__(
-            f"CleverTap {action} failed{tries} ({where}): {detail}{self.server_message}{hint}"
-        )
+        super().__init__(f"CleverTap {action} failed{tries} ({where}): {detail}{self.server_message}{hint}")
 
 
 class CleverTapAuthError(CleverTapAPIError):

@@ -57,8 +57,7 @@ def get_provider_info():
                     "region": {
                         "label": "Region",
                         "description": (
-                            "Your CleverTap account's region (Settings > Project). "
-                            "Ignored when Host is set."
+                            "Your CleverTap account's region (Settings > Project). Ignored when Host is set."
                         ),
                         "schema": {
                             "type": ["string", "null"],

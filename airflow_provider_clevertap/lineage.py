@@ -107,7 +107,9 @@ class CleverTapLineageMixin(_Operator):
     source_conn_id: str | None
     sql: str | None
     rejected_rows_table: str | None
-    dry_run: bool
+    # The operators' public ``dry_run`` argument shadows BaseOperator.dry_run(), a method Airflow's
+    # own code never calls on a task instance; the argument name is the documented contract.
+    dry_run: bool  # type: ignore[assignment]
     _lineage_report: SyncReport | None = None
     _lineage_summary: Mapping[str, Any] | None = None
     _lineage_fields: Sequence[FieldPath] | None = None

@@ -30,8 +30,26 @@ MAX_STRING_BYTES = 512
 MAX_CUSTOM_PROPERTIES = 256
 # CleverTap's own profile fields: they do not count against the limit of custom properties.
 STANDARD_PROPERTIES = frozenset(
-    {"Name", "Email", "Phone", "Gender", "DOB", "Age", "Employed", "Education", "Married", "Photo",
-     "Identity", "MSG-email", "MSG-push", "MSG-sms", "MSG-whatsapp", "MSG-dndPhone", "MSG-dndEmail", "Tz"}
+    {
+        "Name",
+        "Email",
+        "Phone",
+        "Gender",
+        "DOB",
+        "Age",
+        "Employed",
+        "Education",
+        "Married",
+        "Photo",
+        "Identity",
+        "MSG-email",
+        "MSG-push",
+        "MSG-sms",
+        "MSG-whatsapp",
+        "MSG-dndPhone",
+        "MSG-dndEmail",
+        "Tz",
+    }
 )
 MAX_TS = 253402300799  # 9999-12-31T23:59:59Z: a larger ts is a mistake (often epoch milliseconds)
 _MAX_NUMBER = sys.float_info.max  # a bigger number is no JSON number any reader can hold
@@ -343,7 +361,7 @@ class ProfileMapper:
         if isinstance(value, (int, float, decimal.Decimal)):
             if not _is_finite(value):
                 raise InvalidRow(f"property {name!r} is not a finite number")
-            if abs(value) > _MAX_NUMBER:
+            if abs(value) > _MAX_NUMBER:  # type: ignore[operator]  # a Decimal compares with a float
                 raise InvalidRow(f"property {name!r} is a number too large for CleverTap")
             if isinstance(value, decimal.Decimal):
                 return int(value) if value == value.to_integral_value() else float(value)

@@ -21,6 +21,4 @@ def base_url_for_region(region: str | None) -> str:
     try:
         return REGION_HOSTS[key]
     except KeyError:
-        raise ValueError(
-            f"Unknown CleverTap region {region!r}; valid regions are: {', '.join(REGION_HOSTS)}"
-        ) from None
+        raise ValueError(f"Unknown CleverTap region {region!r}; valid regions are: {', '.join(REGION_HOSTS)}") from None

@@ -9,8 +9,9 @@ without its "+"), so the position is the reliable key; the echoed identity is on
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 _SKIPPED_RECORD = re.compile(r"\s*\.?\s*Skipped record number\s*:\s*(\d+)\s*$", re.IGNORECASE)
 
@@ -81,6 +82,7 @@ def parse_refusals(body: Any, identities: Sequence[Any], *, processed_is_stored:
         message = str(entry.get("error") or "refused with no reason given")
         code = _as_int(entry.get("code"))
         match = _SKIPPED_RECORD.search(message)
+        position: int | None
         if match:
             position = int(match.group(1)) - 1
             message = message[: match.start()] or message
@@ -92,7 +94,7 @@ def parse_refusals(body: Any, identities: Sequence[Any], *, processed_is_stored:
             unplaced.append(Refusal(None, code, message))
     # A refusal we cannot place is still a refusal: count it, but never more than the batch.
     room = len(identities) - len(refused)
-    refusals = sorted(refused.values(), key=lambda r: r.position) + unplaced[:room]
+    refusals = [refused[position] for position in sorted(refused)] + unplaced[:room]
     if processed_is_stored and status != "success":
         refusals += _unaccounted(body.get("processed"), len(identities), len(refusals))
     return refusals

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 import re
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import msgspec
 from airflow.providers.common.sql.hooks.sql import DbApiHook
@@ -25,6 +24,12 @@ PROGRESS_INTERVAL = 10.0
 _encode_problem = msgspec.json.Encoder().encode
 _decode_problem = msgspec.json.Decoder().decode
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+
+
+class InfoLog(Protocol):
+    """What the report logs through: a ``logging.Logger`` or Airflow 3's structlog task logger."""
+
+    def info(self, event: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class SyncReport:
         flat. ``close()`` removes it.
     """
 
-    def __init__(self, action: str, dry_run: bool, log: logging.Logger, *, keep_problems: bool = False) -> None:
+    def __init__(self, action: str, dry_run: bool, log: InfoLog, *, keep_problems: bool = False) -> None:
         self.action = action
         self.dry_run = dry_run
         self.log = log

@@ -31,9 +31,7 @@ def get_sql_hook(conn_id: str) -> DbApiHook:
     """Return the connection's SQL hook, with statement logging off (parameters can be personal data)."""
     hook = BaseHook.get_connection(conn_id).get_hook()
     if not isinstance(hook, DbApiHook):
-        raise TypeError(
-            f"Connection {conn_id!r} is of type {type(hook).__name__}, not a SQL connection (DbApiHook)"
-        )
+        raise TypeError(f"Connection {conn_id!r} is of type {type(hook).__name__}, not a SQL connection (DbApiHook)")
     hook.log_sql = False
     return hook
 

@@ -1,9 +1,9 @@
 """``python -m benchmarks``: run the benchmarks, print the figures, write docs/benchmarks.md.
 
-    python -m benchmarks                 # make bench: every size and latency, 3 rounds
-    python -m benchmarks --quick         # make bench-quick: 10k rows, 1 round, under a minute
-    python -m benchmarks --postgres      # read the staged table from PostgreSQL
-    python -m benchmarks --sizes 10000,200000 --latencies 50 --rounds 5 --no-write
+python -m benchmarks                 # make bench: every size and latency, 3 rounds
+python -m benchmarks --quick         # make bench-quick: 10k rows, 1 round, under a minute
+python -m benchmarks --postgres      # read the staged table from PostgreSQL
+python -m benchmarks --sizes 10000,200000 --latencies 50 --rounds 5 --no-write
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         state_latencies=args.state_latencies,
         backend="postgres" if args.postgres else None,
     )
-    command = "python -m benchmarks" + "".join(f" {shlex.quote(arg)}" for arg in (sys.argv[1:] if argv is None else argv))
+    command = "python -m benchmarks" + "".join(
+        f" {shlex.quote(arg)}" for arg in (sys.argv[1:] if argv is None else argv)
+    )
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     try:
         run = runner.run(settings, command)
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     runner.save(run, raw)
     print(f"Raw results: {raw.relative_to(runner.ROOT)}")
     # A full run writes the docs; a quick or narrowed one only when asked to.
-    write = args.write if args.write is not None else not (args.quick or args.sizes or args.latencies or args.state_sizes)
+    write = (
+        args.write if args.write is not None else not (args.quick or args.sizes or args.latencies or args.state_sizes)
+    )
     if write:
         report.write_markdown(run, args.output, DOC_TEMPLATE)
         print(f"Wrote {args.output}")

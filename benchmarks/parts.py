@@ -78,7 +78,12 @@ def per_row(rows: int, repeats: int) -> dict[str, float]:
 def per_request(repeats: int) -> float:
     """Milliseconds of CPU per upload request of 1000 records (encoding excluded), one at a time."""
     body = msgspec.json.encode(
-        {"d": [{"type": "profile", "identity": f"u{i}", "profileData": {"Email": f"u{i}@example.com"}} for i in range(1000)]}
+        {
+            "d": [
+                {"type": "profile", "identity": f"u{i}", "profileData": {"Email": f"u{i}@example.com"}}
+                for i in range(1000)
+            ]
+        }
     )
     from airflow_provider_clevertap.hooks.clevertap import UPLOAD_ENDPOINT, CleverTapHook
 

@@ -38,7 +38,9 @@ def tables(run: Run, markdown: bool = False) -> str:
     parts = []
     heading = (lambda text: f"\n#### {text}\n") if markdown else (lambda text: f"\n{text}\n")
     rounds = run.settings.rounds
-    note = f"medians of {rounds} rounds; ratios computed within a round, then their median" if rounds > 1 else "one round"
+    note = (
+        f"medians of {rounds} rounds; ratios computed within a round, then their median" if rounds > 1 else "one round"
+    )
 
     for op, batch in (("upload", "1000"), ("delete", "100")):
         rows = data[op]
@@ -78,7 +80,15 @@ def tables(run: Run, markdown: bool = False) -> str:
             ]
             for r in data["ceiling"]
         ]  # fmt: skip
-        headers = ["op", "rows", "latency", "API limit rows/s", "emulator absorbs rows/s", "emulator CPU s/M", "ceiling rows/s"]
+        headers = [
+            "op",
+            "rows",
+            "latency",
+            "API limit rows/s",
+            "emulator absorbs rows/s",
+            "emulator CPU s/M",
+            "ceiling rows/s",
+        ]
         parts.append(_render(headers, body, markdown))
 
     ours_rows = [r for op in ("upload", "delete") for r in data[op]]
@@ -168,7 +178,11 @@ def markdown_section(run: Run) -> str:
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, "
         f"{machine['platform']}; commit {machine['commit']}"
-        + (f" (at the end: {machine['commit_after']})" if machine.get("commit_after", machine["commit"]) != machine["commit"] else "")
+        + (
+            f" (at the end: {machine['commit_after']})"
+            if machine.get("commit_after", machine["commit"]) != machine["commit"]
+            else ""
+        )
         + f". Load average {machine['load_average_before']} before, "
         f"{machine.get('load_average_after', '?')} after: a shared machine, so figures move by 10-20% between runs.",
         "",

@@ -136,7 +136,9 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
                     if kind == "naive" and op == "upload" and rows > settings.naive_max_rows:
                         skipped.append((case, f"naive runs on at most {_size(settings.naive_max_rows)} rows"))
                     elif max(waiting, ours_waiting if kind == "absorb" else 0) > settings.latency_budget:
-                        skipped.append((case, f"would spend {max(waiting, ours_waiting):.0f} s waiting on latency alone"))
+                        skipped.append(
+                            (case, f"would spend {max(waiting, ours_waiting):.0f} s waiting on latency alone")
+                        )
                     else:
                         cases.append(case)
     floors = {(case.op, case.rows) for case in cases if case.kind == "floor"}
@@ -259,7 +261,8 @@ def _run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) 
     if emulator_cpu is not None:
         result["emulator_cpu_per_m"] = emulator_cpu / counted * 1e6
     result["emulator_stats"] = {
-        key: stats.get(key) for key in ("requests", "throttled", "max_in_flight", "records_received", "records_stored", "deletes")
+        key: stats.get(key)
+        for key in ("requests", "throttled", "max_in_flight", "records_received", "records_stored", "deletes")
     }
     return result
 
@@ -327,7 +330,9 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
             if stats.get("records_received") != sent:
                 problems.append(f"the emulator received {stats.get('records_received')} records of {sent} sent")
             if case.kind not in ("floor", "absorb") and stats.get("records_stored") != expected["rows_accepted"]:
-                problems.append(f"the emulator stored {stats.get('records_stored')}, expected {expected['rows_accepted']}")
+                problems.append(
+                    f"the emulator stored {stats.get('records_stored')}, expected {expected['rows_accepted']}"
+                )
     else:
         if result["sent"] != rows:
             problems.append(f"sent {result['sent']} ids of {rows}")
@@ -338,7 +343,9 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
 
 
 def _describe(result: dict[str, Any]) -> str:
-    text = f"{result['rate']:>9,.0f} rows/s, CPU {result['cpu_per_m']:5.1f} s/M rows, peak {result['peak_rss_mb']:4.0f} MB"
+    text = (
+        f"{result['rate']:>9,.0f} rows/s, CPU {result['cpu_per_m']:5.1f} s/M rows, peak {result['peak_rss_mb']:4.0f} MB"
+    )
     if result.get("emulator_cpu_per_m") is not None:
         text += f", emulator CPU {result['emulator_cpu_per_m']:4.1f} s/M"
     if result.get("retries"):
@@ -367,7 +374,9 @@ def ceiling(run: Run, op: str, rows: int, latency: float, round_number: int) -> 
     if absorbed is None:
         return None
     settings = run.settings
-    batch, concurrency = (UPLOAD_BATCH, API_CONCURRENCY) if op == "upload" else (DELETE_BATCH, settings.delete_concurrency)
+    batch, concurrency = (
+        (UPLOAD_BATCH, API_CONCURRENCY) if op == "upload" else (DELETE_BATCH, settings.delete_concurrency)
+    )
     api_limit = math.inf if latency == 0 else concurrency * batch / latency
     return min(api_limit, absorbed["rate"])
 
@@ -403,7 +412,9 @@ def figures(run: Run) -> dict[str, Any]:
                 absorbed = _results(run, op, "absorb", rows, latency)
                 if absorbed:
                     batch, concurrency = (
-                        (UPLOAD_BATCH, API_CONCURRENCY) if op == "upload" else (DELETE_BATCH, settings.delete_concurrency)
+                        (UPLOAD_BATCH, API_CONCURRENCY)
+                        if op == "upload"
+                        else (DELETE_BATCH, settings.delete_concurrency)
                     )
                     table["ceiling"].append(
                         {
@@ -462,7 +473,9 @@ def _state_figures(run: Run) -> list[dict[str, Any]]:
                     row[f"{kind}_{key}"] = _median([r[key] for r in results.values()])
             row["changed_sent"] = _median([r["sent"] for r in changed.values()])
             row["floor_cpu_per_m"] = _median([r["cpu_per_m"] for r in floor.values()])
-            row["upsert_over_changed"] = _median([upsert[n]["wall"] / changed[n]["wall"] for n in changed if n in upsert])
+            row["upsert_over_changed"] = _median(
+                [upsert[n]["wall"] / changed[n]["wall"] for n in changed if n in upsert]
+            )
             row["first_over_upsert"] = _median([first[n]["wall"] / upsert[n]["wall"] for n in first if n in upsert])
             # Per row read: an upper bound of the cost per unchanged row (the few rows sent cost more).
             row["changed_cpu_over_floor"] = _median(
@@ -475,13 +488,17 @@ def _state_figures(run: Run) -> list[dict[str, Any]]:
 def state_targets(state: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 12's targets, at the largest size measured (1M rows at 200 ms is the issue's case)."""
     largest = max(state, key=lambda r: (r["rows"], r["latency"]), default=None)
-    smallest = min((r for r in state if largest and r["latency"] == largest["latency"]), key=lambda r: r["rows"], default=None)
+    smallest = min(
+        (r for r in state if largest and r["latency"] == largest["latency"]), key=lambda r: r["rows"], default=None
+    )
     where = "" if largest is None else f", {_size(largest['rows'])} rows, {largest['latency'] * 1000:.0f} ms"
     found = []
 
     def add(name: str, key: str, goal: str, test: Callable[[float], bool]) -> None:
         value = None if largest is None else largest[key]
-        found.append({"target": name + where, "value": value, "goal": goal, "met": None if value is None else test(value)})
+        found.append(
+            {"target": name + where, "value": value, "goal": goal, "met": None if value is None else test(value)}
+        )
 
     add("changed: upsert time / changed time, 1% changed", "upsert_over_changed", ">= 20", lambda v: v >= 20)
     add("changed: CPU per row read / floor's", "changed_cpu_over_floor", "<= 1.5", lambda v: v <= 1.5)
@@ -489,7 +506,9 @@ def state_targets(state: list[dict[str, Any]]) -> list[dict[str, Any]]:
     growth = None
     if largest is not None and smallest is not None and smallest["rows"] < largest["rows"]:
         growth = largest["changed_peak_rss_mb"] - smallest["changed_peak_rss_mb"]
-    name = "changed: peak memory" + ("" if growth is None else f" {_size(largest['rows'])} minus {_size(smallest['rows'])} rows")
+    name = "changed: peak memory" + (
+        "" if growth is None else f" {_size(largest['rows'])} minus {_size(smallest['rows'])} rows"
+    )
     found.append({"target": name, "value": growth, "goal": "<= 64 MB", "met": None if growth is None else growth <= 64})
     return found
 
@@ -509,7 +528,9 @@ def _memory_growth(run: Run) -> list[dict[str, Any]]:
             low, high = _results(run, op, "ours", small, latency), _results(run, op, "ours", large, latency)
             differences = [high[n]["peak_rss_mb"] - low[n]["peak_rss_mb"] for n in high if n in low]
             if differences:
-                growth.append({"op": op, "latency": latency, "small": small, "large": large, "mb": _median(differences)})
+                growth.append(
+                    {"op": op, "latency": latency, "small": small, "large": large, "mb": _median(differences)}
+                )
     return growth
 
 
@@ -560,7 +581,11 @@ def machine_note() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu_model = line.split(":", 1)[1].strip()
                 break
-        memory_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")).split()[1])
+        memory_kb = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
     except (OSError, StopIteration, ValueError):
         memory_kb = 0
     return {
@@ -578,8 +603,12 @@ def machine_note() -> dict[str, Any]:
 
 def _git_commit() -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         return "unknown"
     return f"{commit}{' + uncommitted changes' if dirty else ''}" or "unknown"

@@ -77,4 +77,3 @@ def timed(spec: Spec) -> Prepared:
     operator = upload_operator(spec, **options)
     as_in_a_task_process()
     return lambda: ours_result(operator.execute(CONTEXT))
-

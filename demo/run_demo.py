@@ -17,9 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from demo.warehouse import build_warehouse
-
 from airflow_provider_clevertap.emulator import CleverTapEmulator
+from demo.warehouse import build_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".demo"
@@ -42,7 +41,9 @@ def main() -> None:
     warehouse = build_warehouse(WORK / "warehouse.db", CUSTOMERS, INTERVAL_START)
     print(f"Staged {CUSTOMERS} customers in {warehouse}")
 
-    with CleverTapEmulator(account_id="DEMO-ACCOUNT", passcode="demo-passcode", db_path=WORK / "clevertap.db") as emulator:
+    with CleverTapEmulator(
+        account_id="DEMO-ACCOUNT", passcode="demo-passcode", db_path=WORK / "clevertap.db"
+    ) as emulator:
         print(f"CleverTap emulator running at {emulator.url}")
         env = {
             **os.environ,
@@ -100,7 +101,16 @@ def print_summary(metadata_db: Path) -> None:
     if isinstance(summary, str):
         summary = json.loads(summary)
     print("\nSummary (the task's return value):")
-    keys = ("rows_read", "rows_accepted", "rows_rejected", "rows_invalid", "rows_unchanged", "batches", "requests", "seconds")
+    keys = (
+        "rows_read",
+        "rows_accepted",
+        "rows_rejected",
+        "rows_invalid",
+        "rows_unchanged",
+        "batches",
+        "requests",
+        "seconds",
+    )
     for key in keys:
         print(f"  {key:>14}: {summary.get(key)}")
 

@@ -81,7 +81,12 @@ def expected_outcome(count: int) -> dict[str, int]:
     positions = [key % 1000 for key in range(1, count + 1)]
     refused = sum(p in (REFUSED_EMAIL, REFUSED_PHONE, REFUSED_GENDER) for p in positions)
     invalid = sum(p == NO_IDENTITY for p in positions)
-    return {"rows_read": count, "rows_accepted": count - refused - invalid, "rows_rejected": refused, "rows_invalid": invalid}
+    return {
+        "rows_read": count,
+        "rows_accepted": count - refused - invalid,
+        "rows_rejected": refused,
+        "rows_invalid": invalid,
+    }
 
 
 def build_warehouse(path: Path, customers: int, interval_start: dt.datetime, deletions: int = 0) -> Path:

@@ -101,9 +101,8 @@ def task_logs(caplog):
     """
     import logging
 
-    import structlog
-
     import airflow.sdk  # noqa: F401  (Airflow configures structlog on import: let it go first)
+    import structlog
 
     saved = structlog.get_config()
     structlog.configure(
@@ -137,7 +136,11 @@ def dag_runner(airflow_db, monkeypatch):
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST",
             json.dumps(
                 [
-                    {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+                    {
+                        "name": "dags-folder",
+                        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                        "kwargs": {},
+                    },
                     {
                         "name": "test-dags",
                         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",

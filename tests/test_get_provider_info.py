@@ -10,13 +10,13 @@ import warnings
 from importlib.metadata import distribution, entry_points
 from pathlib import Path
 
+import airflow
 import jsonschema
 import pytest
 from _airflow_compat import AIRFLOW, connection_form, fresh_providers_managers
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-import airflow
 from airflow_provider_clevertap.get_provider_info import get_provider_info
 
 AIRFLOW_DIR = Path(airflow.__file__).parent
@@ -32,7 +32,11 @@ def _connection_type(info: dict) -> dict:
 
 
 def test_the_entry_point_returns_the_provider_info():
-    [entry] = [ep for ep in entry_points(group="apache_airflow_provider") if ep.dist and ep.dist.name.replace("_", "-") == PACKAGE]
+    [entry] = [
+        ep
+        for ep in entry_points(group="apache_airflow_provider")
+        if ep.dist and ep.dist.name.replace("_", "-") == PACKAGE
+    ]
     info = entry.load()()
 
     assert info["package-name"] == PACKAGE

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_clevertap.records import (
-    MAX_KEY_BYTES,
     MAX_CUSTOM_PROPERTIES,
+    MAX_KEY_BYTES,
     MAX_STRING_BYTES,
     STANDARD_PROPERTIES,
     IdMapper,
@@ -194,7 +194,9 @@ def test_ts_forms(value):
 
 
 @pytest.mark.parametrize(
-    "value", ["", "soon", "2023-02-30", "-5", 0, -1, Decimal("NaN"), Decimal("sNaN"), math.inf, False, [EPOCH]], ids=repr
+    "value",
+    ["", "soon", "2023-02-30", "-5", 0, -1, Decimal("NaN"), Decimal("sNaN"), math.inf, False, [EPOCH]],
+    ids=repr,
 )
 def test_bad_ts_makes_the_row_invalid(value):
     with pytest.raises(InvalidRow, match="'ts'"):
@@ -227,7 +229,9 @@ def test_id_mapper():
 
 # -- any value at all ----------------------------------------------------------------------------
 
-OFFSETS = st.sampled_from([None, dt.timezone.utc, dt.timezone(dt.timedelta(hours=14)), dt.timezone(dt.timedelta(hours=-12))])
+OFFSETS = st.sampled_from(
+    [None, dt.timezone.utc, dt.timezone(dt.timedelta(hours=14)), dt.timezone(dt.timedelta(hours=-12))]
+)
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -240,7 +244,9 @@ SCALARS = st.one_of(
     st.from_regex(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:?\d{2})?)?", fullmatch=True),
     st.binary(max_size=4),
     st.datetimes(timezones=OFFSETS),
-    st.builds(lambda moment, tz: moment.replace(tzinfo=tz), st.sampled_from([dt.datetime.min, dt.datetime.max]), OFFSETS),
+    st.builds(
+        lambda moment, tz: moment.replace(tzinfo=tz), st.sampled_from([dt.datetime.min, dt.datetime.max]), OFFSETS
+    ),
     st.dates(),
     st.times(),
     st.uuids(),
@@ -287,7 +293,9 @@ def _check_record(record: dict[str, Any], identity_type: str) -> None:
     timestamp_format=st.sampled_from(["unix", "clevertap_date"]),
     identity_type=st.sampled_from(["identity", "objectId"]),
 )
-def test_any_row_becomes_a_valid_record_or_an_invalid_row(identity, ts, values, convert, timestamp_format, identity_type):
+def test_any_row_becomes_a_valid_record_or_an_invalid_row(
+    identity, ts, values, convert, timestamp_format, identity_type
+):
     columns = ["id", "ts", *(f"c{n}" for n in range(len(values)))]
     mapper = ProfileMapper(
         columns,

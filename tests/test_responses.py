@@ -39,7 +39,12 @@ def test_the_recorded_failed_answer_with_an_empty_echo():
         "status": "fail",
         "processed": 0,
         "unprocessed": [
-            {"status": "fail", "code": 525, "error": "Timestamp should be present in the Unix Epoch format. Skipped record number : 1", "record": {}}
+            {
+                "status": "fail",
+                "code": 525,
+                "error": "Timestamp should be present in the Unix Epoch format. Skipped record number : 1",
+                "record": {},
+            }
         ],
     }
     [refusal] = parse_refusals(body, ["x"])
@@ -55,7 +60,11 @@ def test_the_position_wins_over_a_normalised_echo():
         "status": "partial",
         "processed": 1,
         "unprocessed": [
-            {"code": 516, "error": "Phone is invalid. Skipped record number : 2", "record": {"identity": "13", "profileData": {"Phone": "35922333232"}}}
+            {
+                "code": 516,
+                "error": "Phone is invalid. Skipped record number : 2",
+                "record": {"identity": "13", "profileData": {"Phone": "35922333232"}},
+            }
         ],
     }
     assert [r.position for r in parse_refusals(body, batch)] == [1]
@@ -63,7 +72,12 @@ def test_the_position_wins_over_a_normalised_echo():
 
 @pytest.mark.parametrize(
     "error",
-    ["Bad. Skipped record number : 3", "Bad.Skipped record number: 3", "Bad skipped record number :3", "Bad. Skipped record number : 3  "],
+    [
+        "Bad. Skipped record number : 3",
+        "Bad.Skipped record number: 3",
+        "Bad skipped record number :3",
+        "Bad. Skipped record number : 3  ",
+    ],
 )
 def test_position_spellings(error):
     [refusal] = parse_refusals({"unprocessed": [{"code": 514, "error": error}]}, ["a", "b", "c"])
@@ -91,7 +105,11 @@ def test_object_id_records_fall_back_on_object_id():
 def test_a_whole_batch_failure_refuses_every_record():
     body = {"status": "fail", "error": "Invalid JSON", "code": 400}
     refusals = parse_refusals(body, ["a", "b", "c"])
-    assert refusals == [Refusal(0, 400, "Invalid JSON"), Refusal(1, 400, "Invalid JSON"), Refusal(2, 400, "Invalid JSON")]
+    assert refusals == [
+        Refusal(0, 400, "Invalid JSON"),
+        Refusal(1, 400, "Invalid JSON"),
+        Refusal(2, 400, "Invalid JSON"),
+    ]
     assert BatchResult(["a", "b", "c"], refusals).accepted_count == 0
 
 
@@ -153,7 +171,11 @@ def test_records_an_upload_answer_neither_stored_nor_listed_are_refused_unplaced
 
 
 def test_a_partial_answer_short_of_its_batch_refuses_the_shortfall():
-    body = {"status": "partial", "processed": 2, "unprocessed": [{"code": 515, "error": "Email. Skipped record number : 4"}]}
+    body = {
+        "status": "partial",
+        "processed": 2,
+        "unprocessed": [{"code": 515, "error": "Email. Skipped record number : 4"}],
+    }
 
     refusals = parse_refusals(body, ["a", "b", "c", "d", "e"], processed_is_stored=True)
 

@@ -65,7 +65,9 @@ def test_kept_problems_come_back_exactly_and_in_order():
     report = SyncReport("upload", False, LOG, keep_problems=True)
     report.invalid("line\nbreak ☃", "identity column 'id' is empty")
     report.invalid(None, 'a "quoted"\treason')
-    report.batch_done(BatchResult(["u1", "u2"], [Refusal(1, 515, "Email is not valid"), Refusal(None, None, "not stored")]))
+    report.batch_done(
+        BatchResult(["u1", "u2"], [Refusal(1, 515, "Email is not valid"), Refusal(None, None, "not stored")])
+    )
 
     assert list(report.kept_problems()) == [
         Problem("line\nbreak ☃", None, "identity column 'id' is empty"),
@@ -85,7 +87,9 @@ def test_describe_problems_names_identities_codes_and_reasons():
     for n in range(10):
         report.invalid(f"x{n}", "too long")
     text = report.describe_problems()
-    assert text.startswith("(no identity): identity column 'id' is null; u1: code 516, Phone is not valid; x0: too long")
+    assert text.startswith(
+        "(no identity): identity column 'id' is null; u1: code 516, Phone is not valid; x0: too long"
+    )
     assert text.count(";") == 4  # five examples, not all twelve
 
 
@@ -130,7 +134,9 @@ def test_write_problems_creates_the_table_on_sqlite_and_appends(sqlite_warehouse
     write_problems(hook, "rejected", PROBLEMS[:1], dag_id="d", task_id="t", run_id="r2")
 
     connection = sqlite3.connect(sqlite_warehouse)
-    rows = connection.execute("SELECT dag_id, task_id, run_id, identity, code, error, recorded_at FROM rejected").fetchall()
+    rows = connection.execute(
+        "SELECT dag_id, task_id, run_id, identity, code, error, recorded_at FROM rejected"
+    ).fetchall()
     connection.close()
     assert [row[:6] for row in rows] == [
         ("d", "t", "r1", "u1", None, "property 'bio' is longer than 512 bytes"),

@@ -142,7 +142,9 @@ def test_postgres_uses_a_server_side_cursor_and_fetches_in_chunks(pg_table, monk
     monkeypatch.setattr(sources, "FETCH_SIZE", 5)
     recorder = Recorder(monkeypatch)
 
-    with sql_source(get_sql_hook("warehouse_pg"), f"SELECT * FROM {pg_table} WHERE id > %s ORDER BY id", (0,)) as source:
+    with sql_source(
+        get_sql_hook("warehouse_pg"), f"SELECT * FROM {pg_table} WHERE id > %s ORDER BY id", (0,)
+    ) as source:
         (cursor,) = recorder.cursors
         assert isinstance(cursor, psycopg.ServerCursor)
         # The server itself holds the cursor: the result was not shipped to us on execute.

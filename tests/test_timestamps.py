@@ -144,7 +144,9 @@ def test_other_strings_are_left_exactly_as_they_are(text, timestamp_format):
     assert convert_timestamp(text, timestamp_format) is text
 
 
-@pytest.mark.parametrize("value", [1684450725, 1.5, True, None, ["2023-05-18"], {"at": "2023-05-18"}, dt.time(12, 0), b"2023-05-18"])
+@pytest.mark.parametrize(
+    "value", [1684450725, 1.5, True, None, ["2023-05-18"], {"at": "2023-05-18"}, dt.time(12, 0), b"2023-05-18"]
+)
 def test_values_that_are_not_dates_pass_through(value):
     assert convert_timestamp(value) is value
     assert convert_timestamp(value, "clevertap_date") is value
@@ -163,7 +165,10 @@ DATETIMES = [
     (pendulum.naive(2023, 5, 18, 22, 58, 45), ANCHOR),
     (pendulum.date(2023, 5, 18), ANCHOR - 82725),
     (dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1))), at(1, 1, 1, offset_minutes=60)),
-    (dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=-1))), at(9999, 12, 31, 23, 59, 59, offset_minutes=-60)),
+    (
+        dt.datetime.max.replace(tzinfo=dt.timezone(dt.timedelta(hours=-1))),
+        at(9999, 12, 31, 23, 59, 59, offset_minutes=-60),
+    ),
 ]
 
 

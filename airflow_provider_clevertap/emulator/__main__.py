@@ -21,7 +21,7 @@ import gc
 import shlex
 import signal
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from airflow_provider_clevertap.emulator.faults import DEFAULT_CONCURRENCY_LIMIT, EmulatorFaults
 from airflow_provider_clevertap.emulator.server import CleverTapEmulator
@@ -80,11 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--slow-ratio", type=float, default=0.0, help="fraction of requests answered late")
     faults.add_argument("--slow-seconds", type=float, default=0.0, help="how late those are answered")
     faults.add_argument(
-        "--status-for-request", type=_request_status, action="append", default=[], metavar="N=STATUS",
+        "--status-for-request",
+        type=_request_status,
+        action="append",
+        default=[],
+        metavar="N=STATUS",
         help="answer API request number N (from 1) with STATUS; repeatable",
     )
     faults.add_argument(
-        "--concurrency-limit", type=int, default=DEFAULT_CONCURRENCY_LIMIT,
+        "--concurrency-limit",
+        type=int,
+        default=DEFAULT_CONCURRENCY_LIMIT,
         help="requests in flight above this answer 429 (default: %(default)s)",
     )
     faults.add_argument("--seed", type=int, help="random seed, to replay a run with faults")

@@ -12,7 +12,8 @@ documents 15 for uploads, and its limit for deletes is unconfirmed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
 from urllib.parse import parse_qs
 
 import msgspec

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_CONCURRENCY_LIMIT = 15
 """CleverTap's documented limit of concurrent upload requests per account."""

@@ -314,4 +314,3 @@ def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
             key: list(value) if type(value) is list else value for key, value in profile["profileData"].items()
         },
     }
-

@@ -21,8 +21,9 @@ identifier, ``ts``) before its properties, and properties in the order they were
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 MAX_RECORDS_PER_UPLOAD = 1000
 MAX_KEY_BYTES = 120
@@ -54,8 +55,26 @@ _DATE = re.compile(r"\$D_-?[0-9]{1,12}").fullmatch
 
 # Fields CleverTap knows: they do not count against the custom-key limit.
 _STANDARD_FIELDS = frozenset(
-    {"Name", "Email", "Phone", "Gender", "DOB", "Age", "Employed", "Education", "Married", "Photo",
-     "Identity", "MSG-email", "MSG-push", "MSG-sms", "MSG-whatsapp", "MSG-dndPhone", "MSG-dndEmail", "Tz"}
+    {
+        "Name",
+        "Email",
+        "Phone",
+        "Gender",
+        "DOB",
+        "Age",
+        "Employed",
+        "Education",
+        "Married",
+        "Photo",
+        "Identity",
+        "MSG-email",
+        "MSG-push",
+        "MSG-sms",
+        "MSG-whatsapp",
+        "MSG-dndPhone",
+        "MSG-dndEmail",
+        "Tz",
+    }
 )
 
 
@@ -124,9 +143,7 @@ _RESERVED: dict[str, _Rule] = {
 
 _REFUSE_NOT_A_RECORD = Refusal(NOT_A_RECORD, "Record type must be either profile or event.", None)
 _REFUSE_NO_IDENTITY = Refusal(IDENTITY_MISSING, "Identity or objectId is missing.", None)
-_REFUSE_TWO_IDENTIFIERS = Refusal(
-    IDENTITY_MISSING, "Record must carry exactly one of identity and objectId.", None
-)
+_REFUSE_TWO_IDENTIFIERS = Refusal(IDENTITY_MISSING, "Record must carry exactly one of identity and objectId.", None)
 _REFUSE_OBJECT_ID = Refusal(OBJECT_ID_INVALID, "objectId is not valid.", None)
 _REFUSE_TIMESTAMP = Refusal(TIMESTAMP_INVALID, "Timestamp should be present in the Unix Epoch format.", None)
 _REFUSE_PROFILE_DATA = Refusal(MISCELLANEOUS, "Profile data is incorrect. profileData must be an object.", None)

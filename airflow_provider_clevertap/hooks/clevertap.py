@@ -114,10 +114,9 @@ class CleverTapHook(HttpHook):
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         # The pool holds one connection per concurrent request, so none is opened and dropped.
-        adapter = CancellableAdapter(
-            idle=120, count=20, interval=30, pool_connections=1, pool_maxsize=max_concurrency
-        )
+        adapter = CancellableAdapter(idle=120, count=20, interval=30, pool_connections=1, pool_maxsize=max_concurrency)
         super().__init__(method="POST", http_conn_id=clevertap_conn_id, adapter=adapter)
+        self._cancellable_adapter = adapter
         self.clevertap_conn_id = clevertap_conn_id
         self.max_concurrency = max_concurrency
         self.max_attempts = max_attempts
@@ -211,7 +210,7 @@ class CleverTapHook(HttpHook):
         """Stop promptly: no new requests, no more retries, in-flight connections closed."""
         self._cancelled.set()
         self.close()
-        self.adapter.abort()
+        self._cancellable_adapter.abort()
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -493,4 +492,3 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-

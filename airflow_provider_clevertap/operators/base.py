@@ -5,8 +5,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
@@ -149,6 +148,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
 
     def read_source(self, source_hook: Any) -> AbstractContextManager[RowSource]:
         """The rows of ``sql``."""
+        assert self.sql is not None, "the constructor takes sql when it takes no rows"
         return sql_source(source_hook, self.sql, self.parameters)
 
     def save_state(self, confirmed: Confirmed, source_hook: Any, context: Context) -> None:

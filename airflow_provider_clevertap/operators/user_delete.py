@@ -77,7 +77,9 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         assert self.state_table is not None  # start_state gave no Confirmed otherwise
         create_state_table(source_hook, self.state_table)
         forgotten = forget_identities(source_hook, self.state_table, (entry[0] for entry in confirmed))
-        self.log.info("CleverTap delete: %d state rows of deleted identities forgotten in %s", forgotten, self.state_table)
+        self.log.info(
+            "CleverTap delete: %d state rows of deleted identities forgotten in %s", forgotten, self.state_table
+        )
 
     def make_mapper(self, columns: list[str]) -> IdMapper:
         return IdMapper(columns, id_column=self.identity_column)

@@ -134,7 +134,8 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
         if self.sync_mode != "upsert":
             if self.sql is None or not self.source_conn_id:
                 raise ValueError(
-                    f"sync_mode {self.sync_mode!r} needs sql and source_conn_id: the state lives on the source connection"
+                    f"sync_mode {self.sync_mode!r} needs sql and source_conn_id: "
+                    "the state lives on the source connection"
                 )
             if self.sync_mode == "mirror" and self.identity_type != "identity":
                 raise ValueError("sync_mode 'mirror' deletes by identity: it needs identity_type 'identity'")

@@ -89,7 +89,5 @@ def check_table_name(name: str, role: str) -> str:
 
 def check_sync_id(sync_id: Any) -> str:
     if not isinstance(sync_id, str) or not SYNC_ID.fullmatch(sync_id):
-        raise ValueError(
-            f"sync_id {sync_id!r} must be 1 to 250 letters, digits or the characters _ . : - [ ]"
-        )
+        raise ValueError(f"sync_id {sync_id!r} must be 1 to 250 letters, digits or the characters _ . : - [ ]")
     return sync_id

@@ -165,7 +165,9 @@ def test_the_parts_print_every_figure(cache, capsys, monkeypatch):
 
     assert parts.main(["--rows", "1200", "--repeats", "1"]) == 0
 
-    figures = re.findall(r"^(.+?)\s+(\d+\.\d+) (?:µs per row|ms of CPU per 1000 records)$", capsys.readouterr().out, re.M)
+    figures = re.findall(
+        r"^(.+?)\s+(\d+\.\d+) (?:µs per row|ms of CPU per 1000 records)$", capsys.readouterr().out, re.M
+    )
     assert [name for name, _ in figures] == [
         "read (fetchmany)",
         "floor: build records",

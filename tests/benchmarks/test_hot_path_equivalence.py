@@ -141,9 +141,7 @@ def _outcome(call):
 @example(value="\u0662025-01-01", convert=True, timestamp_format="unix")  # starts with a non-ASCII digit
 @example(value="\u00b2" * 200, convert=True, timestamp_format="unix")  # isdigit(), but no ASCII digit
 def test_convert_keeps_a_value_exactly_when_the_full_check_would(value, convert, timestamp_format):
-    mapper = ProfileMapper(
-        ["identity", "p"], convert_timestamps=convert, timestamp_format=timestamp_format
-    )
+    mapper = ProfileMapper(["identity", "p"], convert_timestamps=convert, timestamp_format=timestamp_format)
     got = _outcome(lambda: mapper.convert(("someone", value))["profileData"].get("p"))
     if value is None:
         assert got == ("value", None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -32,4 +32,3 @@ def session() -> Iterator[requests.Session]:
     with requests.Session() as http:
         http.headers.update(AUTH)
         yield http
-

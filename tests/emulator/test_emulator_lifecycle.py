@@ -197,7 +197,6 @@ def test_command_line_refuses_bad_options() -> None:
     assert "throttle_ratio" in result.stderr
 
 
-
 def test_the_command_freezes_what_survives_out_of_the_collectors_view() -> None:
     """The emulator process keeps what it holds (stored profiles) out of full collections."""
     from airflow_provider_clevertap.emulator.__main__ import _freeze_survivors

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from _airflow_compat import load_dag
-from demo.warehouse import build_warehouse, customer_rows, expected_outcome
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator
+from demo.warehouse import build_warehouse, customer_rows, expected_outcome
 
 CUSTOMERS = 2500
 DELETIONS = 40
@@ -79,7 +79,9 @@ def test_user_sync_sends_only_what_changed_and_everything_on_a_full_refresh(envi
     assert dag.test(logical_date=LOGICAL_DATE).state == "success"
     expected = expected_outcome(CUSTOMERS)
     with sqlite3.connect(environment) as db:
-        db.execute("UPDATE staged_customers SET plan = 'platinum' WHERE customer_id IN ('cust-0000002', 'cust-0000003')")
+        db.execute(
+            "UPDATE staged_customers SET plan = 'platinum' WHERE customer_id IN ('cust-0000002', 'cust-0000003')"
+        )
         db.execute("UPDATE staged_customers SET email = 'fixed@example.com' WHERE customer_id = 'cust-0000017'")
     received = emulator.stats.records_received
 

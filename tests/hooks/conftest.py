@@ -151,5 +151,3 @@ def local_server() -> Iterator[LocalServer]:
     yield state
     server.shutdown()
     server.server_close()
-
-

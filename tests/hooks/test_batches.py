@@ -8,7 +8,7 @@ from airflow_provider_clevertap.hooks.batches import PackedIdentities
 
 # Identities are whatever the warehouse holds: quotes, separators, NUL, non-ASCII, long ones,
 # and (from callers of the hook itself) numbers.
-AWKWARD = ['plain', 'with "quotes" and \\', "tab\tnew\nline", "nul\x00inside", "ünïcödé ☃ 𝄞", "x" * 600, "", 42, "42"]
+AWKWARD = ["plain", 'with "quotes" and \\', "tab\tnew\nline", "nul\x00inside", "ünïcödé ☃ 𝄞", "x" * 600, "", 42, "42"]
 
 
 def test_identities_come_back_in_order_and_unchanged():

@@ -124,7 +124,14 @@ def test_connection_without_account_id_or_passcode_is_refused(missing, set_conne
     assert requests_mock.call_count == 0
 
 
-@pytest.mark.parametrize(("kwargs", "bad"), [({"max_concurrency": 16}, "max_concurrency"), ({"max_concurrency": 0}, "max_concurrency"), ({"max_attempts": 0}, "max_attempts")])
+@pytest.mark.parametrize(
+    ("kwargs", "bad"),
+    [
+        ({"max_concurrency": 16}, "max_concurrency"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"max_attempts": 0}, "max_attempts"),
+    ],
+)
 def test_limits_are_checked_when_the_hook_is_built(kwargs, bad):
     with pytest.raises(ValueError, match=bad):
         CleverTapHook(**kwargs)
@@ -178,7 +185,9 @@ def test_extras_never_become_headers(set_connection, make_hook, requests_mock):
     assert "in1" not in sent.values() and "growth" not in sent.values()
 
 
-def test_no_authorization_header_even_with_a_netrc_entry(in1_connection, make_hook, requests_mock, tmp_path, monkeypatch):
+def test_no_authorization_header_even_with_a_netrc_entry(
+    in1_connection, make_hook, requests_mock, tmp_path, monkeypatch
+):
     # requests adds Basic auth from ~/.netrc for a matching host unless the session has its own auth.
     netrc = tmp_path / "netrc"
     netrc.write_text("machine in1.api.clevertap.com login someone password netrc-secret\n")
@@ -203,7 +212,9 @@ def test_a_redirect_is_not_followed_so_the_passcode_stays_with_clevertap(
     # Following it would send X-CleverTap-Passcode to another host (requests strips only
     # Authorization), and a 302 turns the POST into a GET whose answer looked like a success.
     requests_mock.post(UPLOAD, status_code=status, headers={"Location": "https://elsewhere.example/collect"})
-    requests_mock.get("https://elsewhere.example/collect", json={"status": "success", "processed": 2, "unprocessed": []})
+    requests_mock.get(
+        "https://elsewhere.example/collect", json={"status": "success", "processed": 2, "unprocessed": []}
+    )
     requests_mock.post("https://elsewhere.example/collect", json=upload_success)
 
     with pytest.raises(CleverTapAPIError) as info:
@@ -355,7 +366,10 @@ def test_requests_prepared_once_each_carry_their_own_body_and_query(in1_connecti
 
     sent = requests_mock.request_history
     assert [[record["identity"] for record in request.json()["d"]] for request in sent] == [
-        ["user-0", "user-1"], ["user-2"], ["user-3"], ["user-4"]
+        ["user-0", "user-1"],
+        ["user-2"],
+        ["user-3"],
+        ["user-4"],
     ]
     assert [int(request.headers["Content-Length"]) for request in sent] == [len(request.body) for request in sent]
     assert [query(request) for request in sent] == [{"dryRun": ["1"]}] * 2 + [{}] * 2
@@ -417,7 +431,11 @@ def test_refusals_are_mapped_by_position_not_by_the_normalised_echo(in1_connecti
                     "status": "fail",
                     "code": 515,
                     "error": "Profile data is incorrect. Email is not valid.Skipped record number : 2",
-                    "record": {"identity": "13", "type": "profile", "profileData": {"Phone": "35922333232", "Email": "not-an-email"}},
+                    "record": {
+                        "identity": "13",
+                        "type": "profile",
+                        "profileData": {"Phone": "35922333232", "Email": "not-an-email"},
+                    },
                 },
                 {
                     "status": "fail",
@@ -466,7 +484,11 @@ def test_records_a_short_answer_leaves_unaccounted_are_refused_unless_dry_run(
 ):
     requests_mock.post(
         UPLOAD,
-        json={"status": "partial", "processed": 1, "unprocessed": [{"code": 515, "error": "Email. Skipped record number : 3"}]},
+        json={
+            "status": "partial",
+            "processed": 1,
+            "unprocessed": [{"code": 515, "error": "Email. Skipped record number : 3"}],
+        },
     )
 
     [result] = make_hook().upload_profiles(profiles(3), dry_run=dry_run)
@@ -484,7 +506,9 @@ def test_positions_are_relative_to_each_batch(in1_connection, make_hook, request
         return {
             "status": "partial",
             "processed": 1,
-            "unprocessed": [{"status": "fail", "code": 523, "error": "Identity missing. Skipped record number : 1", "record": {}}],
+            "unprocessed": [
+                {"status": "fail", "code": 523, "error": "Identity missing. Skipped record number : 1", "record": {}}
+            ],
         }
 
     requests_mock.post(UPLOAD, json=refuse_first_of_second_batch)
@@ -497,10 +521,18 @@ def test_positions_are_relative_to_each_batch(in1_connection, make_hook, request
 
 
 def test_without_a_position_the_echoed_identity_places_the_refusal(in1_connection, make_hook, requests_mock):
-    batch = [{"type": "profile", "identity": 12}, {"type": "profile", "identity": 13}, {"type": "profile", "identity": 14}]
+    batch = [
+        {"type": "profile", "identity": 12},
+        {"type": "profile", "identity": 13},
+        {"type": "profile", "identity": 14},
+    ]
     requests_mock.post(
         UPLOAD,
-        json={"status": "partial", "processed": 2, "unprocessed": [{"status": "fail", "code": 555, "error": "Try later", "record": {"identity": "13"}}]},
+        json={
+            "status": "partial",
+            "processed": 2,
+            "unprocessed": [{"status": "fail", "code": 555, "error": "Try later", "record": {"identity": "13"}}],
+        },
     )
 
     [result] = make_hook().upload_profiles(batch)
@@ -526,7 +558,11 @@ def test_every_record_gets_exactly_one_outcome(in1_connection, make_hook, reques
             for n, record in enumerate(records, start=1)
             if int(record["identity"].split("-")[1]) % 3 == 0
         ]
-        return {"status": "partial" if unprocessed else "success", "processed": len(records) - len(unprocessed), "unprocessed": unprocessed}
+        return {
+            "status": "partial" if unprocessed else "success",
+            "processed": len(records) - len(unprocessed),
+            "unprocessed": unprocessed,
+        }
 
     requests_mock.post(UPLOAD, json=refuse_every_third)
 
@@ -601,7 +637,13 @@ def test_transient_failures_are_retried(failure, in1_connection, make_hook, requ
 
 @pytest.mark.parametrize(
     ("status", "error_type"),
-    [(400, CleverTapAPIError), (401, CleverTapAuthError), (403, CleverTapAuthError), (404, CleverTapAPIError), (409, CleverTapAPIError)],
+    [
+        (400, CleverTapAPIError),
+        (401, CleverTapAuthError),
+        (403, CleverTapAuthError),
+        (404, CleverTapAPIError),
+        (409, CleverTapAPIError),
+    ],
 )
 def test_client_errors_are_never_retried(status, error_type, in1_connection, make_hook, requests_mock):
     requests_mock.post(UPLOAD, status_code=status, json={"status": "fail", "error": "Not like this", "code": status})
@@ -620,7 +662,9 @@ def test_client_errors_are_never_retried(status, error_type, in1_connection, mak
 
 
 def test_a_401_says_account_id_passcode_or_region(in1_connection, make_hook, requests_mock):
-    requests_mock.post(UPLOAD, status_code=401, json={"status": "fail", "error": "Account ID is not valid", "code": 401})
+    requests_mock.post(
+        UPLOAD, status_code=401, json={"status": "fail", "error": "Account ID is not valid", "code": 401}
+    )
 
     with pytest.raises(CleverTapAuthError) as info:
         list(make_hook().upload_profiles(profiles(1)))
@@ -660,7 +704,11 @@ def test_when_retries_run_out_the_error_names_status_and_message_but_no_secrets(
     requests_mock.post(
         UPLOAD,
         status_code=503,
-        json={"status": "fail", "error": "Service temporarily unavailable", "record": {"profileData": {"Email": "jane.doe@example.com"}}},
+        json={
+            "status": "fail",
+            "error": "Service temporarily unavailable",
+            "record": {"profileData": {"Email": "jane.doe@example.com"}},
+        },
     )
     records = [{"type": "profile", "identity": "jane", "profileData": {"Email": "jane.doe@example.com"}}]
 
@@ -933,7 +981,9 @@ def test_test_connection_succeeds_with_one_authenticated_read(in1_connection, re
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_test_connection_reports_bad_credentials_or_region(status, in1_connection, requests_mock):
-    requests_mock.get(PROFILE, status_code=status, json={"status": "fail", "error": "Account ID is not valid", "code": 401})
+    requests_mock.get(
+        PROFILE, status_code=status, json={"status": "fail", "error": "Account ID is not valid", "code": 401}
+    )
 
     ok, message = CleverTapHook().test_connection()
 
@@ -998,7 +1048,11 @@ AIRFLOW_CLI = Path(sys.executable).with_name("airflow")
 @pytest.mark.parametrize(("status", "succeeds"), [(200, True), (401, False)])
 def test_airflow_connections_test_cli(status, succeeds, local_server, passcode, account_id, monkeypatch):
     """`airflow connections test` in a subprocess, against a real local HTTP server."""
-    answer = {"status": "success", "record": {}} if status == 200 else {"status": "fail", "error": "Account ID is not valid", "code": 401}
+    answer = (
+        {"status": "success", "record": {}}
+        if status == 200
+        else {"status": "fail", "error": "Account ID is not valid", "code": 401}
+    )
     local_server.respond = lambda seen: (status, answer)
     monkeypatch.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
     monkeypatch.setenv(
@@ -1046,7 +1100,15 @@ def test_the_passcode_never_reaches_a_log_record_or_an_error(
         UPLOAD,
         [
             {"json": upload_success},
-            {"json": {"status": "partial", "processed": 0, "unprocessed": [{"code": 515, "error": "Email is not valid.Skipped record number : 1", "record": {}}]}},
+            {
+                "json": {
+                    "status": "partial",
+                    "processed": 0,
+                    "unprocessed": [
+                        {"code": 515, "error": "Email is not valid.Skipped record number : 1", "record": {}}
+                    ],
+                }
+            },
             {"status_code": 429, "headers": {"Retry-After": "0"}},
             {"status_code": 503},
             {"exc": requests.exceptions.ConnectionError("connection refused")},
@@ -1062,7 +1124,9 @@ def test_the_passcode_never_reaches_a_log_record_or_an_error(
         ],
     )
     requests_mock.post(DELETE, status_code=401, json={"status": "fail", "error": "Account ID is not valid"})
-    requests_mock.get(PROFILE, [{"json": {"record": {}}}, {"status_code": 401}, {"exc": requests.exceptions.ConnectTimeout}])
+    requests_mock.get(
+        PROFILE, [{"json": {"record": {}}}, {"status_code": 401}, {"exc": requests.exceptions.ConnectTimeout}]
+    )
     hook = make_hook(max_attempts=2, max_concurrency=1)
     for _ in range(11):
         attempt(lambda: list(hook.upload_profiles(profiles(1))))
@@ -1081,7 +1145,14 @@ def test_the_passcode_never_reaches_a_log_record_or_an_error(
     # Through real sockets (urllib3 logs at DEBUG): success, 401, retries, cancel.
     requests_mock.real_http = True
     set_connection("clevertap_local", host=local_server.url)
-    answers = iter([(200, {"status": "success", "processed": 1, "unprocessed": []}), (401, {"error": "Account ID is not valid"}), (503, {}), (503, {})])
+    answers = iter(
+        [
+            (200, {"status": "success", "processed": 1, "unprocessed": []}),
+            (401, {"error": "Account ID is not valid"}),
+            (503, {}),
+            (503, {}),
+        ]
+    )
     local_server.respond = lambda seen: next(answers)
     local_hook = make_hook("clevertap_local", max_attempts=2)
     for _ in range(3):

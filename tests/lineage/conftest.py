@@ -58,7 +58,11 @@ def run_dag(airflow_db, emulator, tmp_path, monkeypatch) -> Callable[..., dict[s
             python.append("-S")
         completed = subprocess.run(
             [*python, str(RUN_DAG), str(dag_file), dag_id, "2026-03-02T00:00:00+00:00"],
-            env=env, capture_output=True, text=True, timeout=900, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         lines = [line for line in completed.stdout.splitlines() if line.startswith("OUTCOME ")]
         assert completed.returncode == 0 and lines, completed.stdout[-3000:] + completed.stderr[-5000:]

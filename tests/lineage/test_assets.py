@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 
 import pytest
-from demo.warehouse import build_warehouse
 
 from airflow_provider_clevertap.exceptions import CleverTapConfigError
 from airflow_provider_clevertap.lineage import clevertap_asset
 from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+from demo.warehouse import build_warehouse
 from tests.lineage.conftest import task_events
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
@@ -35,9 +35,7 @@ def _counts(summary):
     return {key: value for key, value in summary.items() if type(value) is int}
 
 
-def test_the_profile_sync_emits_its_asset_with_the_counts_and_queues_the_audience_refresh(
-    run_dag, warehouse, emulator
-):
+def test_the_profile_sync_emits_its_asset_with_the_counts_and_queues_the_audience_refresh(run_dag, warehouse, emulator):
     outcome = run_dag(USER_SYNC, "clevertap_user_sync", dags_folder=EXAMPLE_DAGS)
 
     assert outcome["state"] == "success", outcome["log"][-3000:]
@@ -96,7 +94,8 @@ def test_a_dry_run_says_so_in_its_asset_event(emulator, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", emulator.connection_json())
     profiles = clevertap_asset(emulator.account_id)
     operator = CleverTapUserUploadOperator(
-        task_id="upload", rows=[{"identity": "cust-1"}, {"identity": None}],
+        task_id="upload",
+        rows=[{"identity": "cust-1"}, {"identity": None}],
         dry_run=True,
         max_rejected_ratio=0.5,
         outlets=[profiles],

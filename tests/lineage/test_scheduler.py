@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from demo.warehouse import build_warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +75,10 @@ def running_airflow(airflow_env, tmp_path) -> Iterator[dict[str, str]]:
         processes.append(
             subprocess.Popen(
                 [sys.executable, "-m", "airflow", component],
-                env=airflow_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=airflow_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         )
     try:

@@ -43,9 +43,10 @@ def test_identities_from_sqlite_are_deleted_in_batches_of_at_most_100(sqlite_db,
     assert summary["rows_invalid"] == 2
     assert summary["batches"] == summary["requests"] == 3
     assert summary["dry_run"] is False
-    assert summary["rejected_sample"] == [
-        {"identity": None, "code": None, "error": "identity column 'user_id' is null"}
-    ] * 2
+    assert (
+        summary["rejected_sample"]
+        == [{"identity": None, "code": None, "error": "identity column 'user_id' is null"}] * 2
+    )
     assert json.loads(json.dumps(summary)) == summary
     check_invariant(summary)
 
@@ -75,7 +76,9 @@ def test_delete_from_postgres_with_a_rejected_rows_table(pg, clevertap, context)
 
     assert sorted(len(call.body["identity"]) for call in clevertap.deletes) == [20, 100]
     assert summary["rows_accepted"] == 120 and summary["rows_invalid"] == 2
-    stored = pg.execute(f"SELECT run_id, identity, code, error FROM {rejected} ORDER BY identity NULLS FIRST").fetchall()
+    stored = pg.execute(
+        f"SELECT run_id, identity, code, error FROM {rejected} ORDER BY identity NULLS FIRST"
+    ).fetchall()
     assert stored == [
         (CONTEXT_RUN_ID, None, None, "identity column 'identity' is null"),
         (CONTEXT_RUN_ID, "", None, "identity column 'identity' is empty"),
@@ -96,7 +99,9 @@ def test_a_missing_id_column_fails_before_anything_is_sent(sqlite_db, clevertap,
     assert clevertap.calls == []
 
 
-def test_dry_run_sends_nothing_and_reports_what_it_would_delete(task_logs, requests_mock, clevertap_connection, context):
+def test_dry_run_sends_nothing_and_reports_what_it_would_delete(
+    task_logs, requests_mock, clevertap_connection, context
+):
     # No URL is registered: any request at all would fail the test (requests-mock raises).
     rows = [{"identity": f"user-{n}"} for n in range(205)] + [{"identity": None}]
     summary = delete(rows=rows, dry_run=True, max_rejected_ratio=0.5).execute(context)
@@ -155,11 +160,11 @@ def test_delete_reads_postgres_through_a_named_cursor_in_chunks(pg, clevertap, c
     monkeypatch.setattr(sources, "FETCH_SIZE", 7)
     cursors: list[Any] = []
     real = sources._streaming_cursor
-    monkeypatch.setattr(sources, "_streaming_cursor", lambda connection: cursors.append(real(connection)) or cursors[-1])
-
-    summary = delete(source_conn_id="warehouse_pg", sql=f"SELECT identity FROM {table}", batch_size=10).execute(
-        context
+    monkeypatch.setattr(
+        sources, "_streaming_cursor", lambda connection: cursors.append(real(connection)) or cursors[-1]
     )
+
+    summary = delete(source_conn_id="warehouse_pg", sql=f"SELECT identity FROM {table}", batch_size=10).execute(context)
 
     assert isinstance(cursors[0], psycopg.ServerCursor)
     assert summary["rows_accepted"] == 30 and summary["batches"] == 3

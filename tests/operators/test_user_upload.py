@@ -343,9 +343,7 @@ def test_a_missing_column_in_postgres_fails_before_anything_is_sent(pg, cleverta
         ("email", {"email": "e" * 121}),  # a renaming to a long name
     ],
 )
-def test_a_property_name_over_120_bytes_fails_before_sending(
-    sqlite_db, clevertap, context, column, property_columns
-):
+def test_a_property_name_over_120_bytes_fails_before_sending(sqlite_db, clevertap, context, column, property_columns):
     sqlite_db.create("users", f'identity TEXT, "{column}" TEXT', [("u1", "x")])
     operator = upload(
         source_conn_id="warehouse",
@@ -395,7 +393,10 @@ def test_property_columns_select_and_rename(clevertap, context, property_columns
 def test_object_id_identity_type(clevertap, context):
     clevertap.refuse = lambda record: (526, "objectId invalid") if record["objectId"] == "__bad" else None
     summary = upload(
-        rows=[{"ctid": "__a1"}, {"ctid": "__bad"}], identity_column="ctid", identity_type="objectId", max_rejected_ratio=1
+        rows=[{"ctid": "__a1"}, {"ctid": "__bad"}],
+        identity_column="ctid",
+        identity_type="objectId",
+        max_rejected_ratio=1,
     ).execute(context)
 
     assert clevertap.records == [
@@ -474,9 +475,9 @@ VALUES = {
     ],
 )
 def test_convert_timestamps(clevertap, context, convert, timestamp_format, expected):
-    upload(
-        rows=[{"identity": "u1", **VALUES}], convert_timestamps=convert, timestamp_format=timestamp_format
-    ).execute(context)
+    upload(rows=[{"identity": "u1", **VALUES}], convert_timestamps=convert, timestamp_format=timestamp_format).execute(
+        context
+    )
     assert clevertap.records[0]["profileData"] == expected
 
 
@@ -638,7 +639,9 @@ def test_a_refusal_without_a_position_is_mapped_by_the_echoed_identity(requests_
         json={
             "status": "partial",
             "processed": 2,
-            "unprocessed": [{"status": "fail", "code": 555, "error": "Miscellaneous error", "record": {"identity": "u2"}}],
+            "unprocessed": [
+                {"status": "fail", "code": 555, "error": "Miscellaneous error", "record": {"identity": "u2"}}
+            ],
         },
     )
     summary = upload(rows=[{"identity": f"u{n}"} for n in (1, 2, 3)], max_rejected_ratio=1).execute(context)
@@ -730,7 +733,10 @@ def test_an_empty_rows_list_is_a_successful_empty_sync(clevertap, context):
 
 
 def test_rejected_rows_table_on_sqlite_gets_one_row_per_problem(sqlite_db, clevertap, context):
-    rows = [(f"u{n:02}", "bad" if n % 10 == 0 else f"u{n}@example.com", "x" * 600 if n % 4 == 1 else None) for n in range(40)]
+    rows = [
+        (f"u{n:02}", "bad" if n % 10 == 0 else f"u{n}@example.com", "x" * 600 if n % 4 == 1 else None)
+        for n in range(40)
+    ]
     sqlite_db.create("users", "identity TEXT, email TEXT, bio TEXT", rows)
     clevertap.refuse = refuse_bad_email
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -795,7 +801,9 @@ def test_rejected_rows_table_on_postgres(pg, clevertap, context):
     with pytest.raises(AirflowFailException):
         operator.execute(context)  # the table is written before the ratio fails the task
 
-    stored = pg.execute(f"SELECT run_id, identity, code, error, recorded_at FROM {rejected} ORDER BY identity").fetchall()
+    stored = pg.execute(
+        f"SELECT run_id, identity, code, error, recorded_at FROM {rejected} ORDER BY identity"
+    ).fetchall()
     assert [(row[0], row[1], row[2]) for row in stored] == [(CONTEXT_RUN_ID, "2", 515), (CONTEXT_RUN_ID, "3", None)]
     assert stored[0][3] == EMAIL_INVALID[1]
     assert "nested" in stored[1][3]
@@ -849,9 +857,7 @@ def test_dry_run_uploads_with_the_dry_run_flag(clevertap, context):
     assert summary["rows_rejected"] == 1 and summary["rows_accepted"] == 1
 
 
-def test_an_http_failure_that_outlasts_retries_reports_what_was_accepted(
-    sqlite_db, clevertap, context, fast_hook
-):
+def test_an_http_failure_that_outlasts_retries_reports_what_was_accepted(sqlite_db, clevertap, context, fast_hook):
     sqlite_db.create("users", "identity TEXT, email TEXT", [(f"u{n}", None) for n in range(1, 9)])
     clevertap.fail = lambda body: 503 if any(record["identity"] == "u5" for record in body["d"]) else None
     operator = fast_hook(
@@ -940,7 +946,9 @@ def test_sql_file_and_parameters_are_rendered(tmp_path, sqlite_db, clevertap):
         "identity TEXT, plan TEXT, day TEXT",
         [("u1", "gold", "2026-01-01"), ("u2", "gold", "2026-01-02"), ("u3", "free", "2026-01-01")],
     )
-    (tmp_path / "users.sql").write_text("SELECT identity, plan FROM users WHERE plan = '{{ params.plan }}' AND day = :day")
+    (tmp_path / "users.sql").write_text(
+        "SELECT identity, plan FROM users WHERE plan = '{{ params.plan }}' AND day = :day"
+    )
     with DAG("sync", schedule=None, template_searchpath=[str(tmp_path)], params={"plan": "gold"}):
         operator = upload(
             source_conn_id="warehouse",

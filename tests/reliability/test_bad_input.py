@@ -243,9 +243,9 @@ def test_a_query_returning_no_rows_succeeds_with_all_counts_zero(emu, sqlite_war
     stage_sqlite_corpus(sqlite_warehouse)
     summary = upload(source_conn_id="warehouse", sql="SELECT * FROM corpus WHERE 1 = 0").execute(context)
 
-    assert {key: summary[key] for key in ("rows_read", "rows_invalid", "rows_accepted", "rows_rejected", "batches")} == (
-        dict.fromkeys(("rows_read", "rows_invalid", "rows_accepted", "rows_rejected", "batches"), 0)
-    )
+    assert {
+        key: summary[key] for key in ("rows_read", "rows_invalid", "rows_accepted", "rows_rejected", "batches")
+    } == (dict.fromkeys(("rows_read", "rows_invalid", "rows_accepted", "rows_rejected", "batches"), 0))
     assert summary["rejected_sample"] == []
     assert emu.stats.requests == 0
 
@@ -304,7 +304,15 @@ def test_delete_reports_bad_ids_and_deletes_the_good_ones(emu, sqlite_warehouse,
 # -- the PostgreSQL corpus: jsonb, NaN, bytea ---------------------------------------------------------
 
 PG_ROWS = [
-    ("pg-good-1", '"plain string"', 1.5, "10.25", None, "stored", {"doc": "plain string", "score": 1.5, "amount": 10.25}),
+    (
+        "pg-good-1",
+        '"plain string"',
+        1.5,
+        "10.25",
+        None,
+        "stored",
+        {"doc": "plain string", "score": 1.5, "amount": 10.25},
+    ),
     ("pg-object", '{"address": {"city": "x"}}', None, None, None, "nested object", None),
     ("pg-good-2", "42", None, None, None, "stored", {"doc": 42}),
     ("pg-array", '["red", "blue"]', None, None, None, "stored", {"doc": ["red", "blue"]}),
@@ -323,9 +331,7 @@ PG_ROWS = [
 def test_postgres_corpus_jsonb_nan_and_bytea(emu, postgres_uri, postgres_warehouse, context, task_logs, capfd):
     table, rejected = f"{postgres_warehouse}_corpus", f"{postgres_warehouse}_rejected"
     with psycopg.connect(postgres_uri, autocommit=True) as db:
-        db.execute(
-            f"CREATE TABLE {table} (seq int, identity text, doc jsonb, score float8, amount numeric, raw bytea)"
-        )
+        db.execute(f"CREATE TABLE {table} (seq int, identity text, doc jsonb, score float8, amount numeric, raw bytea)")
         with db.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO {table} VALUES (%s, %s, %s::jsonb, %s::float8, %s::numeric, %s)",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _airflow_compat import redact, rendered_fields, xcom_values
 from _reliability import (
     ACCOUNT_ID,
     EMAIL_DOMAIN,
@@ -31,7 +32,6 @@ from _reliability import (
     leaks,
     stage_users,
 )
-from _airflow_compat import redact, rendered_fields, xcom_values
 from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_clevertap.emulator import EmulatorFaults

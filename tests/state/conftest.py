@@ -64,7 +64,9 @@ class Warehouse:
 
     def stage(self, count: int, refused: Sequence[int] = ()) -> list[str]:
         """``count`` users (those numbered in ``refused`` with an email CleverTap refuses)."""
-        self.execute(f'CREATE TABLE {self.users} (n INTEGER, identity VARCHAR(40), "Email" VARCHAR(200), plan VARCHAR(20))')
+        self.execute(
+            f'CREATE TABLE {self.users} (n INTEGER, identity VARCHAR(40), "Email" VARCHAR(200), plan VARCHAR(20))'
+        )
         rows = [user(n, REFUSED_EMAIL if n in refused else None) for n in range(1, count + 1)]
         self.execute(f"INSERT INTO {self.users} VALUES (?, ?, ?, ?)", rows)
         return [row[1] for row in rows]

@@ -57,7 +57,9 @@ def test_the_operator_fingerprints_every_mapping_option():
 
 def test_a_batch_confirms_its_items_but_the_refused_ones():
     confirmed = Confirmed()
-    confirmed.note(BatchResult(["a", "b", "c"], [Refusal(1, 515, "bad email")], 1, [["ka", "fa"], ["kb", "fb"], ["kc", "fc"]]))
+    confirmed.note(
+        BatchResult(["a", "b", "c"], [Refusal(1, 515, "bad email")], 1, [["ka", "fa"], ["kb", "fb"], ["kc", "fc"]])
+    )
     confirmed.note(BatchResult(["d"], [], 1))  # a delete: no tags
     assert list(confirmed) == [["ka", "fa", "a"], ["kc", "fc", "c"], ["d"]]
     confirmed.close()
@@ -86,7 +88,9 @@ def test_a_sync_id_that_is_not_safe_in_sql_is_refused():
         check_sync_id("x'; DROP TABLE users; --")
 
 
-@pytest.mark.parametrize(("value", "expected"), [(True, True), ("True", True), ("false", False), ("False", False), ("", False)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(True, True), ("True", True), ("false", False), ("False", False), ("", False)]
+)
 def test_a_templated_flag_reads_as_a_boolean(value, expected):
     assert read_flag(value, "full_refresh") is expected
 
@@ -102,7 +106,9 @@ def test_stateful_arguments_are_checked_when_the_dag_is_parsed():
     with pytest.raises(ValueError, match="needs sql and source_conn_id"):
         CleverTapUserUploadOperator(task_id="t", rows=[{"identity": "u1"}], sync_mode="changed")
     with pytest.raises(ValueError, match="needs identity_type 'identity'"):
-        CleverTapUserUploadOperator(task_id="t", source_conn_id="w", sql="SELECT 1", sync_mode="mirror", identity_type="objectId")
+        CleverTapUserUploadOperator(
+            task_id="t", source_conn_id="w", sql="SELECT 1", sync_mode="mirror", identity_type="objectId"
+        )
     with pytest.raises(ValueError, match="max_delete_ratio"):
         CleverTapUserUploadOperator(task_id="t", source_conn_id="w", sql="SELECT 1", max_delete_ratio=1.5)
     with pytest.raises(ValueError, match="state_table needs source_conn_id"):

@@ -207,7 +207,6 @@ def test_upsert_mode_keeps_no_state(warehouse, emu, state_dags):
     assert not warehouse.has_table(warehouse.state)
 
 
-
 def test_changing_the_mapping_resends_every_row(warehouse, emu):
     warehouse.stage(USERS)
 
