@@ -22,6 +22,7 @@ __all__ = [
     "load_dag",
     "parse_dags",
     "redact",
+    "write_dags_to_db",
     "rendered_fields",
     "xcom_values",
 ]
@@ -47,6 +48,29 @@ def parse_dags(path: Path) -> tuple[list[str], dict[str, str]]:
     """The DAG ids Airflow's DagBag finds in ``path``, and its import errors."""
     dagbag = _dagbag(path)
     return dagbag.dag_ids, dagbag.import_errors
+
+
+def write_dags_to_db() -> None:
+    """Write the DAGs of every configured bundle to the metadata database, as the dag-processor does.
+
+    ``dag.test()`` writes a DAG only on its first run before apache/airflow#64884 (3.1, 3.2): a test
+    whose DAG changed since an earlier test of the session (its Asset's account, say) calls this
+    first, or the task's outlets are inactive assets and no asset event is recorded.
+    """
+    try:
+        from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db  # 3.2 and later
+    except ImportError:
+        from airflow.models.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.utils.session import create_session
+
+    manager = DagBundlesManager()
+    with create_session() as session:
+        manager.sync_bundles_to_db(session=session)
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        sync_bag_to_db(BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path), bundle.name, bundle.version)
 
 
 def connections_test_exit_code_reports_failure() -> bool:

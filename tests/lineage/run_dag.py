@@ -17,11 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the comp
 
 
 def main(dag_file: str, dag_id: str, logical_date: str) -> None:
-    from _airflow_compat import load_dag
+    from _airflow_compat import load_dag, write_dags_to_db
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    write_dags_to_db()
     dag = load_dag(Path(dag_file), dag_id)
     run = dag.test(logical_date=dt.datetime.fromisoformat(logical_date))
     with create_session() as session:
