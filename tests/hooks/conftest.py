@@ -31,8 +31,11 @@ def set_connection(monkeypatch) -> Callable[..., None]:
         extra: dict[str, Any] | None = None,
         login: str | None = ACCOUNT_ID,
         password: str | None = PASSCODE,
+        port: int | None = None,
     ) -> None:
         conn: dict[str, Any] = {"conn_type": "clevertap"}
+        if port is not None:
+            conn["port"] = port
         if login is not None:
             conn["login"] = login
         if password is not None:
