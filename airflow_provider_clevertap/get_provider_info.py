@@ -19,27 +19,27 @@ _TEST_BUTTON_SENDS_PORT_0 = ((3, 3, 1), (3, 3, 2))
 def needs_port_0_for_test_button(airflow_version: str | None = None) -> bool:
     """Whether this Airflow's Test button only works for a connection stored with port 0."""
     if airflow_version is None:
-        from airflow import __version__ as airflow_version
+        import airflow
+
+        airflow_version = str(airflow.__version__)
     release = re.match(r"(\d+)\.(\d+)\.(\d+)", airflow_version)
     return release is not None and tuple(map(int, release.groups())) in _TEST_BUTTON_SENDS_PORT_0
 
 
-def _field_behaviour() -> dict:
-    behaviour = {
-        "hidden-fields": ["schema", "port"],
-        "relabeling": {"login": "Account ID", "password": "Passcode"},
-        "placeholders": {
-            "login": "e.g. W9R-486-4W5Z",
-            "password": "the account's Passcode (Settings > Passcode)",
-            "host": "empty: the region's API host",
-            "extra": '{"region": "eu1"}',
-        },
+def _field_behaviour() -> dict[str, object]:
+    relabeling = {"login": "Account ID", "password": "Passcode"}
+    placeholders = {
+        "login": "e.g. W9R-486-4W5Z",
+        "password": "the account's Passcode (Settings > Passcode)",
+        "host": "empty: the region's API host",
+        "extra": '{"region": "eu1"}',
     }
+    hidden = ["schema", "port"]
     if needs_port_0_for_test_button():
-        behaviour["hidden-fields"] = ["schema"]
-        behaviour["relabeling"]["port"] = "Port (enter 0 for the Test button)"
-        behaviour["placeholders"]["port"] = "0"
-    return behaviour
+        hidden = ["schema"]
+        relabeling["port"] = "Port (enter 0 for the Test button)"
+        placeholders["port"] = "0"
+    return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
 
 
 def get_provider_info():
