@@ -51,7 +51,8 @@ with DAG(
             {% if data_interval_start is defined and data_interval_start %}
               {% set start, end = data_interval_start, data_interval_end %}
             {% else %}
-              {% set start, end = dag_run.run_after.replace(hour=0, minute=0, second=0, microsecond=0), dag_run.run_after %}
+              {% set end = dag_run.run_after %}
+              {% set start = end.replace(hour=0, minute=0, second=0, microsecond=0) %}
             {% endif %}
             SELECT customer_id FROM staged_deletions
             WHERE requested_at >= '{{ start.strftime("%Y-%m-%d %H:%M:%S") }}'
