@@ -154,6 +154,22 @@ def test_the_hook_hands_no_extra_value_to_the_secrets_masker(set_connection, mon
     assert masked == []
 
 
+def test_airflows_connection_lookup_hands_the_extra_to_the_secrets_masker(set_connection, monkeypatch):
+    """Where the task logs' "Skipping masking for a secret as it's too short" comes from (the README
+    says so): Airflow's lookup itself, ``Connection.get_uri()`` calling ``extra_dejson``. When this
+    fails, Airflow no longer does it: the README's note can go."""
+    import airflow.sdk.log
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    set_connection("clevertap_lookup", extra={"region": "in1"})
+    masked: list[Any] = []
+    monkeypatch.setattr(airflow.sdk.log, "mask_secret", lambda value, *a, **k: masked.append(value))
+
+    BaseHook.get_connection("clevertap_lookup")
+
+    assert {"region": "in1"} in masked
+
+
 @pytest.mark.parametrize("extra", ["{not json", "[1, 2]"])
 def test_an_extra_that_is_not_a_json_object_is_a_clear_error(extra, monkeypatch, make_hook, requests_mock):
     # Not silently {}: the credentials would go to the default region.
