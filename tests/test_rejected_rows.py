@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,32 @@ def test_an_older_table_on_postgres_gets_the_new_columns(postgres_uri, pg_table)
         ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "stopped"),
         ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "finished"),
     ]
+
+
+def _readme_latest_problem_query(table: str) -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("The latest problem of each identity:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    return block.replace("clevertap_rejected_rows", table).replace("'clevertap_user_sync'", "'d'")
+
+
+def test_the_readmes_latest_problem_query_on_sqlite(sqlite_warehouse):
+    hook = get_sql_hook("warehouse")
+    write_problems(hook, "rejected", PROBLEMS, FIRST)
+    retry = dataclasses.replace(FIRST, try_number=2)
+    write_problems(hook, "rejected", [Problem("u2", 516, "Phone is not valid")], retry)
+
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        latest = connection.execute(_readme_latest_problem_query("rejected")).fetchall()
+    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
+
+
+def test_the_readmes_latest_problem_query_on_postgres(postgres_uri, pg_table):
+    import psycopg
+
+    hook = get_sql_hook("warehouse_pg")
+    write_problems(hook, pg_table, PROBLEMS, FIRST)
+    write_problems(hook, pg_table, [Problem("u2", 516, "Phone is not valid")], dataclasses.replace(FIRST, try_number=2))
+
+    with psycopg.connect(postgres_uri) as connection:
+        latest = connection.execute(_readme_latest_problem_query(pg_table)).fetchall()
+    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
