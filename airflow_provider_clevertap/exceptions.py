@@ -30,7 +30,8 @@ class CleverTapAPIError(AirflowException):
         self.server_message = message[:_MAX_SERVER_MESSAGE]
         self.attempts = attempts
         where = f"HTTP {status}" if status is not None else "no response"
-        detail = f"code {code}: " if code is not None else ""
+        # CleverTap often repeats the status as its code (401, code 401): say it once.
+        detail = f"code {code}: " if code is not None and code != status else ""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         super().__init__(f"CleverTap {action} failed{tries} ({where}): {detail}{self.server_message}{hint}")
 

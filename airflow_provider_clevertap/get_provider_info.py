@@ -3,8 +3,43 @@
 
 from __future__ import annotations
 
+import re
+
 from airflow_provider_clevertap import __version__
-from airflow_provider_clevertap.regions import DEFAULT_REGION, REGION_HOSTS
+from airflow_provider_clevertap.regions import DEFAULT_REGION, REGION_HOSTS, REGION_LABELS
+
+# Airflow 3.3.1 and 3.3.2: the connection list's Test button sends port 0 for a connection without
+# a port, and the API server then refuses the test ("The host or port to test differs from the
+# stored connection", apache/airflow PR #73298 fixes it). A stored port of 0 matches what the
+# button sends, and the hook ignores a port of 0: on those versions the form shows Port and asks
+# for 0.
+_TEST_BUTTON_SENDS_PORT_0 = ((3, 3, 1), (3, 3, 2))
+
+
+def needs_port_0_for_test_button(airflow_version: str | None = None) -> bool:
+    """Whether this Airflow's Test button only works for a connection stored with port 0."""
+    if airflow_version is None:
+        import airflow
+
+        airflow_version = str(airflow.__version__)
+    release = re.match(r"(\d+)\.(\d+)\.(\d+)", airflow_version)
+    return release is not None and tuple(map(int, release.groups())) in _TEST_BUTTON_SENDS_PORT_0
+
+
+def _field_behaviour() -> dict[str, object]:
+    relabeling = {"login": "Account ID", "password": "Passcode"}
+    placeholders = {
+        "login": "e.g. W9R-486-4W5Z",
+        "password": "the account's Passcode (Settings > Passcode)",
+        "host": "empty: the region's API host",
+        "extra": '{"region": "eu1"}',
+    }
+    hidden = ["schema", "port"]
+    if needs_port_0_for_test_button():
+        hidden = ["schema"]
+        relabeling["port"] = "Port (enter 0 for the Test button)"
+        placeholders["port"] = "0"
+    return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
 
 
 def get_provider_info():
@@ -43,25 +78,19 @@ def get_provider_info():
                 "hook-class-name": "airflow_provider_clevertap.hooks.clevertap.CleverTapHook",
                 "hook-name": "CleverTap",
                 "connection-type": "clevertap",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
-                    "relabeling": {"login": "Account ID", "password": "Passcode"},
-                    "placeholders": {
-                        "login": "e.g. W9R-486-4W5Z",
-                        "password": "the account's Passcode (Settings > Passcode)",
-                        "host": "leave empty to use the region; an administrator's override such as http://127.0.0.1:8765",
-                        "extra": '{"region": "eu1"}',
-                    },
-                },
+                "ui-field-behaviour": _field_behaviour(),
                 "conn-fields": {
                     "region": {
                         "label": "Region",
                         "description": (
-                            "Your CleverTap account's region (Settings > Project). Ignored when Host is set."
+                            "Your CleverTap account's region (Settings > Project). Leave Host empty to use the "
+                            "region's API host; a Host (an administrator's proxy, or the local emulator such as "
+                            "http://127.0.0.1:8765) overrides the region."
                         ),
                         "schema": {
                             "type": ["string", "null"],
                             "enum": list(REGION_HOSTS),
+                            "values_display": REGION_LABELS,
                             "default": DEFAULT_REGION,
                         },
                     }

@@ -27,7 +27,7 @@ from urllib.parse import SplitResult, urlsplit
 from airflow.providers.common.compat.sdk import Asset, BaseHook
 
 from airflow_provider_clevertap.exceptions import CleverTapConfigError
-from airflow_provider_clevertap.hooks.session import base_url
+from airflow_provider_clevertap.hooks.connection_settings import base_url, connection_extra
 from airflow_provider_clevertap.regions import REGION_HOSTS
 from airflow_provider_clevertap.sources import get_sql_hook
 
@@ -198,7 +198,7 @@ class CleverTapLineageMixin(_Operator):
     def _clevertap_target(self) -> tuple[str, str]:
         """The (OpenLineage namespace, account id) of the CleverTap connection: never the passcode."""
         connection = BaseHook.get_connection(self.clevertap_conn_id)
-        region = connection.extra_dejson.get("region")
+        region = connection_extra(connection, self.clevertap_conn_id).get("region")
         url = base_url(connection.host, connection.schema, connection.port, region)
         return dataset_namespace(url), (connection.login or "").strip()
 

@@ -1,29 +1,27 @@
 """Accounting for every row of a sync: accepted, refused by CleverTap, or invalid, and reporting it.
 
-Only identities, codes, reasons and counts are reported: never profile values.
+Only identities, codes, reasons and counts are reported: never profile values. The rejected-rows
+table, where every problem can be kept, is ``rejected_rows``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 import msgspec
-from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.responses import BatchResult
 
 SAMPLE_SIZE = 20
+SUMMARY_EXAMPLES = 3  # of each kind of problem, in the log's summary line
 PROGRESS_INTERVAL = 10.0
 _encode_problem = msgspec.json.Encoder().encode
 _decode_problem = msgspec.json.Decoder().decode
-_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 
 
 class InfoLog(Protocol):
@@ -42,6 +40,21 @@ class Problem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"identity": self.identity, "code": self.code, "error": self.error}
+
+    def describe(self) -> str:
+        code = "" if self.code is None else f"code {self.code}, "
+        return f"{self.identity or '(no identity)'}: {code}{self.error}"
+
+
+def balanced(invalid: list[Problem], refused: list[Problem], size: int) -> list[Problem]:
+    """At most ``size`` problems, half of each kind when both have enough, the rest from the other.
+
+    Invalid rows are found while reading, long before CleverTap's refusals come back: first come
+    first kept would fill the sample with invalid rows only.
+    """
+    refused_count = min(len(refused), max(size - len(invalid), size // 2))
+    invalid_count = min(len(invalid), size - refused_count)
+    return invalid[:invalid_count] + refused[:refused_count]
 
 
 class SyncReport:
@@ -69,7 +82,10 @@ class SyncReport:
         self.batches = 0
         self.requests = 0
         self.retries = 0
-        self.problems: list[Problem] = []  # the first SAMPLE_SIZE, for the summary and errors
+        # The first SAMPLE_SIZE of each kind; ``problems`` picks the sample from them.
+        self._invalid_sample: list[Problem] = []
+        self._refused_sample: list[Problem] = []
+        self.stopped_reason: str | None = None  # set when the sync stops before every row was processed
         self._kept: IO[bytes] | None = tempfile.TemporaryFile() if keep_problems else None
         self._started = time.monotonic()
         self._next_progress = self._started + PROGRESS_INTERVAL
@@ -77,7 +93,7 @@ class SyncReport:
     def invalid(self, identity: str | None, reason: str) -> None:
         """Count a row that was not sent, with our reason."""
         self.rows_invalid += 1
-        self._note(Problem(identity, None, reason))
+        self._note(Problem(identity, None, reason), self._invalid_sample)
 
     def batch_done(self, result: BatchResult) -> None:
         """Count one batch's outcome, exactly once, however many attempts it took."""
@@ -88,13 +104,22 @@ class SyncReport:
         self.rows_accepted += result.accepted_count
         for refusal in result.refused:
             identity = None if refusal.position is None else result.identities[refusal.position]
-            self._note(Problem(identity, refusal.code, refusal.error))
+            self._note(Problem(identity, refusal.code, refusal.error), self._refused_sample)
         if time.monotonic() >= self._next_progress:
             self.log_progress()
 
-    def _note(self, problem: Problem) -> None:
-        if len(self.problems) < SAMPLE_SIZE:
-            self.problems.append(problem)
+    def stopped(self, reason: str) -> None:
+        """Note that the sync stopped early (killed, timed out, a failure retries did not fix)."""
+        self.stopped_reason = reason
+
+    @property
+    def problems(self) -> list[Problem]:
+        """A sample of at most SAMPLE_SIZE problems, with room for invalid and refused rows alike."""
+        return balanced(self._invalid_sample, self._refused_sample, SAMPLE_SIZE)
+
+    def _note(self, problem: Problem, sample: list[Problem]) -> None:
+        if len(sample) < SAMPLE_SIZE:
+            sample.append(problem)
         if self._kept is not None:
             # One JSON array a line: JSON escapes line breaks inside identities and reasons.
             self._kept.write(_encode_problem((problem.identity, problem.code, problem.error)) + b"\n")
@@ -154,15 +179,16 @@ class SyncReport:
             "retries": self.retries,
             "dry_run": self.dry_run,
             "seconds": round(self.seconds, 3),
-            "rejected_sample": [problem.as_dict() for problem in self.problems[:SAMPLE_SIZE]],
+            "rejected_sample": [problem.as_dict() for problem in self.problems],
         }
 
     def log_summary(self) -> None:
         self.log.info(
-            "CleverTap %s%s finished: %d rows read, %d accepted, %d refused by CleverTap, %d invalid, "
-            "%d batches, %d requests, %d retries, %.1f s%s",
+            "CleverTap %s%s %s: %d rows read, %d accepted, %d refused by CleverTap, %d invalid, "
+            "%d batches, %d requests, %d retries, %.1f s%s%s",
             self.action,
             " (dry run)" if self.dry_run else "",
+            "finished" if self.stopped_reason is None else f"stopped ({self.stopped_reason})",
             self.rows_read,
             self.rows_accepted,
             self.rows_rejected,
@@ -172,6 +198,7 @@ class SyncReport:
             self.retries,
             self.seconds,
             self._state_counts(),
+            self._examples(),
         )
 
     def _state_counts(self) -> str:
@@ -179,30 +206,14 @@ class SyncReport:
             return ""
         return f"; {self.rows_unchanged} unchanged (not sent), {self.profiles_deleted} profiles deleted"
 
-    def describe_problems(self, limit: int = 5) -> str:
-        """A few identities and reasons, for an error message."""
-        return "; ".join(
-            f"{problem.identity or '(no identity)'}: "
-            f"{'' if problem.code is None else f'code {problem.code}, '}{problem.error}"
-            for problem in self.problems[:limit]
-        )
+    def _examples(self) -> str:
+        parts = [
+            f"{kind} e.g. " + "; ".join(problem.describe() for problem in sample[:SUMMARY_EXAMPLES])
+            for kind, sample in (("invalid", self._invalid_sample), ("refused", self._refused_sample))
+            if sample
+        ]
+        return "".join(f". {part}" for part in parts)
 
-
-def write_problems(
-    hook: DbApiHook, table: str, problems: Iterable[Problem], *, dag_id: str, task_id: str, run_id: str
-) -> None:
-    """Record every problem row in ``table`` (created if missing), so the warehouse keeps them."""
-    if not _TABLE_NAME.fullmatch(table):
-        raise ValueError(f"rejected_rows_table {table!r} is not a plain [schema.]table name")
-    hook.run(
-        f"CREATE TABLE IF NOT EXISTS {table} ("
-        "dag_id VARCHAR(250), task_id VARCHAR(250), run_id VARCHAR(250), identity TEXT, "
-        "code INTEGER, error TEXT, recorded_at VARCHAR(32))"
-    )
-    recorded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    hook.insert_rows(
-        table,
-        ((dag_id, task_id, run_id, p.identity, p.code, p.error, recorded_at) for p in problems),
-        target_fields=["dag_id", "task_id", "run_id", "identity", "code", "error", "recorded_at"],
-        commit_every=1000,
-    )
+    def describe_problems(self, limit: int = 6) -> str:
+        """A few identities and reasons of each kind, for an error message."""
+        return "; ".join(problem.describe() for problem in balanced(self._invalid_sample, self._refused_sample, limit))

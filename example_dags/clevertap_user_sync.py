@@ -9,6 +9,16 @@ CleverTap's reserved profile fields. Rows CleverTap refuses, or that cannot be s
 ``clevertap_rejected_rows``.
 Runs in the ``clevertap`` pool (15 slots: CleverTap's concurrent requests per account); the task
 takes as many slots as requests it keeps in flight.
+
+- **Scheduled and manual runs do the same**: the query needs no data interval (a manual run, the
+  Trigger button or ``airflow dags trigger clevertap_user_sync``, has none), each run sends what
+  changed since CleverTap last confirmed it.
+- **To re-sync past days**, ``airflow backfill create --dag-id clevertap_user_sync --from-date
+  2026-11-23 --to-date 2026-11-23`` runs the sync for each day, each sending what CleverTap does not
+  hold yet; to send every row again whatever the state says, trigger with ``{"full_refresh": true}``.
+  Not ``airflow dags trigger --logical-date 2026-11-23``: the CLI plans the run's interval from the
+  moment it is triggered, and a daily timetable's manual run for a logical date covers the last
+  whole day before it (11-22 00:00 to 11-23 00:00).
 """
 
 from __future__ import annotations

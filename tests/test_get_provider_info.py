@@ -17,13 +17,16 @@ from _airflow_compat import AIRFLOW, connection_form, fresh_providers_managers
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from airflow_provider_clevertap.get_provider_info import get_provider_info
+from airflow_provider_clevertap.get_provider_info import get_provider_info, needs_port_0_for_test_button
+from airflow_provider_clevertap.regions import REGION_LABELS
 
 AIRFLOW_DIR = Path(airflow.__file__).parent
 PACKAGE = "airflow-provider-clevertap"
 HOOK_CLASS = "airflow_provider_clevertap.hooks.clevertap.CleverTapHook"
 # From CleverTap's region table, not from regions.py.
 REGIONS = {"eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"}
+# The installed Airflow's Test button needs a stored port of 0 (3.3.1, 3.3.2).
+PORT_0 = needs_port_0_for_test_button()
 
 
 def _connection_type(info: dict) -> dict:
@@ -69,11 +72,39 @@ def test_the_connection_form():
     assert region["schema"].get("default", "eu1") == "eu1"
     assert "format" not in region["schema"]  # a dropdown, not a secret
 
+    # Names, storing the codes.
+    assert region["schema"]["values_display"] == {code: label for code, label in REGION_LABELS.items()}
+    assert region["schema"]["values_display"]["eu1"] == "Europe (eu1)"
+
     behaviour = conn["ui-field-behaviour"]
-    assert behaviour["relabeling"] == {"login": "Account ID", "password": "Passcode"}
-    assert set(behaviour["hidden-fields"]) == {"schema", "port"}
-    assert behaviour["placeholders"]["host"]
+    assert {key: behaviour["relabeling"][key] for key in ("login", "password")} == {
+        "login": "Account ID",
+        "password": "Passcode",
+    }
+    assert set(behaviour["hidden-fields"]) == ({"schema"} if PORT_0 else {"schema", "port"})
+    # Short enough for the input; the explanation is in the Region's description.
+    assert 0 < len(behaviour["placeholders"]["host"]) <= 40
+    assert "Host" in region["description"] and "overrides" in region["description"]
     assert not {"host", "login", "password", "extra"} & set(behaviour["hidden-fields"])
+
+
+@pytest.mark.parametrize(
+    ("version", "needed"),
+    [("3.3.1", True), ("3.3.2", True), ("3.3.2rc1", True), ("3.3.0", False), ("3.3.3", False), ("3.2.2", False)],
+)
+def test_port_0_is_asked_for_only_where_the_test_button_sends_it(version, needed):
+    assert needs_port_0_for_test_button(version) is needed
+
+
+def test_on_the_affected_versions_the_form_shows_port_and_asks_for_0(monkeypatch):
+    import airflow_provider_clevertap.get_provider_info as provider_info
+
+    for version, shown in (("3.3.2", True), ("3.3.3", False)):
+        monkeypatch.setattr(airflow, "__version__", version)
+        behaviour = _connection_type(provider_info.get_provider_info())["ui-field-behaviour"]
+        assert ("port" not in behaviour["hidden-fields"]) is shown
+        if shown:
+            assert behaviour["placeholders"]["port"] == "0" and "0" in behaviour["relabeling"]["port"]
 
 
 @pytest.fixture
@@ -121,8 +152,9 @@ def test_airflow_discovers_the_provider_without_deprecation_warnings(fresh_provi
         assert set(region.field["schema"]["enum"]) == REGIONS
         assert region.field["description"]
         assert region.is_sensitive is False
-        assert behaviours["clevertap"]["relabeling"] == {"login": "Account ID", "password": "Passcode"}
-        assert set(behaviours["clevertap"]["hidden_fields"]) == {"schema", "port"}
+        assert behaviours["clevertap"]["relabeling"]["login"] == "Account ID"
+        assert behaviours["clevertap"]["relabeling"]["password"] == "Passcode"
+        assert set(behaviours["clevertap"]["hidden_fields"]) == ({"schema"} if PORT_0 else {"schema", "port"})
         assert behaviours["clevertap"]["placeholders"]["host"]
 
 
@@ -141,9 +173,17 @@ def test_the_ui_shows_the_connection_form_on_this_airflow(monkeypatch):
     assert region["schema"]["title"] == declared["conn-fields"]["region"]["label"]
     assert region["value"] == "eu1"
     assert region["description"]
+    if AIRFLOW >= Version("3.2"):
+        assert region["schema"]["values_display"]["in1"] == "India (in1)"
+    else:  # no labels for choices before 3.2: the description names them
+        assert "India (in1)" in region["description"]
     fields = form["standard_fields"]
     assert fields["login"]["title"] == "Account ID" and fields["password"]["title"] == "Passcode"
-    assert fields["url_schema"]["hidden"] and fields["port"]["hidden"]
+    assert fields["url_schema"]["hidden"]
+    if PORT_0:
+        assert not fields["port"]["hidden"] and fields["port"]["placeholder"] == "0"
+    else:
+        assert fields["port"]["hidden"]
     assert not any(fields[name]["hidden"] for name in ("host", "login", "password"))
     assert fields["host"]["placeholder"] == declared["ui-field-behaviour"]["placeholders"]["host"]
 

@@ -41,3 +41,11 @@ def test_an_unknown_region_names_the_valid_ones(region):
     message = str(info.value)
     assert repr(region) in message
     assert all(name in message for name in DOCUMENTED)
+
+
+def test_each_region_has_a_label_naming_where_it_is_and_its_code():
+    from airflow_provider_clevertap.regions import REGION_LABELS
+
+    assert set(REGION_LABELS) == set(DOCUMENTED)
+    assert REGION_LABELS["eu1"] == "Europe (eu1)" and REGION_LABELS["in1"] == "India (in1)"
+    assert all(label.endswith(f" ({code})") and len(label) > len(code) + 3 for code, label in REGION_LABELS.items())

@@ -1,18 +1,15 @@
-"""Accounting (SyncReport) and the rejected-rows table (write_problems) on real SQLite and PostgreSQL."""
+"""Accounting (SyncReport): counts, the balanced sample, progress and summary lines."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import sqlite3
 
 import pytest
 
 from airflow_provider_clevertap import results
 from airflow_provider_clevertap.responses import BatchResult, Refusal
-from airflow_provider_clevertap.results import Problem, SyncReport, write_problems
-from airflow_provider_clevertap.sources import get_sql_hook
+from airflow_provider_clevertap.results import Problem, SyncReport
 
 LOG = logging.getLogger("test.clevertap.results")
 
@@ -80,17 +77,69 @@ def test_kept_problems_come_back_exactly_and_in_order():
     report.close()
 
 
-def test_describe_problems_names_identities_codes_and_reasons():
+def test_describe_problems_names_identities_codes_and_reasons_of_both_kinds():
     report = SyncReport("upload", False, LOG)
     report.invalid(None, "identity column 'id' is null")
-    report.batch_done(batch(["u1"], [Refusal(0, 516, "Phone is not valid")]))
     for n in range(10):
         report.invalid(f"x{n}", "too long")
+    report.batch_done(batch(["u1"], [Refusal(0, 516, "Phone is not valid")]))
     text = report.describe_problems()
-    assert text.startswith(
-        "(no identity): identity column 'id' is null; u1: code 516, Phone is not valid; x0: too long"
+    assert text == (
+        "(no identity): identity column 'id' is null; x0: too long; x1: too long; x2: too long; x3: too long; "
+        "u1: code 516, Phone is not valid"
+    )  # six examples, not all twelve, the refusal among them although it came last
+
+
+def test_the_sample_keeps_room_for_refusals_that_come_after_many_invalid_rows():
+    # Invalid rows are found while reading, before any answer: they must not fill the sample.
+    report = SyncReport("upload", False, LOG)
+    for n in range(100):
+        report.invalid(f"bad-{n}", "identity column 'id' is empty")
+    report.batch_done(batch([f"u{n}" for n in range(30)], [Refusal(n, 515, "Email is not valid") for n in range(30)]))
+
+    sample = report.summary()["rejected_sample"]
+    assert len(sample) == results.SAMPLE_SIZE
+    assert [p["identity"] for p in sample if p["code"] is None] == [f"bad-{n}" for n in range(10)]
+    assert [p["identity"] for p in sample if p["code"] == 515] == [f"u{n}" for n in range(10)]
+
+
+@pytest.mark.parametrize(("invalid", "refused", "expected"), [(3, 40, (3, 17)), (40, 2, (18, 2)), (0, 0, (0, 0))])
+def test_one_kind_short_leaves_its_room_to_the_other(invalid, refused, expected):
+    report = SyncReport("upload", False, LOG)
+    for n in range(invalid):
+        report.invalid(f"bad-{n}", "empty")
+    identities = [f"u{n}" for n in range(refused)]
+    report.batch_done(batch(identities, [Refusal(n, 515, "Email is not valid") for n in range(refused)]))
+
+    sample = report.summary()["rejected_sample"]
+    assert (sum(p["code"] is None for p in sample), sum(p["code"] == 515 for p in sample)) == expected
+
+
+def test_the_summary_line_names_a_few_of_each_kind(caplog):
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    report = SyncReport("upload", False, LOG)
+    for n in range(5):
+        report.invalid(f"bad-{n}", "identity column 'id' is empty")
+    report.batch_done(batch(["u1", "u2"], [Refusal(1, 515, "Email is not valid")]))
+    report.log_summary()
+
+    line = caplog.records[-1].getMessage()
+    assert line.endswith(
+        ". invalid e.g. bad-0: identity column 'id' is empty; bad-1: identity column 'id' is empty; "
+        "bad-2: identity column 'id' is empty. refused e.g. u2: code 515, Email is not valid"
     )
-    assert text.count(";") == 4  # five examples, not all twelve
+
+
+def test_a_stopped_sync_says_stopped_and_why(caplog):
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    report = SyncReport("upload", False, LOG)
+    report.batch_done(batch(["u1"]))
+    report.stopped("the task was killed")
+    report.log_summary()
+
+    line = caplog.records[-1].getMessage()
+    assert line.startswith("CleverTap upload stopped (the task was killed): 0 rows read, 1 accepted")
+    assert "finished" not in line
 
 
 def test_progress_and_summary_lines(caplog, monkeypatch):
@@ -116,69 +165,3 @@ def test_no_progress_line_before_the_interval(caplog):
     report = SyncReport("upload", False, LOG)
     report.batch_done(batch(["u1"]))
     assert not [record for record in caplog.records if "progress" in record.getMessage()]
-
-
-# -- write_problems ---------------------------------------------------------------------------------
-
-PROBLEMS = [
-    Problem("u1", None, "property 'bio' is longer than 512 bytes"),
-    Problem("u2", 515, "Email is not valid"),
-    Problem(None, None, "identity column 'id' is null"),
-]
-
-
-def test_write_problems_creates_the_table_on_sqlite_and_appends(sqlite_warehouse):
-    hook = get_sql_hook("warehouse")
-    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    write_problems(hook, "rejected", PROBLEMS, dag_id="d", task_id="t", run_id="r1")
-    write_problems(hook, "rejected", PROBLEMS[:1], dag_id="d", task_id="t", run_id="r2")
-
-    connection = sqlite3.connect(sqlite_warehouse)
-    rows = connection.execute(
-        "SELECT dag_id, task_id, run_id, identity, code, error, recorded_at FROM rejected"
-    ).fetchall()
-    connection.close()
-    assert [row[:6] for row in rows] == [
-        ("d", "t", "r1", "u1", None, "property 'bio' is longer than 512 bytes"),
-        ("d", "t", "r1", "u2", 515, "Email is not valid"),
-        ("d", "t", "r1", None, None, "identity column 'id' is null"),
-        ("d", "t", "r2", "u1", None, "property 'bio' is longer than 512 bytes"),
-    ]
-    for row in rows:
-        assert before <= dt.datetime.fromisoformat(row[6]) <= dt.datetime.now(dt.timezone.utc)
-
-
-def test_write_problems_with_nothing_to_write_still_creates_the_table(sqlite_warehouse):
-    write_problems(get_sql_hook("warehouse"), "rejected", [], dag_id="d", task_id="t", run_id="r")
-    connection = sqlite3.connect(sqlite_warehouse)
-    assert connection.execute("SELECT count(*) FROM rejected").fetchone() == (0,)
-    connection.close()
-
-
-@pytest.mark.parametrize("table", ["rejected; DROP TABLE users", "a.b.c.d", "1table", "re jected", ""])
-def test_write_problems_refuses_a_table_name_that_is_not_plain(sqlite_warehouse, table):
-    connection = sqlite3.connect(sqlite_warehouse)
-    connection.execute("CREATE TABLE users (identity TEXT)")
-    connection.commit()
-    with pytest.raises(ValueError, match="plain"):
-        write_problems(get_sql_hook("warehouse"), table, PROBLEMS, dag_id="d", task_id="t", run_id="r")
-    assert connection.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
-    connection.close()
-
-
-def test_write_problems_on_postgres_with_a_schema(postgres_uri, postgres_warehouse):
-    import psycopg
-
-    table = f"public.{postgres_warehouse}_rejected"
-    try:
-        write_problems(get_sql_hook("warehouse_pg"), table, PROBLEMS, dag_id="d", task_id="t", run_id="r1")
-        with psycopg.connect(postgres_uri) as connection:
-            rows = connection.execute(f"SELECT run_id, identity, code, error FROM {table} ORDER BY identity").fetchall()
-        assert rows == [
-            ("r1", "u1", None, "property 'bio' is longer than 512 bytes"),
-            ("r1", "u2", 515, "Email is not valid"),
-            ("r1", None, None, "identity column 'id' is null"),
-        ]
-    finally:
-        with psycopg.connect(postgres_uri, autocommit=True) as connection:
-            connection.execute(f"DROP TABLE IF EXISTS {table}")

@@ -4,7 +4,8 @@ A bare ASGI callable rather than a FastAPI app: the emulator needs three routes,
 connection (to drop it) and as little per-request overhead as possible for benchmarks.
 
 An API request goes through, in order: routing, credentials (401), the concurrency limit
-(429, answered at once), ``latency``, the injected fault of its number, then the handler.
+(429, answered at once), ``hold_until_requests``, ``latency``, the injected fault of its number,
+then the handler.
 The concurrency limit counts the API requests of all three endpoints together: CleverTap
 documents 15 for uploads, and its limit for deletes is unconfirmed.
 """
@@ -29,6 +30,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Handler = Callable[[Scope, bytes], "tuple[int, bytes]"]
 
 MAX_DELETE_IDS = 100
+_HOLD_POLL = 0.005  # seconds between looks at the request count while holding a request
 
 _decode = msgspec.json.Decoder().decode
 _JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
@@ -89,6 +91,9 @@ class EmulatorApp:
             return
         try:
             faults = state.faults
+            if faults.hold_until_requests and await self._held():
+                await _drop(receive, send)
+                return
             if faults.latency and await self._interrupted(faults.latency):
                 await _drop(receive, send)
                 return
@@ -117,6 +122,15 @@ class EmulatorApp:
         server going down would, instead of holding stop() up until they are cancelled.
         """
         self._stopping.set()
+
+    async def _held(self) -> bool:
+        """Wait until ``hold_until_requests`` API requests have arrived (read afresh, so that
+        configuring other faults releases the wait); True when the server is stopping."""
+        state = self._state
+        while state.requests_arrived() < state.faults.hold_until_requests:
+            if await self._interrupted(_HOLD_POLL):
+                return True
+        return False
 
     async def _interrupted(self, seconds: float) -> bool:
         """Wait ``seconds``; True when :meth:`interrupt_waits` cut the wait short."""

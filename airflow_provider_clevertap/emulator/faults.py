@@ -37,6 +37,9 @@ class EmulatorFaults:
     :param status_for_request: ``{request_number: status}``: answer exactly that request with
         that status (400 to 599) instead of processing it, e.g. ``{3: 400}``.
     :param concurrency_limit: a request arriving while this many are in flight answers 429.
+    :param hold_until_requests: hold every admitted API request, unanswered, until this many API
+        requests have arrived (0: off). Tests use it to have requests in flight together without
+        relying on timing; configuring other faults releases the held ones.
     :param seed: seed of the random draws, so that a run with faults can be replayed.
     """
 
@@ -51,6 +54,7 @@ class EmulatorFaults:
     slow_seconds: float = 0.0
     status_for_request: Mapping[int, int] = field(default_factory=dict)
     concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT
+    hold_until_requests: int = 0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -66,6 +70,8 @@ class EmulatorFaults:
             raise ValueError(f"retry_after must be a whole number of seconds or None, got {self.retry_after!r}")
         if not 500 <= self.error_status <= 599:
             raise ValueError(f"error_status must be a 5xx status, got {self.error_status!r}")
+        if self.hold_until_requests < 0:
+            raise ValueError(f"hold_until_requests must be 0 (off) or positive, got {self.hold_until_requests!r}")
         if self.concurrency_limit < 1:
             raise ValueError(f"concurrency_limit must be at least 1, got {self.concurrency_limit!r}")
         # JSON object keys arrive as strings (configure over HTTP): normalise to ints.

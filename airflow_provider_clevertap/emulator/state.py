@@ -142,6 +142,11 @@ class EmulatorState:
             stats.requests_by_endpoint[endpoint] += 1
             return stats.requests
 
+    def requests_arrived(self) -> int:
+        """API requests counted since the start or the last reset."""
+        with self._lock:
+            return self._stats.requests
+
     def admit(self) -> bool:
         """Take an in-flight slot; False (counted) when ``concurrency_limit`` are taken."""
         with self._lock:

@@ -21,18 +21,11 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapAPIError,
     CleverTapAuthError,
     CleverTapCancelled,
-    CleverTapConfigError,
 )
 from airflow_provider_clevertap.hooks import connection_form
 from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched, run_batches
-from airflow_provider_clevertap.hooks.session import (
-    CancellableAdapter,
-    HeaderAuthOnly,
-    base_url,
-    header_safe,
-    settle_environment,
-    tls_verify,
-)
+from airflow_provider_clevertap.hooks.connection_settings import read_settings
+from airflow_provider_clevertap.hooks.session import CancellableAdapter, HeaderAuthOnly, settle_environment
 from airflow_provider_clevertap.responses import BatchResult, parse_refusals
 
 # CleverTap's documented limits.
@@ -45,7 +38,6 @@ DELETE_ENDPOINT = "/1/delete/profiles.json"
 PROFILE_ENDPOINT = "/1/profile.json"
 
 _RETRY_AFTER_CAP = 300.0  # a broken Retry-After must not park a worker for hours
-_OWN_EXTRAS = ("region", "verify", "proxies")
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 _identity_field = operator.methodcaller("get", "identity")
@@ -149,44 +141,23 @@ class CleverTapHook(HttpHook):
         connection = self.get_connection(self.clevertap_conn_id)
         if connection.password:
             mask_secret(connection.password)
-        # Blanks around a pasted value are not part of it (and requests would refuse the header
-        # with an error quoting the passcode).
-        account_id = (connection.login or "").strip()
-        passcode = (connection.password or "").strip()
-        if not account_id or not passcode:
-            raise CleverTapConfigError(
-                f"Connection {self.clevertap_conn_id!r} needs the CleverTap Account ID as its login "
-                "and the Passcode as its password"
-            )
-        if passcode != connection.password:
-            mask_secret(passcode)
-        for field, value in (("Account ID", account_id), ("Passcode", passcode)):
-            if not header_safe(value):
-                # Never the value itself: the Passcode is a secret.
-                raise CleverTapConfigError(
-                    f"Connection {self.clevertap_conn_id!r}: the {field} holds a character an HTTP header "
-                    "cannot carry (a line break or a non-ASCII character, pasted by mistake?)"
-                )
-        extra = connection.extra_dejson
-        ignored = sorted(set(extra) - set(_OWN_EXTRAS))
-        if ignored:
+        settings = read_settings(connection, self.clevertap_conn_id)
+        if settings.passcode != connection.password:
+            mask_secret(settings.passcode)
+        if settings.ignored_extras:
             # HttpHook would send unknown extras as HTTP headers; CleverTap gets none of them.
-            self.log.warning("Connection %s: ignoring extra fields %s", self.clevertap_conn_id, ignored)
-
-        try:
-            self.base_url = base_url(connection.host, connection.schema, connection.port, extra.get("region"))
-        except ValueError as error:
-            raise CleverTapConfigError(f"Connection {self.clevertap_conn_id!r}: {error}") from None
+            self.log.warning("Connection %s: ignoring extra fields %s", self.clevertap_conn_id, settings.ignored_extras)
+        self.base_url = settings.base_url
         self._base_url_initialized = True
 
         session = requests.Session()
         session.auth = self._extract_auth(connection)
-        session.verify = tls_verify(extra.get("verify"))
-        session.proxies.update(extra.get("proxies") or {})
+        session.verify = settings.verify
+        session.proxies.update(settings.proxies)
         session.headers.update(
             {
-                "X-CleverTap-Account-Id": account_id,
-                "X-CleverTap-Passcode": passcode,
+                "X-CleverTap-Account-Id": settings.account_id,
+                "X-CleverTap-Passcode": settings.passcode,
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": f"airflow-provider-clevertap/{__version__} {requests.utils.default_user_agent()}",
             }
@@ -223,19 +194,20 @@ class CleverTapHook(HttpHook):
         except CleverTapAuthError as error:
             return False, str(error)
         except CleverTapAPIError as error:
-            # 401/403 are the credential answers; any other 4xx means they were accepted and only
-            # the lookup was refused. A 429 proves nothing either way.
+            # 401/403 are the credential answers; any other 4xx (a 404 for the made-up test
+            # identity, say) means they were accepted and only the lookup was refused. A 429
+            # proves nothing either way.
             if error.status is not None and 400 <= error.status < 500 and error.status != 429:
-                return True, (
-                    f"Authenticated with CleverTap at {self.base_url} "
-                    f"(the test profile lookup answered HTTP {error.status})"
-                )
+                return True, self._accepted_message()
             return False, str(error)
         except Exception as error:  # the UI shows the reason instead of a stack trace
             return False, f"Could not reach CleverTap: {error}"
         finally:
             self.close()
-        return True, f"Connected to CleverTap at {self.base_url}: Account ID and Passcode accepted"
+        return True, self._accepted_message()
+
+    def _accepted_message(self) -> str:
+        return f"Connected to CleverTap at {self.base_url}: Account ID and Passcode accepted"
 
     def get_profile(self, identity: str) -> dict[str, Any] | None:
         """Return the stored profile of ``identity`` (CleverTap's ``record``), or None."""
@@ -399,9 +371,10 @@ class CleverTapHook(HttpHook):
         try:
             # Never follow a redirect: it would carry the passcode header to another host
             # (requests strips only Authorization), and a 302 would turn the POST into a GET.
-            response = self.run_and_check(
-                session, prepared, {"check_response": False, "timeout": self.timeout, "allow_redirects": False}
-            )
+            # Sent by the session itself, not HttpHook.run_and_check: that logs "Tenacity will
+            # retry" on every connection error, for requests we may not retry (a cancelled run).
+            # The environment's proxy and CA settings are in the session already.
+            response = session.send(prepared, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as error:
             raise _Retryable(None, f"timed out ({type(error).__name__})") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:

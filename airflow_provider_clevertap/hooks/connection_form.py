@@ -40,11 +40,15 @@ def connection_form_widgets() -> dict[str, Any]:
         validators = [Optional()] if "null" in types else []
         if "enum" in schema:
             validators.append(any_of(schema["enum"]))
+        description = field.get("description", "")
+        if "values_display" in schema:
+            # 3.1's form has no labels for a choice's values: the description names them.
+            description = f"{description} Choices: {', '.join(schema['values_display'].values())}."
         widgets[name] = StringField(
             lazy_gettext(field["label"]),
             widget=BS3TextFieldWidget(),
             validators=validators,
-            description=field.get("description", ""),
+            description=description,
             default=schema.get("default"),
         )
     return widgets

@@ -1,4 +1,4 @@
-"""The HTTP session's parts: header-only auth, a cancellable pooled adapter, URL and TLS settings."""
+"""The HTTP session's parts: header-only auth, a cancellable pooled adapter, the environment read once."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Any
 
 import requests
 from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
-
-from airflow_provider_clevertap.regions import base_url_for_region
 
 
 class HeaderAuthOnly(requests.auth.AuthBase):
@@ -65,45 +63,6 @@ class CancellableAdapter(TCPKeepAliveAdapter):
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
                 except OSError:
                     pass
-
-
-def base_url(host: str | None, scheme: str | None, port: int | None, region: str | None) -> str:
-    if not host:
-        return base_url_for_region(region)
-    url = host.rstrip("/") if "://" in host else f"{scheme or 'https'}://{host.rstrip('/')}"
-    return f"{url}:{port}" if port else url
-
-
-def header_safe(value: str) -> bool:
-    """Whether ``value`` can be sent as an HTTP header value as it is: printable ASCII only."""
-    return all(" " <= character <= "~" for character in value)
-
-
-_VERIFY_OFF = frozenset({"false", "0", "no", "off"})
-_VERIFY_ON = frozenset({"true", "1", "yes", "on"})
-
-
-def tls_verify(value: Any) -> bool | str:
-    """The session's ``verify`` from the connection's ``verify`` extra: on unless explicitly off.
-
-    requests reads any falsy value as "do not verify", so an empty form field (null or "") must
-    not reach it as such; "false"/"true" typed as text mean what they say; any other text is a
-    CA bundle path.
-    """
-    if value is None or value is True:
-        return True
-    if value is False:
-        return False
-    if isinstance(value, str):
-        text = value.strip()
-        if not text or text.lower() in _VERIFY_ON:
-            return True
-        if text.lower() in _VERIFY_OFF:
-            return False
-        return text
-    raise ValueError(
-        f"The connection's verify extra must be true, false or a CA bundle path, not a {type(value).__name__}"
-    )
 
 
 def settle_environment(session: requests.Session, url: str) -> None:

@@ -14,8 +14,9 @@ from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCa
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
 from airflow_provider_clevertap.records import InvalidRow
+from airflow_provider_clevertap.rejected_rows import Attempt, write_problems
 from airflow_provider_clevertap.responses import BatchResult
-from airflow_provider_clevertap.results import SyncReport, write_problems
+from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource, get_sql_hook, mapping_source, sql_source
 from airflow_provider_clevertap.state.changes import UNCHANGED, Confirmed
 
@@ -179,9 +180,15 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                         self.log.info("CleverTap %s: the rows given are an empty list, nothing to send", self.action)
                     else:
                         self._sync(source, report, confirmed)
+            except BaseException as error:
+                if report.stopped_reason is None:
+                    report.stopped(self._stop_reason(error))
+                raise
             finally:
                 self.hook.close()
                 self._record(context, source_hook, report, confirmed)
+                if report.stopped_reason is not None:
+                    report.log_summary()
             self.after_sync(report)
         finally:
             report.close()
@@ -201,14 +208,35 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         finally:
             if self.rejected_rows_table and source_hook is not None and report.rows_failed:
                 write_problems(
-                    source_hook,
-                    self.rejected_rows_table,
-                    report.kept_problems(),
-                    dag_id=self.dag_id,
-                    task_id=self.task_id,
-                    run_id=str(context.get("run_id")),
+                    source_hook, self.rejected_rows_table, report.kept_problems(), self._attempt(context, report)
                 )
                 self.note_rejected_rows_written()
+
+    def _attempt(self, context: Context, report: SyncReport) -> Attempt:
+        task_instance = context.get("ti")
+        map_index = getattr(task_instance, "map_index", None)
+        return Attempt(
+            dag_id=self.dag_id,
+            task_id=self.task_id,
+            run_id=str(context.get("run_id")),
+            try_number=getattr(task_instance, "try_number", None),
+            map_index=-1 if map_index is None else map_index,
+            # Killed, or stopped by an error, before every row was processed.
+            stopped=report.stopped_reason is not None,
+        )
+
+    def _stop_reason(self, error: BaseException) -> str:
+        """Why the sync stopped, for its summary: our own errors' messages, only the type of others
+        (a database error may quote a row)."""
+        if self._killed:
+            return "the task was killed"
+        if isinstance(error, CleverTapAPIError):
+            return str(error)
+        if isinstance(error, CleverTapCancelled):
+            return "cancelled"
+        if type(error).__name__ == "AirflowTaskTimeout":
+            return "execution_timeout reached"
+        return type(error).__name__
 
     def _sync(self, source: RowSource, report: SyncReport, confirmed: Confirmed | None) -> None:
         try:
@@ -226,7 +254,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                     if confirmed is not None:
                         confirmed.note(result)
         except (CleverTapAPIError, CleverTapCancelled) as error:
-            report.log_summary()
+            report.stopped(self._stop_reason(error))
             unchanged = f"{report.rows_unchanged} unchanged, " if report.stateful else ""
             raise AirflowException(
                 f"CleverTap {self.action} stopped after {report.rows_read} rows read: "

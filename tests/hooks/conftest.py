@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,8 +30,11 @@ def set_connection(monkeypatch) -> Callable[..., None]:
         extra: dict[str, Any] | None = None,
         login: str | None = ACCOUNT_ID,
         password: str | None = PASSCODE,
+        port: int | None = None,
     ) -> None:
         conn: dict[str, Any] = {"conn_type": "clevertap"}
+        if port is not None:
+            conn["port"] = port
         if login is not None:
             conn["login"] = login
         if password is not None:
@@ -94,6 +96,9 @@ class SeenRequest:
     client: tuple[str, int]
 
 
+HOLD_BOUND = 120.0  # seconds: a bound on a hang, never reached when the test works
+
+
 @dataclass
 class LocalServer:
     """A ThreadingHTTPServer speaking HTTP/1.1 keep-alive; ``respond`` decides each answer."""
@@ -104,8 +109,25 @@ class LocalServer:
         200,
         {"status": "success", "processed": 1, "unprocessed": []},
     )
-    delay: float = 0.0
+    # Each answer waits until ``gather`` requests are being answered, then they are answered
+    # together (0: at once): requests in flight side by side without relying on timing.
+    gather: int = 0
+    # When set, every answer waits for this event (set at the end of the test): a server that
+    # never answers.
+    release: threading.Event | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _barrier: threading.Barrier | None = None
+
+    def hold(self) -> None:
+        """Hold the answer being given, as ``gather`` and ``release`` say."""
+        if self.gather:
+            with self.lock:
+                if self._barrier is None or self._barrier.parties != self.gather:
+                    self._barrier = threading.Barrier(self.gather)
+                barrier = self._barrier
+            barrier.wait(HOLD_BOUND)
+        if self.release is not None:
+            self.release.wait(HOLD_BOUND)
 
 
 @pytest.fixture
@@ -122,8 +144,7 @@ def local_server() -> Iterator[LocalServer]:
             )
             with state.lock:
                 state.requests.append(seen)
-            if state.delay:
-                time.sleep(state.delay)
+            state.hold()
             status, body = state.respond(seen)
             payload = json.dumps(body).encode()
             try:
@@ -149,5 +170,7 @@ def local_server() -> Iterator[LocalServer]:
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield state
+    if state.release is not None:
+        state.release.set()
     server.shutdown()
     server.server_close()

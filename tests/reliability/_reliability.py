@@ -93,6 +93,30 @@ def fast_hook(operator: Any, **kwargs: Any) -> CountingHook:
     return hook
 
 
+def in_thread(operator: Any, context: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """Run ``operator.execute(context)`` in a thread, as a task's main thread; the outcome dict
+    gets its ``summary`` or the ``error`` that ended it."""
+    outcome: dict[str, Any] = {}
+
+    def task() -> None:
+        try:
+            outcome["summary"] = operator.execute(context)
+        except BaseException as error:  # noqa: BLE001 - the test inspects whatever ended the task
+            outcome["error"] = error
+
+    runner = threading.Thread(target=task, name="task-execute")
+    runner.start()
+    return runner, outcome
+
+
+def wait_until(condition: Any, timeout: float = 120.0) -> None:
+    """Poll ``condition`` until true: a bound on a hang, returning as soon as it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the run to get going"
+        time.sleep(0.005)
+
+
 def worker_threads() -> list[threading.Thread]:
     """The hook's batch workers still alive (the emulator's own thread is not one of them)."""
     return [
@@ -102,7 +126,7 @@ def worker_threads() -> list[threading.Thread]:
     ]
 
 
-def wait_for_no_workers(timeout: float = 2.0) -> list[threading.Thread]:
+def wait_for_no_workers(timeout: float = 60.0) -> list[threading.Thread]:
     deadline = time.monotonic() + timeout
     while (alive := worker_threads()) and time.monotonic() < deadline:
         time.sleep(0.01)

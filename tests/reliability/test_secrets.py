@@ -157,7 +157,9 @@ def test_an_unknown_region_is_a_clear_error_naming_the_valid_ones(monkeypatch, c
 
 def test_the_host_override_is_described_as_an_administrators_setting():
     (connection_type,) = get_provider_info()["connection-types"]
-    assert "administrator" in connection_type["ui-field-behaviour"]["placeholders"]["host"]
+    # The Host placeholder is short (it must fit the input); the form's explanation is in the
+    # Region's description, next to it.
+    assert "administrator" in connection_type["conn-fields"]["region"]["description"]
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "administrator" in readme.split("## The connection", 1)[1].split("\n## ", 1)[0]
 

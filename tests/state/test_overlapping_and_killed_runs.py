@@ -11,11 +11,11 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException
 from conftest import upload
+from reliability._reliability import in_thread, wait_until
 
 from airflow_provider_clevertap.emulator import EmulatorFaults
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
@@ -23,13 +23,6 @@ from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
 CONTEXT = {"run_id": "manual__2026-01-01T00:00:00+00:00"}
 WAIT = 60.0  # a bound on a hang, not a timing: every wait below is on an event
-
-
-def wait_until(condition, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the run to get going"
-        time.sleep(0.005)
 
 
 class GatedHook(CleverTapHook):
@@ -76,20 +69,6 @@ def sync(warehouse, cls: Any = None, **kwargs: Any) -> Any:
     return upload(warehouse, "overlap.sync", cls, **kwargs)
 
 
-def in_thread(operator: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    outcome: dict[str, Any] = {}
-
-    def task() -> None:
-        try:
-            outcome["summary"] = operator.execute(CONTEXT)
-        except BaseException as error:  # noqa: BLE001 - the test inspects whatever ended the task
-            outcome["error"] = error
-
-    runner = threading.Thread(target=task, name="task-execute")
-    runner.start()
-    return runner, outcome
-
-
 def test_two_overlapping_runs_never_leave_a_change_unsent(warehouse, emu):
     """The dangerous order: run B sends the newer record first, run A sends an older one after it
     (CleverTap now holds the older), A writes its state, and B writes its state last. Had B's
@@ -108,14 +87,14 @@ def test_two_overlapping_runs_never_leave_a_change_unsent(warehouse, emu):
     run_a = sync(warehouse, OrderedUpload)
     run_a.saved = a_saved
     run_a._hook = GatedHook(before=a_before)
-    thread_a, outcome_a = in_thread(run_a)
+    thread_a, outcome_a = in_thread(run_a, CONTEXT)
     assert a_waiting.wait(WAIT)  # A has read the older record and waits to send it
 
     warehouse.execute(set_plan, [("newer",)])
     run_b = sync(warehouse, OrderedUpload)
     run_b.wait_before_saving = a_saved
     run_b._hook = GatedHook(after=b_sent.set)
-    thread_b, outcome_b = in_thread(run_b)
+    thread_b, outcome_b = in_thread(run_b, CONTEXT)
     thread_a.join(WAIT)
     thread_b.join(WAIT)
 
@@ -138,19 +117,28 @@ ROWS = 2000
 
 def test_a_sync_killed_mid_run_then_run_again_leaves_clevertap_holding_every_row(warehouse, emu):
     identities = warehouse.stage(ROWS)
-    emu.configure(faults=EmulatorFaults(latency=0.2))
     operator = sync(warehouse, WatchedUpload, max_concurrency=4)
-    runner, outcome = in_thread(operator)
+    # Three requests go through; every later one waits until the kill, then finds the hook
+    # cancelled: the run cannot finish before the kill, however fast or slow the machine.
+    killed = threading.Event()
+    sent = iter(range(ROWS))
+    operator._hook = GatedHook(
+        operator.clevertap_conn_id,
+        max_concurrency=4,
+        before=lambda: next(sent) < 3 or killed.wait(WAIT),
+    )
+    runner, outcome = in_thread(operator, CONTEXT)
     wait_until(lambda: operator.confirmed is not None and operator.confirmed.count >= 300)
 
     operator.on_kill()
+    killed.set()
     runner.join(WAIT)
 
     assert not runner.is_alive()
     assert isinstance(outcome.get("error"), AirflowException) and "cancelled" in str(outcome["error"])
     held = warehouse.state_rows("overlap.sync")
     stored = set(emu.profiles)
-    assert 300 <= len(held) < ROWS
+    assert len(held) == 300
     assert set(held) <= stored  # the state claims nothing CleverTap did not accept
 
     emu.configure(faults=EmulatorFaults())

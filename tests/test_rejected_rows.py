@@ -1,0 +1,172 @@
+"""The rejected-rows table on real SQLite and PostgreSQL: attempts told apart, a timestamp type where
+there is one, an older table brought up to date."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_clevertap.rejected_rows import Attempt, write_problems
+from airflow_provider_clevertap.results import Problem
+from airflow_provider_clevertap.sources import get_sql_hook
+
+PROBLEMS = [
+    Problem("u1", None, "property 'bio' is longer than 512 bytes"),
+    Problem("u2", 515, "Email is not valid"),
+    Problem(None, None, "identity column 'id' is null"),
+]
+FIRST = Attempt(dag_id="d", task_id="t", run_id="r1", try_number=1, map_index=-1, stopped=False)
+COLUMNS = "dag_id, task_id, run_id, identity, code, error, try_number, map_index, attempt"
+# The table as version 0.1.0 of the provider made it.
+OLD_TABLE = (
+    "CREATE TABLE {table} (dag_id VARCHAR(250), task_id VARCHAR(250), run_id VARCHAR(250), identity TEXT, "
+    "code INTEGER, error TEXT, recorded_at VARCHAR(32))"
+)
+
+
+def test_write_problems_creates_the_table_on_sqlite_and_appends_each_attempt(sqlite_warehouse):
+    hook = get_sql_hook("warehouse")
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    write_problems(hook, "rejected", PROBLEMS, FIRST)
+    retry = dataclasses.replace(FIRST, try_number=2, stopped=True)
+    write_problems(hook, "rejected", PROBLEMS[:1], retry)
+    write_problems(hook, "rejected", PROBLEMS[1:2], dataclasses.replace(FIRST, map_index=3))
+
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        rows = connection.execute(f"SELECT {COLUMNS}, recorded_at FROM rejected").fetchall()
+    assert [row[:-1] for row in rows] == [
+        ("d", "t", "r1", "u1", None, "property 'bio' is longer than 512 bytes", 1, -1, "finished"),
+        ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "finished"),
+        ("d", "t", "r1", None, None, "identity column 'id' is null", 1, -1, "finished"),
+        ("d", "t", "r1", "u1", None, "property 'bio' is longer than 512 bytes", 2, -1, "stopped"),
+        ("d", "t", "r1", "u2", 515, "Email is not valid", 1, 3, "finished"),
+    ]
+    for row in rows:
+        assert before <= dt.datetime.fromisoformat(row[-1]) <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_write_problems_with_nothing_to_write_still_creates_the_table(sqlite_warehouse):
+    write_problems(get_sql_hook("warehouse"), "rejected", [], FIRST)
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        assert connection.execute("SELECT count(*) FROM rejected").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("table", ["rejected; DROP TABLE users", "a.b.c.d", "1table", "re jected", ""])
+def test_write_problems_refuses_a_table_name_that_is_not_plain(sqlite_warehouse, table):
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        connection.execute("CREATE TABLE users (identity TEXT)")
+    with pytest.raises(ValueError, match="plain"):
+        write_problems(get_sql_hook("warehouse"), table, PROBLEMS, FIRST)
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
+
+
+def test_an_older_table_on_sqlite_gets_the_new_columns_and_keeps_its_rows(sqlite_warehouse):
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        connection.execute(OLD_TABLE.format(table="rejected"))
+        connection.execute(
+            "INSERT INTO rejected VALUES ('d', 't', 'r0', 'u0', 515, 'old', '2026-11-01T00:00:00+00:00')"
+        )
+
+    write_problems(get_sql_hook("warehouse"), "rejected", PROBLEMS[1:2], FIRST)
+
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        rows = connection.execute(f"SELECT {COLUMNS} FROM rejected ORDER BY run_id").fetchall()
+    assert rows == [
+        ("d", "t", "r0", "u0", 515, "old", None, None, None),
+        ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "finished"),
+    ]
+
+
+def _pg_columns(postgres_uri: str, table: str) -> dict[str, str]:
+    import psycopg
+
+    with psycopg.connect(postgres_uri) as connection:
+        return dict(
+            connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s",
+                (table.rpartition(".")[2],),
+            ).fetchall()
+        )
+
+
+@pytest.fixture
+def pg_table(postgres_uri, postgres_warehouse):
+    import psycopg
+
+    table = f"public.{postgres_warehouse}_rejected"
+    yield table
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_write_problems_on_postgres_with_a_schema_and_a_timestamp_type(postgres_uri, pg_table):
+    import psycopg
+
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    write_problems(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS, dataclasses.replace(FIRST, try_number=3))
+
+    assert _pg_columns(postgres_uri, pg_table)["recorded_at"] == "timestamp with time zone"
+    with psycopg.connect(postgres_uri) as connection:
+        rows = connection.execute(f"SELECT {COLUMNS}, recorded_at FROM {pg_table} ORDER BY identity").fetchall()
+    assert [row[:-1] for row in rows] == [
+        ("d", "t", "r1", "u1", None, "property 'bio' is longer than 512 bytes", 3, -1, "finished"),
+        ("d", "t", "r1", "u2", 515, "Email is not valid", 3, -1, "finished"),
+        ("d", "t", "r1", None, None, "identity column 'id' is null", 3, -1, "finished"),
+    ]
+    for row in rows:
+        assert isinstance(row[-1], dt.datetime) and before <= row[-1] <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_an_older_table_on_postgres_gets_the_new_columns(postgres_uri, pg_table):
+    import psycopg
+
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(OLD_TABLE.format(table=pg_table))
+
+    write_problems(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS[1:2], dataclasses.replace(FIRST, stopped=True))
+    # Twice: columns already there are not added again.
+    write_problems(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS[1:2], FIRST)
+
+    columns = _pg_columns(postgres_uri, pg_table)
+    assert columns["recorded_at"] == "character varying"  # an existing column keeps its type
+    assert {"try_number", "map_index", "attempt"} <= set(columns)
+    with psycopg.connect(postgres_uri) as connection:
+        rows = connection.execute(f"SELECT {COLUMNS} FROM {pg_table} ORDER BY attempt DESC").fetchall()
+    assert rows == [
+        ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "stopped"),
+        ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "finished"),
+    ]
+
+
+def _readme_latest_problem_query(table: str) -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("The latest problem of each identity:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    return block.replace("clevertap_rejected_rows", table).replace("'clevertap_user_sync'", "'d'")
+
+
+def test_the_readmes_latest_problem_query_on_sqlite(sqlite_warehouse):
+    hook = get_sql_hook("warehouse")
+    write_problems(hook, "rejected", PROBLEMS, FIRST)
+    retry = dataclasses.replace(FIRST, try_number=2)
+    write_problems(hook, "rejected", [Problem("u2", 516, "Phone is not valid")], retry)
+
+    with sqlite3.connect(sqlite_warehouse) as connection:
+        latest = connection.execute(_readme_latest_problem_query("rejected")).fetchall()
+    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
+
+
+def test_the_readmes_latest_problem_query_on_postgres(postgres_uri, pg_table):
+    import psycopg
+
+    hook = get_sql_hook("warehouse_pg")
+    write_problems(hook, pg_table, PROBLEMS, FIRST)
+    write_problems(hook, pg_table, [Problem("u2", 516, "Phone is not valid")], dataclasses.replace(FIRST, try_number=2))
+
+    with psycopg.connect(postgres_uri) as connection:
+        latest = connection.execute(_readme_latest_problem_query(pg_table)).fetchall()
+    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
