@@ -32,6 +32,7 @@ def get_provider_info():
                 "python-modules": [
                     "airflow_provider_clevertap.operators.user_upload",
                     "airflow_provider_clevertap.operators.user_delete",
+                    "airflow_provider_clevertap.operators.event_upload",
                 ],
             }
         ],

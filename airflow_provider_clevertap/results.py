@@ -65,6 +65,8 @@ class SyncReport:
         self.rows_rejected = 0
         self.rows_unchanged = 0  # stateful syncs: read, not sent, CleverTap already holds it
         self.profiles_deleted = 0  # mirror syncs: profiles that left the query, deleted
+        # Accepted in a batch re-sent after an ambiguous failure: CleverTap may hold them twice.
+        self.rows_maybe_duplicated = 0
         self.stateful = False  # whether the log's summary gives the two counts above
         self.batches = 0
         self.requests = 0
@@ -86,6 +88,8 @@ class SyncReport:
         self.retries += max(result.attempts - 1, 0)  # a dry-run delete makes no request
         self.rows_rejected += len(result.refused)
         self.rows_accepted += result.accepted_count
+        if result.maybe_duplicated:
+            self.rows_maybe_duplicated += result.accepted_count
         for refusal in result.refused:
             identity = None if refusal.position is None else result.identities[refusal.position]
             self._note(Problem(identity, refusal.code, refusal.error))
@@ -149,6 +153,7 @@ class SyncReport:
             "rows_rejected": self.rows_rejected,
             "rows_unchanged": self.rows_unchanged,
             "profiles_deleted": self.profiles_deleted,
+            "rows_maybe_duplicated": self.rows_maybe_duplicated,
             "batches": self.batches,
             "requests": self.requests,
             "retries": self.retries,
@@ -173,6 +178,13 @@ class SyncReport:
             self.seconds,
             self._state_counts(),
         )
+        if self.rows_maybe_duplicated:
+            self.log.info(
+                "CleverTap %s: %d accepted rows were in batches re-sent after an ambiguous failure "
+                "(a read timeout or a connection dropped after the request went out): CleverTap may hold them twice",
+                self.action,
+                self.rows_maybe_duplicated,
+            )
 
     def _state_counts(self) -> str:
         if not self.stateful:
