@@ -61,7 +61,8 @@ with DAG(dag_id="event_window", schedule="@daily", start_date=START, catchup=Fal
     # Each run reads its day and the day before: consecutive runs overlap by a day.
     CleverTapEventUploadOperator(
         task_id="upload",
-        sql=f"{SQL} WHERE ordered_at >= '{{{{ macros.ds_add(ds, -1) }}}}' AND ordered_at < '{{{{ macros.ds_add(ds, 1) }}}}'",
+        sql=f"{SQL} WHERE ordered_at >= '{{{{ macros.ds_add(ds, -1) }}}}' "
+        "AND ordered_at < '{{ macros.ds_add(ds, 1) }}'",
         event_id_column="order_id",
         **EVENTS,
     )
