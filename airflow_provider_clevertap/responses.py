@@ -42,8 +42,9 @@ class BatchResult:
     :param tags: what the sender attached to each item, in the same order (a stateful sync's key
         and fingerprint), or None.
     :param maybe_duplicated: the batch was sent again after an attempt that may have reached
-        CleverTap (a read timeout, a connection dropped once the request was out): CleverTap may
-        have stored its accepted items twice. Harmless for profiles (upserts), not for events.
+        CleverTap (a read timeout, a connection dropped once the request was out, a 500, 502 or
+        504 answer): CleverTap may have stored its accepted items twice. Harmless for profiles
+        (upserts), not for events.
     """
 
     identities: Sequence[Any]

@@ -23,6 +23,7 @@ from airflow_provider_clevertap.exceptions import (
 from airflow_provider_clevertap.hooks import connection_form
 from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched, run_batches
 from airflow_provider_clevertap.hooks.failures import (
+    MAY_HAVE_PROCESSED_STATUSES,
     RETRY_AFTER_CAP,
     Retryable,
     never_connected,
@@ -428,7 +429,12 @@ class CleverTapHook(HttpHook):
                 raise CleverTapAPIError(action, status, "the answer was not JSON")
             return body
         if status == 429 or status >= 500:
-            raise Retryable(status, message, retry_after(response.headers.get("Retry-After")))
+            raise Retryable(
+                status,
+                message,
+                retry_after(response.headers.get("Retry-After")),
+                may_have_arrived=status in MAY_HAVE_PROCESSED_STATUSES,
+            )
         if status in (401, 403):
             raise CleverTapAuthError(action, status, message, code=code)
         raise CleverTapAPIError(action, status, message, code=code)

@@ -10,6 +10,9 @@ from typing import Any
 import urllib3
 
 RETRY_AFTER_CAP = 300.0  # a broken Retry-After must not park a worker for hours
+# Error answers that may come after CleverTap stored the batch: an internal error, or a gateway that
+# lost or timed out on the backend. A 429 or a 503 turns the request away before any processing.
+MAY_HAVE_PROCESSED_STATUSES = frozenset({500, 502, 504})
 
 
 class Retryable(Exception):
@@ -22,7 +25,8 @@ class Retryable(Exception):
         self.status = status
         self.message = message
         self.retry_after = retry_after
-        # The request went out and no answer came: CleverTap may have processed it.
+        # CleverTap may have processed the request: it went out and no answer came, or the answer is
+        # an error that can follow processing (MAY_HAVE_PROCESSED_STATUSES).
         self.may_have_arrived = may_have_arrived
 
 

@@ -32,9 +32,9 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
     Events are not upserts. With ``event_id_column``, the state table records each event id
     CleverTap accepted and later runs (re-runs, overlapping backfills) skip them
     (``rows_unchanged``). Without it, every row is sent on every run. Either way a batch re-sent
-    after an ambiguous failure (a read timeout, a connection dropped after the request went out)
-    may be stored twice by CleverTap: its rows are counted in ``rows_maybe_duplicated`` and the
-    log says so.
+    after an ambiguous failure (a read timeout, a connection dropped after the request went out,
+    a 500, 502 or 504 answer) may be stored twice by CleverTap: its rows are counted in
+    ``rows_maybe_duplicated`` and the log says so.
 
     :param clevertap_conn_id: the ``clevertap`` connection (Account ID, Passcode, region).
     :param source_conn_id: an Airflow SQL connection (any DbApiHook) to read rows from.
