@@ -160,3 +160,21 @@ def test_event_sync_sql_reads_every_staged_order_without_a_data_interval():
         assert "WHERE" not in template.render(**context)
     daily = template.render(data_interval_start=LOGICAL_DATE, data_interval_end=LOGICAL_DATE + dt.timedelta(days=1))
     assert "o.ordered_at >= '2026-03-02 00:00:00'" in daily and "< '2026-03-03 00:00:00'" in daily
+
+
+def test_event_sync_run_without_a_data_interval_sends_every_staged_order_not_yet_accepted(environment, emulator):
+    """A manual trigger has no logical date, hence no data interval: the DAG sends all staged orders once."""
+    from demo.orders import in_interval, order_id, stage_orders
+
+    stage_orders(environment, 200, CUSTOMERS, INTERVAL_START)
+    dag = load_dag(EXAMPLE_DAGS / "clevertap_event_sync.py", "clevertap_event_sync")
+    assert dag.test(logical_date=LOGICAL_DATE).state == "success"  # the scheduled run of the day
+    received = emulator.stats.records_received
+
+    run = dag.test(logical_date=None)  # as a manual trigger without a logical date
+
+    assert run.state == "success" and run.data_interval_start is None
+    # Only the orders of the day before were left: the interval's were accepted by the scheduled run.
+    assert emulator.stats.records_received - received == sum(not in_interval(key) for key in range(1, 201))
+    events = [event for stored in emulator.events().values() for event in stored]
+    assert sorted(event["evtData"]["Order ID"] for event in events) == [order_id(key) for key in range(1, 201)]
