@@ -11,7 +11,9 @@ def get_provider_info():
     return {
         "package-name": "airflow-provider-clevertap",
         "name": "CleverTap",
-        "description": "Sync staged data-warehouse rows into `CleverTap <https://clevertap.com/>`__ user profiles.",
+        "description": (
+            "Sync staged data-warehouse rows into `CleverTap <https://clevertap.com/>`__ user profiles and events."
+        ),
         "versions": [__version__],
         "integrations": [
             {
