@@ -87,7 +87,7 @@ def run_events(env: dict[str, str], emulator: CleverTapEmulator) -> None:
     events = emulator.events(customer).get(customer, [])
     print(f"\nThe events {customer} received ({len(events)}):")
     for event in events:
-        print(f"  {json.dumps(event, ensure_ascii=False)[:300]}")
+        print(f"  {json.dumps(event, ensure_ascii=False)}")
 
 
 def run_sync(env: dict[str, str], logical_date: dt.datetime) -> None:
