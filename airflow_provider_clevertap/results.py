@@ -181,7 +181,8 @@ class SyncReport:
         if self.rows_maybe_duplicated:
             self.log.info(
                 "CleverTap %s: %d accepted rows were in batches re-sent after an ambiguous failure "
-                "(a read timeout or a connection dropped after the request went out): CleverTap may hold them twice",
+                "(no answer to a request that went out, or an error that can follow processing): "
+                "CleverTap may hold them twice",
                 self.action,
                 self.rows_maybe_duplicated,
             )

@@ -111,15 +111,10 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
     def make_record_mapper(self, columns: list[str]) -> EventMapper:
         return EventMapper(
             columns,
-            identity_column=self.identity_column,
-            identity_type=self.identity_type,
-            ts_column=self.ts_column,  # type: ignore[arg-type]  # required by the constructor
             event_name=self.event_name,
             event_name_column=self.event_name_column,
             event_id_column=self.event_id_column,
-            property_columns=self.property_columns,
-            convert_timestamps=self.convert_timestamps,
-            timestamp_format=self.timestamp_format,
+            **self._mapper_arguments(),
         )
 
     def mapping_options(self) -> list[Any]:
@@ -144,6 +139,6 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
         if report.rows_maybe_duplicated:
             self.log.warning(
                 "CleverTap event upload: %d events were in batches re-sent after an ambiguous failure "
-                "(no answer came to a request that had gone out): CleverTap may hold them twice",
+                "(no answer came to a request that had gone out, or a 500, 502 or 504): CleverTap may hold them twice",
                 report.rows_maybe_duplicated,
             )

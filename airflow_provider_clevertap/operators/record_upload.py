@@ -106,6 +106,17 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         if self.sql is None or not self.source_conn_id:
             raise ValueError(f"{what} needs sql and source_conn_id: the state lives on the source connection")
 
+    def _mapper_arguments(self) -> dict[str, Any]:
+        """The arguments of the record mapper that both uploads take, as they were given."""
+        return {
+            "identity_column": self.identity_column,
+            "identity_type": self.identity_type,
+            "ts_column": self.ts_column,
+            "property_columns": self.property_columns,
+            "convert_timestamps": self.convert_timestamps,
+            "timestamp_format": self.timestamp_format,
+        }
+
     def _selection(self) -> list[Any] | None:
         """``property_columns`` as JSON for the fingerprint key: a mapping's order counts."""
         columns = self.property_columns

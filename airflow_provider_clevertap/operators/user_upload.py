@@ -110,15 +110,7 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
         return self.sync_mode
 
     def make_record_mapper(self, columns: list[str]) -> ProfileMapper:
-        return ProfileMapper(
-            columns,
-            identity_column=self.identity_column,
-            identity_type=self.identity_type,
-            ts_column=self.ts_column,
-            property_columns=self.property_columns,
-            convert_timestamps=self.convert_timestamps,
-            timestamp_format=self.timestamp_format,
-        )
+        return ProfileMapper(columns, **self._mapper_arguments())
 
     def mapping_options(self) -> list[Any]:
         return [

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _airflow_compat import xcom_values
+from _sql_warehouse import SqlWarehouse
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator, EmulatorFaults
 from airflow_provider_clevertap.operators import CleverTapEventUploadOperator
@@ -32,33 +32,9 @@ def order(n: int, day: int | None = None) -> tuple[Any, ...]:
     return (None if n == NO_ID else f"o-{n:03d}", f"c-{n % 5}", kind, n * 10, f"{NOTE_MARKER} {n}", placed)
 
 
-@dataclass
-class Warehouse:
-    kind: str
-    prefix: str
-    connect: Callable[[], Any]
-    mark: str
-
+class Warehouse(SqlWarehouse):
     def table(self, name: str) -> str:
         return f"{self.prefix}_{name}"
-
-    def execute(self, sql: str, rows: Sequence[Sequence[Any]] | None = None) -> None:
-        connection = self.connect()
-        try:
-            sql = sql.replace("?", self.mark)
-            connection.cursor().executemany(sql, rows) if rows else connection.cursor().execute(sql)
-            connection.commit()
-        finally:
-            connection.close()
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        connection = self.connect()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            return [tuple(row) for row in cursor.fetchall()]
-        finally:
-            connection.close()
 
     def stage(self, orders: Sequence[tuple[Any, ...]]) -> None:
         placed = "TIMESTAMP" if self.kind == "postgres" else "TEXT"
@@ -76,11 +52,7 @@ class Warehouse:
         return held
 
     def has(self, name: str) -> bool:
-        try:
-            self.query(f"SELECT COUNT(*) FROM {self.table(name)}")
-        except Exception:  # noqa: BLE001 - each driver has its own "no such table"
-            return False
-        return True
+        return self.has_table(self.table(name))
 
 
 @pytest.fixture(scope="module")
