@@ -46,7 +46,9 @@ def get_provider_info():
     return {
         "package-name": "airflow-provider-clevertap",
         "name": "CleverTap",
-        "description": "Sync staged data-warehouse rows into `CleverTap <https://clevertap.com/>`__ user profiles.",
+        "description": (
+            "Sync staged data-warehouse rows into `CleverTap <https://clevertap.com/>`__ user profiles and events."
+        ),
         "versions": [__version__],
         "integrations": [
             {
@@ -67,6 +69,7 @@ def get_provider_info():
                 "python-modules": [
                     "airflow_provider_clevertap.operators.user_upload",
                     "airflow_provider_clevertap.operators.user_delete",
+                    "airflow_provider_clevertap.operators.event_upload",
                 ],
             }
         ],

@@ -2,31 +2,30 @@
 
 Invalid rows are never sent: the reasons are the limits CleverTap documents (property keys up
 to 120 bytes, string values up to 512 bytes, at most 256 custom properties, no nested objects) plus
-values JSON cannot carry (NaN, infinity) and rows with no identity.
+values JSON cannot carry (NaN, infinity) and rows with no identity. The value rules profiles share
+with events are in ``properties``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import math
-import re
-import sys
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from airflow_provider_clevertap.timestamps import (
-    ISO_8601,
-    TIMESTAMP_FORMATS,
-    TimestampFormat,
-    datetime_to_epoch,
-    format_epoch,
-    parse_iso_timestamp,
+from airflow_provider_clevertap.properties import (
+    IDENTITY_TYPES,
+    MAX_KEY_BYTES,
+    MAX_STRING_BYTES,
+    InvalidRow,
+    PropertyColumns,
+    PropertyMapper,
+    check_choice,
+    find_column,
+    read_identity,
+    text_of,
+    too_long,
 )
+from airflow_provider_clevertap.timestamps import TimestampFormat
 
-MAX_KEY_BYTES = 120
-MAX_STRING_BYTES = 512
 MAX_CUSTOM_PROPERTIES = 256
 # CleverTap's own profile fields: they do not count against the limit of custom properties.
 STANDARD_PROPERTIES = frozenset(
@@ -51,136 +50,20 @@ STANDARD_PROPERTIES = frozenset(
         "Tz",
     }
 )
-MAX_TS = 253402300799  # 9999-12-31T23:59:59Z: a larger ts is a mistake (often epoch milliseconds)
-_MAX_NUMBER = sys.float_info.max  # a bigger number is no JSON number any reader can hold
-_isfinite = math.isfinite
-IDENTITY_TYPES = ("identity", "objectId")
 
-PropertyColumns = Sequence[str] | Mapping[str, str] | None
-
-
-def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
-    """Raise a ValueError naming the allowed values when ``value`` is not one of them."""
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-
-
-class InvalidRow(ValueError):
-    """A row that cannot become a CleverTap record; the message says why, never with its values."""
-
-
-def _is_finite(value: float | int | decimal.Decimal) -> bool:
-    # math.isfinite() raises on a signalling NaN Decimal, and on an int too big for a float.
-    if isinstance(value, int):
-        return True
-    return value.is_finite() if isinstance(value, decimal.Decimal) else math.isfinite(value)
-
-
-def _text(value: Any) -> str | None:
-    """``str(value)``, or None for an int past Python's 4300-digit conversion limit."""
-    try:
-        return str(value)
-    except ValueError:
-        return None
-
-
-_EPOCH_TEXT = re.compile(r"\d+(\.\d+)?", re.ASCII)
-_EPOCH = dt.datetime(1970, 1, 1)
-_UTC = dt.timezone.utc
-_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=_UTC)
-_FIXED_OFFSET = dt.timezone
-_SHORT_TEXT = MAX_STRING_BYTES // 4  # a string this short cannot be over the limit in UTF-8
-_from_iso = dt.datetime.fromisoformat
-# The rule's pattern without its named groups: the hot path asks only whether a string matches,
-# and recording groups cost a fifth of the match.
-_RULE_SHAPE = re.compile(re.sub(r"\(\?P<\w+>", "(?:", ISO_8601.pattern), ISO_8601.flags)
-
-# Mapping rows is the hot path of a sync (a profile showed 70% of the syncing process's CPU in
-# it, half of that in timestamps), hence the shortcuts below. Each gives the very result of the
-# plain code it stands for; the tests compare them on generated values.
-
-
-def _epoch_seconds(moment: dt.datetime | dt.date) -> int:
-    """``datetime_to_epoch``, by one subtraction for a plain datetime: the same floor, a fifth of the work."""
-    if type(moment) is dt.datetime:
-        zone = moment.tzinfo
-        # A fixed offset (what fromisoformat and drivers give) always knows its offset.
-        if zone is None or (type(zone) is not _FIXED_OFFSET and moment.utcoffset() is None):
-            since = moment - _EPOCH  # naive: UTC
-        else:
-            since = moment - _EPOCH_UTC
-        # A timedelta keeps its seconds and microseconds positive: this is the floor.
-        return since.days * 86_400 + since.seconds
-    return datetime_to_epoch(moment)
-
-
-def _rule_seconds(text: str) -> int | None:
-    """``parse_iso_timestamp(text)``: the rule's pattern decides, the C parser reads the fields.
-
-    ``fromisoformat`` reads every string the pattern accepts as the rule does; before Python
-    3.11 it refuses ``Z`` and offsets without a colon, and those take the plain path.
-    """
-    if _RULE_SHAPE.fullmatch(text) is None:
-        return None
-    try:
-        return _epoch_seconds(_from_iso(text))
-    except ValueError:  # an impossible date, or an older fromisoformat: the plain path decides
-        return parse_iso_timestamp(text)
-
-
-def _parse_ts_text(text: str) -> int | None:
-    """Epoch seconds of a ts given as text: epoch seconds, or any ISO-8601 date(-time); else None.
-
-    Wider than the Convert Timestamps rule for property values: a ts column holds times by
-    definition, so a space instead of ``T`` (SQLite's ``CURRENT_TIMESTAMP``) or microseconds
-    (a PostgreSQL timestamp cast to text) still read as times.
-    """
-    text = text.strip()
-    if "-" not in text and _EPOCH_TEXT.fullmatch(text):  # a date has a "-", epoch seconds never
-        return int(decimal.Decimal(text))
-    # fromisoformat reads what the rule reads (and more), with the same result; before Python
-    # 3.11 it reads less, so the rule's own parser comes second.
-    try:
-        return _epoch_seconds(_from_iso(text))
-    except OverflowError:
-        return None
-    except ValueError:
-        pass
-    try:
-        return parse_iso_timestamp(text)
-    except OverflowError:  # a valid date-time whose UTC instant is before year 1 or after 9999
-        return None
-
-
-def _too_long(text: str) -> bool:
-    # A character is at most 4 UTF-8 bytes: only long strings need encoding to be measured.
-    return len(text) * 4 > MAX_STRING_BYTES and len(text.encode("utf-8")) > MAX_STRING_BYTES
-
-
-def read_identity(value: Any, column: str) -> str:
-    """Return a row's identity as the string CleverTap receives, or raise InvalidRow."""
-    if value is None:
-        raise InvalidRow(f"identity column {column!r} is null")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        raise InvalidRow(f"identity column {column!r} holds binary data")
-    if isinstance(value, (float, decimal.Decimal)) and not _is_finite(value):
-        raise InvalidRow(f"identity column {column!r} is not a finite number")
-    identity = value if isinstance(value, str) else _text(value)
-    if identity is None:
-        raise InvalidRow(f"identity column {column!r} is a number too long to be an identity")
-    if not identity.strip():
-        raise InvalidRow(f"identity column {column!r} is empty")
-    return identity
-
-
-def find_column(columns: Sequence[str], wanted: str, role: str) -> int:
-    """Position of ``wanted`` in ``columns``; a clear error listing the columns when missing."""
-    try:
-        return list(columns).index(wanted)
-    except ValueError:
-        raise ValueError(
-            f"{role} {wanted!r} is not among the columns the query returns: {', '.join(columns) or '(none)'}"
-        ) from None
+__all__ = [
+    "IDENTITY_TYPES",
+    "MAX_CUSTOM_PROPERTIES",
+    "MAX_KEY_BYTES",
+    "MAX_STRING_BYTES",
+    "STANDARD_PROPERTIES",
+    "IdMapper",
+    "InvalidRow",
+    "ProfileMapper",
+    "check_choice",
+    "find_column",
+    "read_identity",
+]
 
 
 class IdMapper:
@@ -196,13 +79,13 @@ class IdMapper:
 
     def identity_of(self, row: Sequence[Any]) -> str | None:
         value = row[self._index]
-        return None if value is None else _text(value)
+        return None if value is None else text_of(value)
 
     def convert(self, row: Sequence[Any]) -> str:
         return read_identity(row[self._index], self.id_column)
 
 
-class ProfileMapper:
+class ProfileMapper(PropertyMapper):
     """Turns rows (tuples in ``columns`` order) into CleverTap profile records.
 
     :param columns: the column names, in row order.
@@ -227,72 +110,31 @@ class ProfileMapper:
         timestamp_format: TimestampFormat = "unix",
     ) -> None:
         check_choice("identity_type", identity_type, IDENTITY_TYPES)
-        check_choice("timestamp_format", timestamp_format, TIMESTAMP_FORMATS)
-        self.identity_column = identity_column
+        super().__init__(
+            columns,
+            identity_column=identity_column,
+            ts_column=ts_column,
+            property_columns=property_columns,
+            convert_timestamps=convert_timestamps,
+            timestamp_format=timestamp_format,
+        )
         self.identity_type = identity_type
-        self.ts_column = ts_column
-        self.convert_timestamps = convert_timestamps
-        self.timestamp_format = timestamp_format
-        self._identity_index = find_column(columns, identity_column, "identity_column")
-        self._ts_index = None if ts_column is None else find_column(columns, ts_column, "ts_column")
-        self._properties = self._select_properties(columns, property_columns)
         # Only a mapper given more custom properties than the limit can build a row over it.
         custom = {name for _, name in self._properties} - STANDARD_PROPERTIES
         self._may_exceed_custom_limit = len(custom) > MAX_CUSTOM_PROPERTIES
-
-    def _select_properties(self, columns: Sequence[str], selection: PropertyColumns) -> list[tuple[int, str]]:
-        if selection is None:
-            skipped = {self.identity_column, self.ts_column}
-            pairs = [(column, column) for column in columns if column not in skipped]
-        elif isinstance(selection, Mapping):
-            pairs = list(selection.items())
-        elif isinstance(selection, str):
-            raise TypeError("property_columns must be a list of columns or a mapping, not a string")
-        else:
-            pairs = [(column, column) for column in selection]
-        for _, name in pairs:
-            if len(str(name).encode("utf-8")) > MAX_KEY_BYTES:
-                raise ValueError(f"Property name {name!r} is longer than CleverTap's {MAX_KEY_BYTES} bytes")
-        return [(find_column(columns, column, "property column"), str(name)) for column, name in pairs]
 
     def output_fields(self) -> list[tuple[str, ...]]:
         """The fields records may carry, as paths (``("profileData", "Email")``), for lineage."""
         timestamp = [("ts",)] if self.ts_column is not None else []
         return [(self.identity_type,), *timestamp, *(("profileData", name) for _, name in self._properties)]
 
-    def identity_of(self, row: Sequence[Any]) -> str | None:
-        """The row's identity for reports (None when it has none): identities may be logged."""
-        value = row[self._identity_index]
-        return None if value is None else _text(value)
-
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
         """Return the row's profile record, or raise InvalidRow saying why it cannot be sent."""
-        identity = row[self._identity_index]
-        if type(identity) is not str or not identity.strip():  # a plain non-blank string is sent as it is
-            identity = read_identity(identity, self.identity_column)
-        record: dict[str, Any] = {"type": "profile", self.identity_type: identity}
+        record: dict[str, Any] = {"type": "profile", self.identity_type: self._identity(row)}
         ts_index = self._ts_index
         if ts_index is not None and row[ts_index] is not None:
             record["ts"] = self._read_ts(row[ts_index])
-        profile: dict[str, Any] = {}
-        convert_strings = self.convert_timestamps
-        # The values _property_value would return unchanged are kept here without the call: short
-        # strings that cannot be timestamps, booleans, ints and finite floats. A timestamp starts
-        # with an ASCII digit: "0" <= value < ":" says so without slicing.
-        for index, name in self._properties:
-            value = row[index]
-            kind = type(value)
-            if kind is str:
-                if len(value) > _SHORT_TEXT or (convert_strings and "0" <= value < ":"):
-                    value = self._string_value(name, value)
-            elif value is None:
-                continue
-            elif kind is float:
-                if not _isfinite(value):
-                    value = self._property_value(name, value)
-            elif kind is not bool and not (kind is int and -_MAX_NUMBER <= value <= _MAX_NUMBER):
-                value = self._property_value(name, value)
-            profile[name] = value
+        profile = self._property_dict(row)
         if self._may_exceed_custom_limit:
             custom = sum(1 for name in profile if name not in STANDARD_PROPERTIES)
             if custom > MAX_CUSTOM_PROPERTIES:
@@ -300,87 +142,11 @@ class ProfileMapper:
         record["profileData"] = profile
         return record
 
-    def _read_ts(self, value: Any) -> int:
-        column = self.ts_column
-        if isinstance(value, str):  # first: SQLite and text staging columns hold times as text
-            parsed = _parse_ts_text(value)
-            if parsed is None:
-                raise InvalidRow(f"ts column {column!r} is not an ISO-8601 date-time or epoch seconds")
-            seconds = parsed
-        elif isinstance(value, (dt.datetime, dt.date)):
-            try:
-                seconds = _epoch_seconds(value)
-            except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
-                raise InvalidRow(f"ts column {column!r} is out of range") from None
-        elif isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
-            if not _is_finite(value):
-                raise InvalidRow(f"ts column {column!r} is not a finite number")
-            seconds = int(value)
-        else:
-            raise InvalidRow(f"ts column {column!r} holds a {type(value).__name__}, not a time")
-        if seconds <= 0:
-            # CleverTap refuses ts 0 (code 525); a pre-1970 ts is surely a mistake too.
-            raise InvalidRow(f"ts column {column!r} is not a positive epoch time")
-        if seconds > MAX_TS:
-            raise InvalidRow(f"ts column {column!r} is after the year 9999 (epoch milliseconds, not seconds?)")
-        return seconds
-
-    def _property_value(self, name: str, value: Any) -> Any:
-        kind = type(value)
-        if kind is str:
-            return self._string_value(name, value)
-        if kind is bool:
-            return value
-        if kind is int:
-            if -_MAX_NUMBER <= value <= _MAX_NUMBER:
-                return value
-            raise InvalidRow(f"property {name!r} is a number too large for CleverTap")
-        if kind is float:
-            if not math.isfinite(value):
-                raise InvalidRow(f"property {name!r} is not a finite number")
-            return value
-        return self._uncommon_value(name, value)
-
-    def _string_value(self, name: str, value: str) -> Any:
-        if self.convert_timestamps and "0" <= value < ":":
-            try:
-                seconds = _rule_seconds(value)  # convert_timestamp(value), with less work
-            except OverflowError:  # not a time CleverTap can hold: left as the string it is
-                seconds = None
-            if seconds is not None:
-                return format_epoch(seconds, self.timestamp_format)
-        if _too_long(value):
-            raise InvalidRow(f"property {name!r} is longer than {MAX_STRING_BYTES} bytes")
-        return value
-
     def _uncommon_value(self, name: str, value: Any) -> Any:
-        if isinstance(value, str):
-            return self._property_value(name, str(value))
-        if isinstance(value, bool):
-            return bool(value)
-        if isinstance(value, (int, float, decimal.Decimal)):
-            if not _is_finite(value):
-                raise InvalidRow(f"property {name!r} is not a finite number")
-            if abs(value) > _MAX_NUMBER:  # type: ignore[operator]  # a Decimal compares with a float
-                raise InvalidRow(f"property {name!r} is a number too large for CleverTap")
-            if isinstance(value, decimal.Decimal):
-                return int(value) if value == value.to_integral_value() else float(value)
-            return int(value) if isinstance(value, int) else float(value)
-        if isinstance(value, (dt.datetime, dt.date)):
-            if self.convert_timestamps:
-                try:
-                    return format_epoch(_epoch_seconds(value), self.timestamp_format)  # convert_timestamp(value)
-                except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
-                    raise InvalidRow(f"property {name!r} is a date-time out of range") from None
-            return value.isoformat()
-        if isinstance(value, uuid.UUID):
-            return str(value)
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple)):  # a multi-value property: strings only
             if not all(isinstance(item, str) for item in value):
                 raise InvalidRow(f"property {name!r} is a list that holds more than strings")
-            if any(_too_long(item) for item in value):
+            if any(too_long(item) for item in value):
                 raise InvalidRow(f"property {name!r} holds a string longer than {MAX_STRING_BYTES} bytes")
             return list(value)
-        if isinstance(value, Mapping):
-            raise InvalidRow(f"property {name!r} is a nested object, which CleverTap cannot store")
-        raise InvalidRow(f"property {name!r} holds a {type(value).__name__}, which CleverTap cannot store")
+        return super()._uncommon_value(name, value)

@@ -41,12 +41,17 @@ class BatchResult:
     :param attempts: HTTP requests it took (1 + retries).
     :param tags: what the sender attached to each item, in the same order (a stateful sync's key
         and fingerprint), or None.
+    :param maybe_duplicated: the batch was sent again after an attempt that may have reached
+        CleverTap (a read timeout, a connection dropped once the request was out, a 500, 502 or
+        504 answer): CleverTap may have stored its accepted items twice. Harmless for profiles
+        (upserts), not for events.
     """
 
     identities: Sequence[Any]
     refused: list[Refusal] = field(default_factory=list)
     attempts: int = 1
     tags: Sequence[Any] | None = None
+    maybe_duplicated: bool = False
 
     @property
     def accepted_count(self) -> int:

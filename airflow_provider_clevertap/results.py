@@ -78,6 +78,8 @@ class SyncReport:
         self.rows_rejected = 0
         self.rows_unchanged = 0  # stateful syncs: read, not sent, CleverTap already holds it
         self.profiles_deleted = 0  # mirror syncs: profiles that left the query, deleted
+        # Accepted in a batch re-sent after an ambiguous failure: CleverTap may hold them twice.
+        self.rows_maybe_duplicated = 0
         self.stateful = False  # whether the log's summary gives the two counts above
         self.batches = 0
         self.requests = 0
@@ -102,6 +104,8 @@ class SyncReport:
         self.retries += max(result.attempts - 1, 0)  # a dry-run delete makes no request
         self.rows_rejected += len(result.refused)
         self.rows_accepted += result.accepted_count
+        if result.maybe_duplicated:
+            self.rows_maybe_duplicated += result.accepted_count
         for refusal in result.refused:
             identity = None if refusal.position is None else result.identities[refusal.position]
             self._note(Problem(identity, refusal.code, refusal.error), self._refused_sample)
@@ -174,6 +178,7 @@ class SyncReport:
             "rows_rejected": self.rows_rejected,
             "rows_unchanged": self.rows_unchanged,
             "profiles_deleted": self.profiles_deleted,
+            "rows_maybe_duplicated": self.rows_maybe_duplicated,
             "batches": self.batches,
             "requests": self.requests,
             "retries": self.retries,
@@ -200,6 +205,14 @@ class SyncReport:
             self._state_counts(),
             self._examples(),
         )
+        if self.rows_maybe_duplicated:
+            self.log.info(
+                "CleverTap %s: %d accepted rows were in batches re-sent after an ambiguous failure "
+                "(no answer to a request that went out, or an error that can follow processing): "
+                "CleverTap may hold them twice",
+                self.action,
+                self.rows_maybe_duplicated,
+            )
 
     def _state_counts(self) -> str:
         if not self.stateful:

@@ -4,7 +4,9 @@ Builds a SQLite warehouse of staged customers, starts the CleverTap emulator, ru
 ``clevertap_user_sync`` with ``airflow dags test`` against a local SQLite metadata database and
 prints the summary, a few stored profiles and the refused rows. Then it edits a few staged rows,
 fixes a refused one, and runs the sync again the next day: the sync's state (a table in the
-warehouse) makes it send only what changed. Stops the emulator at the end.
+warehouse) makes it send only what changed. Then ``clevertap_event_sync`` sends the day's orders as
+``Charged`` events, twice: the second run sends nothing, every order id being accepted already;
+it prints the events one customer received. Stops the emulator at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator
+from demo.orders import customer_of, stage_orders
 from demo.warehouse import build_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +30,7 @@ LOGICAL_DATE = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
 INTERVAL_START = LOGICAL_DATE - dt.timedelta(days=1)
 EDITED = ("cust-0000002", "cust-0000003", "cust-0000005")
 FIXED = "cust-0000017"  # staged with an email CleverTap refuses
+ORDERS = 500
 
 
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,7 +43,8 @@ def main() -> None:
     WORK.mkdir(exist_ok=True)
     (WORK / "clevertap.db").unlink(missing_ok=True)  # the emulator would load the last run's profiles
     warehouse = build_warehouse(WORK / "warehouse.db", CUSTOMERS, INTERVAL_START)
-    print(f"Staged {CUSTOMERS} customers in {warehouse}")
+    stage_orders(warehouse, ORDERS, CUSTOMERS, INTERVAL_START)
+    print(f"Staged {CUSTOMERS} customers and {ORDERS} orders in {warehouse}")
 
     with CleverTapEmulator(
         account_id="DEMO-ACCOUNT", passcode="demo-passcode", db_path=WORK / "clevertap.db"
@@ -67,6 +72,22 @@ def main() -> None:
         with sqlite3.connect(warehouse) as db:
             (held,) = db.execute("SELECT COUNT(*) FROM clevertap_sync_state").fetchone()
         print(f"  The sync's state (table clevertap_sync_state) holds {held} profiles CleverTap accepted.")
+        run_events(env, emulator)
+
+
+def run_events(env: dict[str, str], emulator: CleverTapEmulator) -> None:
+    """The day's orders as Charged events, twice: the second run finds every order id accepted."""
+    for attempt in ("first", "second"):
+        print(f"\nRunning ({attempt} time): airflow dags test clevertap_event_sync {LOGICAL_DATE.date()}")
+        run = airflow(env, "dags", "test", "clevertap_event_sync", LOGICAL_DATE.date().isoformat())
+        for line in (run.stdout + run.stderr).splitlines():
+            if "CleverTap event upload finished" in line:
+                print("  log:", line.strip()[:300])
+    customer = customer_of(1, CUSTOMERS)
+    events = emulator.events(customer).get(customer, [])
+    print(f"\nThe events {customer} received ({len(events)}):")
+    for event in events:
+        print(f"  {json.dumps(event, ensure_ascii=False)}")
 
 
 def run_sync(env: dict[str, str], logical_date: dt.datetime) -> None:

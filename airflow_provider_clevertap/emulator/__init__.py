@@ -13,13 +13,13 @@ against what a client really sent. Run it from Python::
 
 or as a process: ``python -m airflow_provider_clevertap.emulator --help``. A running emulator
 is also controlled over HTTP, with no CleverTap auth: ``GET /_emulator/state`` (stats; profiles
-too with ``?profiles=1``), ``POST /_emulator/reset`` and ``POST /_emulator/configure``.
+too with ``?profiles=1``, events with ``?events=1``), ``POST /_emulator/reset`` and ``POST /_emulator/configure``.
 """
 
 from __future__ import annotations
 
 from airflow_provider_clevertap.emulator.faults import EmulatorFaults
 from airflow_provider_clevertap.emulator.server import CleverTapEmulator
-from airflow_provider_clevertap.emulator.state import EmulatorStats
+from airflow_provider_clevertap.emulator.stats import EmulatorStats
 
 __all__ = ["CleverTapEmulator", "EmulatorFaults", "EmulatorStats"]

@@ -111,6 +111,10 @@ class EmulatorApp:
                     await _drop(receive, send)
                     return
             status, payload = handler(scope, body)
+            if decision.action is FaultAction.PROCESS_THEN_DROP:
+                state.count_dropped()
+                await _drop(receive, send)
+                return
             await self._answer(send, status, payload)
         finally:
             state.release()
@@ -163,7 +167,7 @@ class EmulatorApp:
                 400, f"Too many records: {len(records)}; at most {MAX_RECORDS_PER_UPLOAD} are allowed per request"
             )
         dry_run = _query(scope).get("dryRun", [""])[-1].lower() in _TRUE
-        outcome = validate_batch(records)
+        outcome = validate_batch(records, discarded_events=self._state.faults.discarded_events)
         self._state.record_upload(len(records), outcome, dry_run)
         return 200, responses.upload(outcome.processed, outcome.unprocessed)
 
@@ -209,6 +213,8 @@ class EmulatorApp:
         }
         if _query(scope).get("profiles", [""])[-1].lower() in _TRUE:
             answer["profiles"] = state.profiles()
+        if _query(scope).get("events", [""])[-1].lower() in _TRUE:
+            answer["events"] = state.events()
         return 200, responses.encode(answer)
 
     def _control_reset(self, scope: Scope, body: bytes) -> tuple[int, bytes]:

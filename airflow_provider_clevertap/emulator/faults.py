@@ -36,6 +36,11 @@ class EmulatorFaults:
     :param slow_seconds: the delay of those slow requests.
     :param status_for_request: ``{request_number: status}``: answer exactly that request with
         that status (400 to 599) instead of processing it, e.g. ``{3: 400}``.
+    :param process_then_drop: numbers of requests to process (store what they carry) and then
+        answer with a closed connection: the ambiguous failure after which a retried upload is
+        stored twice (events are not upserts).
+    :param discarded_events: event names the emulated account discards (CleverTap's dashboard
+        can discard an event name): events so named are refused, each at its position.
     :param concurrency_limit: a request arriving while this many are in flight answers 429.
     :param hold_until_requests: hold every admitted API request, unanswered, until this many API
         requests have arrived (0: off). Tests use it to have requests in flight together without
@@ -53,6 +58,8 @@ class EmulatorFaults:
     slow_ratio: float = 0.0
     slow_seconds: float = 0.0
     status_for_request: Mapping[int, int] = field(default_factory=dict)
+    process_then_drop: tuple[int, ...] = ()
+    discarded_events: tuple[str, ...] = ()
     concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT
     hold_until_requests: int = 0
     seed: int | None = None
@@ -82,6 +89,11 @@ class EmulatorFaults:
                     f"status_for_request maps request numbers (from 1) to statuses 400-599, got {number}: {status}"
                 )
         object.__setattr__(self, "status_for_request", statuses)
+        numbers = tuple(int(number) for number in self.process_then_drop)
+        if any(number < 1 for number in numbers):
+            raise ValueError(f"process_then_drop lists request numbers (from 1), got {list(numbers)}")
+        object.__setattr__(self, "process_then_drop", numbers)
+        object.__setattr__(self, "discarded_events", tuple(self.discarded_events))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmulatorFaults:
@@ -106,6 +118,7 @@ class FaultAction(enum.Enum):
     STATUS = "status"
     DROP = "drop"
     SLOW = "slow"
+    PROCESS_THEN_DROP = "process_then_drop"
 
 
 @dataclass(frozen=True)
@@ -120,13 +133,14 @@ _PROCESS = FaultDecision(FaultAction.PROCESS)
 _DROP = FaultDecision(FaultAction.DROP)
 _SLOW = FaultDecision(FaultAction.SLOW)
 _THROTTLE = FaultDecision(FaultAction.STATUS, 429)
+_PROCESS_THEN_DROP = FaultDecision(FaultAction.PROCESS_THEN_DROP)
 
 
 def draw_fault(faults: EmulatorFaults, request_number: int, rng: random.Random) -> FaultDecision:
     """Decide the fate of API request number ``request_number`` (1-based).
 
-    The first matching rule wins: an explicit ``status_for_request``, then drop, every-Nth
-    throttle, ratio throttle, 5xx, slow.
+    The first matching rule wins: an explicit ``status_for_request``, then ``process_then_drop``,
+    drop, every-Nth throttle, ratio throttle, 5xx, slow.
     """
     # Every roll is drawn on every request, so with a seed request N's fate depends only on N,
     # not on which faults happened to fire before it.
@@ -134,6 +148,8 @@ def draw_fault(faults: EmulatorFaults, request_number: int, rng: random.Random) 
     forced = faults.status_for_request.get(request_number)
     if forced is not None:
         return FaultDecision(FaultAction.STATUS, forced)
+    if request_number in faults.process_then_drop:
+        return _PROCESS_THEN_DROP
     if drop_roll < faults.drop_ratio:
         return _DROP
     if faults.throttle_every and request_number % faults.throttle_every == 0:

@@ -14,7 +14,8 @@ import uvicorn
 
 from airflow_provider_clevertap.emulator.app import EmulatorApp
 from airflow_provider_clevertap.emulator.faults import EmulatorFaults
-from airflow_provider_clevertap.emulator.state import EmulatorState, EmulatorStats
+from airflow_provider_clevertap.emulator.state import EmulatorState
+from airflow_provider_clevertap.emulator.stats import EmulatorStats
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
@@ -178,6 +179,11 @@ class CleverTapEmulator:
     def profile(self, identity: str) -> dict[str, Any] | None:
         """A copy of the profile with this identity; None when there is none."""
         return self._state.get_profile(identity=identity)
+
+    def events(self, identity: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Copies of the stored events (each the record as sent), by the identity of their
+        profile (guid for objectId-only ones); only ``identity``'s when given."""
+        return self._state.events(identity)
 
     @property
     def stats(self) -> EmulatorStats:

@@ -1,4 +1,4 @@
-"""Everything the emulator remembers: credentials, faults, profiles and statistics.
+"""Everything the emulator remembers: credentials, faults, profiles, their events and statistics.
 
 The HTTP layer changes it from the server's event loop thread while tests read and configure
 it from theirs, so every access goes through one lock, and readers get copies.
@@ -12,73 +12,16 @@ import random
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
+
+import msgspec
 
 from airflow_provider_clevertap.emulator.faults import EmulatorFaults, FaultDecision, draw_fault
 from airflow_provider_clevertap.emulator.persistence import ProfileStore
 from airflow_provider_clevertap.emulator.responses import ACCOUNT_INVALID, PASSCODE_INVALID
+from airflow_provider_clevertap.emulator.stats import EmulatorStats
 from airflow_provider_clevertap.emulator.validation import BatchOutcome
-
-ENDPOINTS = ("upload", "delete", "profile")
-
-
-@dataclass
-class EmulatorStats:
-    """Counters since the emulator started or was last reset.
-
-    Fields read as attributes (``stats.max_in_flight``) or as keys (``stats["max_in_flight"]``),
-    so code written against ``GET /_emulator/state`` reads a local snapshot the same way.
-
-    :param requests: API requests received (upload, delete, profile), refused ones included.
-    :param requests_by_endpoint: the same, per endpoint.
-    :param responses_by_status: API responses sent, per HTTP status.
-    :param records_received: records in upload requests that reached validation (dry runs too).
-    :param records_stored: accepted profile records upserted (dry runs excluded).
-    :param events_received: accepted event records (counted, not stored).
-    :param largest_batch: most records seen in one upload body, oversized ones included.
-    :param in_flight: API requests being served right now.
-    :param max_in_flight: most API requests served at once.
-    :param throttled: 429 answers, injected or for concurrency.
-    :param concurrency_rejected: 429 answers because ``concurrency_limit`` requests were in flight.
-    :param failed: 5xx answers (all injected).
-    :param dropped: connections closed with no answer.
-    :param slowed: requests delayed by ``slow_seconds``.
-    :param unauthorized: 401 answers.
-    :param bad_requests: 400 answers.
-    :param dry_run_requests: uploads with ``dryRun=1`` that reached validation.
-    :param deletes: ids received in delete requests that were processed.
-    :param profiles_deleted: of those, the ids that matched a stored profile.
-    """
-
-    requests: int = 0
-    requests_by_endpoint: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENDPOINTS, 0))
-    responses_by_status: dict[int, int] = field(default_factory=dict)
-    records_received: int = 0
-    records_stored: int = 0
-    events_received: int = 0
-    largest_batch: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-    throttled: int = 0
-    concurrency_rejected: int = 0
-    failed: int = 0
-    dropped: int = 0
-    slowed: int = 0
-    unauthorized: int = 0
-    bad_requests: int = 0
-    dry_run_requests: int = 0
-    deletes: int = 0
-    profiles_deleted: int = 0
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self.__dataclass_fields__:
-            raise KeyError(name)
-        return getattr(self, name)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The counters as a JSON-ready mapping."""
-        return asdict(self)
 
 
 class EmulatorState:
@@ -92,6 +35,8 @@ class EmulatorState:
         # Keyed by identity, or by guid for profiles known only by objectId.
         self._profiles: dict[str, dict[str, Any]] = {}
         self._key_by_guid: dict[str, str] = {}
+        # Events by the key of their profile, in arrival order; not persisted with the profiles.
+        self._events: dict[str, list[dict[str, Any]]] = {}
         self._stats = EmulatorStats()
         self._store: ProfileStore | None = None
         # guids: a random prefix per emulator and a counter, unique without a uuid4 per
@@ -200,22 +145,29 @@ class EmulatorState:
     # -- profiles ------------------------------------------------------------------------------
 
     def record_upload(self, received: int, outcome: BatchOutcome, dry_run: bool) -> None:
-        """Count a validated upload and, unless it is a dry run, upsert its accepted profiles."""
+        """Count a validated upload and, unless it is a dry run, upsert its accepted profiles and
+        store its events (an event for an unknown identity creates the profile, as CleverTap does)."""
         now = int(time.time())
         with self._lock:
             stats = self._stats
             stats.records_received += received
-            stats.events_received += outcome.events
+            stats.events_received += len(outcome.events)
             if dry_run:
                 stats.dry_run_requests += 1
                 return
             stats.records_stored += len(outcome.profiles)
+            stats.events_stored += len(outcome.events)
             touched = [self._upsert(record, now) for record in outcome.profiles]
+            for event in outcome.events:
+                profile = self._upsert(event, now, event=True)
+                key = profile["guid"] if profile["identity"] is None else profile["identity"]
+                self._events.setdefault(key, []).append(event)
+                touched.append(profile)
             if self._store is not None and touched:
                 # A batch may name a profile twice: write each one once, as it ends up.
                 self._store.save({id(profile): profile for profile in touched}.values())
 
-    def _upsert(self, record: dict[str, Any], now: int) -> dict[str, Any]:
+    def _upsert(self, record: dict[str, Any], now: int, *, event: bool = False) -> dict[str, Any]:
         identity = record.get("identity")
         if identity is not None:
             key = str(identity)
@@ -231,7 +183,8 @@ class EmulatorState:
             profile = {"identity": None if identity is None else key, "guid": guid, "ts": now, "profileData": {}}
             self._profiles[key] = profile
             self._key_by_guid[guid] = key
-        profile["ts"] = record.get("ts", now)
+        if not event:  # an event's time is not the profile's
+            profile["ts"] = record.get("ts", now)
         profile_data = record.get("profileData")
         if profile_data:
             profile["profileData"].update(profile_data)
@@ -246,6 +199,7 @@ class EmulatorState:
                 profile = self._profiles.pop(key, None) if key is not None else None
                 if profile is not None:
                     del self._key_by_guid[profile["guid"]]
+                    self._events.pop(key, None)  # type: ignore[arg-type]  # key is set when a profile is found
                     removed.append(profile["guid"])
             self._stats.deletes += len(ids)
             self._stats.profiles_deleted += len(removed)
@@ -266,6 +220,13 @@ class EmulatorState:
         with self._lock:
             return {key: _copy_profile(profile) for key, profile in self._profiles.items()}
 
+    def events(self, identity: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Copies of the stored events, by profile identity (guid when there is none); one profile's
+        only when ``identity`` is given (an empty mapping when it has none)."""
+        with self._lock:
+            keys = list(self._events) if identity is None else [identity] if identity in self._events else []
+            return {key: [msgspec.json.decode(msgspec.json.encode(e)) for e in self._events[key]] for key in keys}
+
     def stats(self) -> EmulatorStats:
         """A snapshot of the counters."""
         with self._lock:
@@ -281,6 +242,7 @@ class EmulatorState:
         with self._lock:
             self._profiles.clear()
             self._key_by_guid.clear()
+            self._events.clear()
             # Requests still in flight will release their slot: keep them counted.
             in_flight = self._stats.in_flight
             self._stats = EmulatorStats(in_flight=in_flight, max_in_flight=in_flight)

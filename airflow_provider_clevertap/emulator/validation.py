@@ -7,12 +7,13 @@ emulator where CleverTap's behaviour is unknown (change them here):
   values, keys over 120 bytes, strings over 512 bytes, values that are not strings, numbers,
   booleans or arrays of strings (``null`` included), over 256 custom keys, ``DOB`` not a
   ``$D_`` date, ``MSG-*`` flags not booleans, ``profileData`` not an object, events without
-  ``evtName`` or with an ``evtData`` that is not an object;
+  ``evtName`` or with an ``evtData`` that is not an object (the event rules are in
+  ``event_validation``);
 - a record carrying both ``identity`` and ``objectId`` is refused with 523, like one
   carrying neither; an ``objectId`` that is not a non-empty string gets 526;
 - ``ts`` must be whole epoch seconds after 1970 and before 2286 (larger values look like
   milliseconds);
-- event records (``type: event``) are accepted and counted, not stored.
+- accepted event records (``type: event``) are stored per profile, in memory only.
 
 One record gets at most one refusal: the first rule it breaks, checking the record (type,
 identifier, ``ts``) before its properties, and properties in the order they were sent.
@@ -150,8 +151,6 @@ _REFUSE_PROFILE_DATA = Refusal(MISCELLANEOUS, "Profile data is incorrect. profil
 _REFUSE_TOO_MANY_KEYS = Refusal(
     MISCELLANEOUS, f"Profile data is incorrect. At most {MAX_CUSTOM_KEYS} custom keys are allowed.", None
 )
-_REFUSE_EVENT_NAME = Refusal(MISCELLANEOUS, "Event name is missing.", None)
-_REFUSE_EVENT_DATA = Refusal(MISCELLANEOUS, "Event data must be an object.", None)
 _KEY_TOO_LONG = f"Profile data is incorrect. Keys are limited to {MAX_KEY_BYTES} bytes."
 _VALUE_TOO_LONG = f"Profile data is incorrect. Values are limited to {MAX_VALUE_BYTES} bytes."
 _NESTED_VALUE = "Profile data is incorrect. Nested objects are not supported as property values."
@@ -163,36 +162,39 @@ class BatchOutcome:
     """The verdict on one upload batch.
 
     :param profiles: the accepted profile records, in batch order.
-    :param events: how many event records were accepted.
+    :param events: the accepted event records, in batch order.
     :param unprocessed: CleverTap's ``unprocessed`` entries for the refused records.
     """
 
     profiles: list[dict[str, Any]]
-    events: int
+    events: list[dict[str, Any]]
     unprocessed: list[dict[str, Any]]
 
     @property
     def processed(self) -> int:
-        return len(self.profiles) + self.events
+        return len(self.profiles) + len(self.events)
 
 
-def validate_batch(records: list[Any]) -> BatchOutcome:
-    """Check every record of an upload; the caller has already enforced the batch size."""
+def validate_batch(records: list[Any], discarded_events: tuple[str, ...] = ()) -> BatchOutcome:
+    """Check every record of an upload; the caller has already enforced the batch size.
+
+    ``discarded_events``: the event names the account discards.
+    """
     profiles: list[dict[str, Any]] = []
-    events = 0
+    events: list[dict[str, Any]] = []
     unprocessed: list[dict[str, Any]] = []
     for position, record in enumerate(records, 1):
-        refusal = check_record(record)
+        refusal = check_record(record, discarded_events)
         if refusal is not None:
             unprocessed.append(refusal_entry(record, refusal, position))
         elif record["type"] == "profile":
             profiles.append(record)
         else:
-            events += 1
+            events.append(record)
     return BatchOutcome(profiles, events, unprocessed)
 
 
-def check_record(record: Any) -> Refusal | None:
+def check_record(record: Any, discarded_events: tuple[str, ...] = ()) -> Refusal | None:
     """Return why CleverTap would refuse ``record``, or None when it accepts it."""
     if type(record) is not dict:
         return _REFUSE_NOT_A_RECORD
@@ -215,7 +217,9 @@ def check_record(record: Any) -> Refusal | None:
         if type(ts) is not int or not 0 < ts < _MAX_EPOCH_SECONDS:
             return _REFUSE_TIMESTAMP
     if kind == "event":
-        return _check_event(record)
+        from airflow_provider_clevertap.emulator.event_validation import check_event  # it builds on this module
+
+        return check_event(record, discarded_events)
     profile_data = record.get("profileData")
     if profile_data is None:
         return None
@@ -224,33 +228,24 @@ def check_record(record: Any) -> Refusal | None:
     return _check_profile_data(profile_data)
 
 
-def _check_event(record: dict[str, Any]) -> Refusal | None:
-    name = record.get("evtName")
-    if type(name) is not str or not name:
-        return _REFUSE_EVENT_NAME
-    if "evtData" in record and type(record["evtData"]) is not dict:
-        return _REFUSE_EVENT_DATA
-    return None
-
-
 def _check_profile_data(profile_data: dict[str, Any]) -> Refusal | None:
     if len(profile_data) > MAX_CUSTOM_KEYS and (
         sum(1 for key in profile_data if key not in _STANDARD_FIELDS) > MAX_CUSTOM_KEYS
     ):
         return _REFUSE_TOO_MANY_KEYS
     for key, value in profile_data.items():
-        if len(key) > _SAFE_KEY_CHARS and _utf8_length(key) > MAX_KEY_BYTES:
+        if len(key) > _SAFE_KEY_CHARS and utf8_length(key) > MAX_KEY_BYTES:
             return Refusal(MISCELLANEOUS, _KEY_TOO_LONG, key)
         kind = type(value)
         if kind is str:
-            if len(value) > _SAFE_VALUE_CHARS and _utf8_length(value) > MAX_VALUE_BYTES:
+            if len(value) > _SAFE_VALUE_CHARS and utf8_length(value) > MAX_VALUE_BYTES:
                 return Refusal(MISCELLANEOUS, _VALUE_TOO_LONG, key)
         elif kind is list:
             for item in value:
                 if type(item) is not str:
                     nested = type(item) is dict or type(item) is list
                     return Refusal(MISCELLANEOUS, _NESTED_VALUE if nested else _BAD_VALUE, key)
-                if len(item) > _SAFE_VALUE_CHARS and _utf8_length(item) > MAX_VALUE_BYTES:
+                if len(item) > _SAFE_VALUE_CHARS and utf8_length(item) > MAX_VALUE_BYTES:
                     return Refusal(MISCELLANEOUS, _VALUE_TOO_LONG, key)
         elif kind is dict:
             return Refusal(MISCELLANEOUS, _NESTED_VALUE, key)
@@ -262,7 +257,7 @@ def _check_profile_data(profile_data: dict[str, Any]) -> Refusal | None:
     return None
 
 
-def _utf8_length(text: str) -> int:
+def utf8_length(text: str) -> int:
     # surrogatepass: a lone surrogate escaped in JSON must be measured, not crash the check.
     return len(text.encode("utf-8", "surrogatepass"))
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import email.utils
-import http
 import operator
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
@@ -25,6 +22,14 @@ from airflow_provider_clevertap.exceptions import (
 from airflow_provider_clevertap.hooks import connection_form
 from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched, run_batches
 from airflow_provider_clevertap.hooks.connection_settings import read_settings
+from airflow_provider_clevertap.hooks.failures import (
+    MAY_HAVE_PROCESSED_STATUSES,
+    RETRY_AFTER_CAP,
+    Retryable,
+    never_connected,
+    retry_after,
+    status_phrase,
+)
 from airflow_provider_clevertap.hooks.session import CancellableAdapter, HeaderAuthOnly, settle_environment
 from airflow_provider_clevertap.responses import BatchResult, parse_refusals
 
@@ -37,20 +42,9 @@ UPLOAD_ENDPOINT = "/1/upload"
 DELETE_ENDPOINT = "/1/delete/profiles.json"
 PROFILE_ENDPOINT = "/1/profile.json"
 
-_RETRY_AFTER_CAP = 300.0  # a broken Retry-After must not park a worker for hours
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 _identity_field = operator.methodcaller("get", "identity")
-
-
-class _Retryable(Exception):
-    """A response or transport failure worth another attempt (429, 5xx, network)."""
-
-    def __init__(self, status: int | None, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
 
 
 class CleverTapHook(HttpHook):
@@ -227,13 +221,13 @@ class CleverTapHook(HttpHook):
         batch_size: int = MAX_UPLOAD_BATCH,
         dry_run: bool = False,
     ) -> Iterator[BatchResult]:
-        """Upload profile records in batches, several at once; yield each batch's outcome.
+        """Upload records (profiles or events) in batches, several at once; yield each batch's outcome.
 
         Batches are yielded as they complete (not in input order). A batch retried after a
         transient failure is yielded once. On a failure that retries do not fix, batches
         already in flight are finished and yielded, then the error is raised.
 
-        :param records: CleverTap profile records (``{"type": "profile", "identity": ...}``).
+        :param records: CleverTap records (``{"type": "profile", "identity": ...}``, or events).
         :param batch_size: records per request, at most 1000.
         :param dry_run: ask CleverTap to validate only (``?dryRun=1``); nothing is stored.
         """
@@ -304,9 +298,9 @@ class CleverTapHook(HttpHook):
         processed_is_stored: bool = False,
     ) -> Iterator[BatchResult]:
         def send(batch: EncodedBatch) -> BatchResult:
-            answer, attempts = self._request(action, "POST", endpoint, body=batch.body, params=params)
+            answer, attempts, resent = self._request(action, "POST", endpoint, body=batch.body, params=params)
             refusals = parse_refusals(answer, batch.identities, processed_is_stored=processed_is_stored)
-            return BatchResult(batch.identities, refusals, attempts, batch.tags)
+            return BatchResult(batch.identities, refusals, attempts, batch.tags, maybe_duplicated=resent)
 
         self._cancelled.clear()
         return run_batches(batches, send, concurrency=self.max_concurrency, on_interrupt=self.cancel)
@@ -322,30 +316,42 @@ class CleverTapHook(HttpHook):
         body: bytes | None = None,
         params: dict[str, str] | None = None,
         attempts: int | None = None,
-    ) -> tuple[Any, int]:
-        """Send one request until it succeeds or fails for good; return (decoded answer, attempts)."""
+    ) -> tuple[Any, int, bool]:
+        """Send one request until it succeeds or fails for good.
+
+        Return the decoded answer, the attempts it took, and whether it was sent again after an
+        attempt that may have reached CleverTap (which may then have processed it twice).
+        """
         if self._cancelled.is_set():  # not even a new session once cancelled
             raise CleverTapCancelled(f"CleverTap {action} cancelled")
         session = self.get_conn()
         prepared = self._prepared(session, method, endpoint, params).copy()
         prepared.prepare_body(body, None)
+        resent_after_arrival = False
+
+        def before_retry(state: tenacity.RetryCallState) -> None:
+            nonlocal resent_after_arrival
+            error = state.outcome.exception() if state.outcome else None
+            resent_after_arrival |= isinstance(error, Retryable) and error.may_have_arrived
+            self._log_retry(action, state)
+
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts or self.max_attempts),
             wait=self._wait,
-            retry=tenacity.retry_if_exception_type(_Retryable),
+            retry=tenacity.retry_if_exception_type(Retryable),
             sleep=self._sleep,
-            before_sleep=lambda state: self._log_retry(action, state),
+            before_sleep=before_retry,
             reraise=True,
         )
         try:
             for attempt in retrying:
                 with attempt:
                     answer = self._send_once(action, session, prepared)
-        except _Retryable as error:
+        except Retryable as error:
             raise CleverTapAPIError(
                 action, error.status, error.message, attempts=attempts or self.max_attempts
             ) from None
-        return answer, attempt.retry_state.attempt_number
+        return answer, attempt.retry_state.attempt_number, resent_after_arrival
 
     def _prepared(
         self, session: requests.Session, method: str, endpoint: str, params: dict[str, str] | None
@@ -376,16 +382,19 @@ class CleverTapHook(HttpHook):
             # The environment's proxy and CA settings are in the session already.
             response = session.send(prepared, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as error:
-            raise _Retryable(None, f"timed out ({type(error).__name__})") from None
+            # A read timeout: the request was out. A connect timeout: it never left.
+            arrived = not isinstance(error, requests.ConnectTimeout)
+            raise Retryable(None, f"timed out ({type(error).__name__})", may_have_arrived=arrived) from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
             if self._cancelled.is_set():
                 raise CleverTapCancelled(f"CleverTap {action} cancelled") from None
-            raise _Retryable(None, f"connection failed ({type(error).__name__})") from None
+            arrived = not never_connected(error)
+            raise Retryable(None, f"connection failed ({type(error).__name__})", may_have_arrived=arrived) from None
 
         status = response.status_code
         body = _decode(response.content)
         # Only CleverTap's own error fields are kept: a body may echo profile data.
-        reason = response.reason or _status_phrase(status)
+        reason = response.reason or status_phrase(status)
         message = str(body.get("error") or reason) if isinstance(body, dict) else reason
         code = body.get("code") if isinstance(body, dict) else None
         if 200 <= status < 300:
@@ -393,15 +402,20 @@ class CleverTapHook(HttpHook):
                 raise CleverTapAPIError(action, status, "the answer was not JSON")
             return body
         if status == 429 or status >= 500:
-            raise _Retryable(status, message, _retry_after(response.headers.get("Retry-After")))
+            raise Retryable(
+                status,
+                message,
+                retry_after(response.headers.get("Retry-After")),
+                may_have_arrived=status in MAY_HAVE_PROCESSED_STATUSES,
+            )
         if status in (401, 403):
             raise CleverTapAuthError(action, status, message, code=code)
         raise CleverTapAPIError(action, status, message, code=code)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable) and error.retry_after is not None:
-            return min(error.retry_after, _RETRY_AFTER_CAP)
+        if isinstance(error, Retryable) and error.retry_after is not None:
+            return min(error.retry_after, RETRY_AFTER_CAP)
         return self._backoff(state)
 
     def _sleep(self, seconds: float) -> None:
@@ -410,7 +424,7 @@ class CleverTapHook(HttpHook):
 
     def _log_retry(self, action: str, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
-        status = f"HTTP {error.status}" if isinstance(error, _Retryable) and error.status else str(error)
+        status = f"HTTP {error.status}" if isinstance(error, Retryable) and error.status else str(error)
         delay = state.next_action.sleep if state.next_action else 0.0
         self.log.warning(
             "CleverTap %s: %s; retrying in %.1f s (attempt %d of %d)",
@@ -420,13 +434,6 @@ class CleverTapHook(HttpHook):
             state.attempt_number + 1,
             self.max_attempts,
         )
-
-
-def _status_phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "no reason given"
 
 
 def _record_identities(records: list[dict[str, Any]]) -> list[Any]:
@@ -450,18 +457,3 @@ def _decode(content: bytes) -> Any:
         return _json_decode(content) if content else None
     except msgspec.DecodeError:
         return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

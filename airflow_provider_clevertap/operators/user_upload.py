@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
-from airflow_provider_clevertap.hooks.clevertap import MAX_UPLOAD_BATCH, CleverTapHook
-from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
+from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
+from airflow_provider_clevertap.operators.record_upload import CleverTapRecordUploadOperator
 from airflow_provider_clevertap.operators.user_delete import DEFAULT_DELETE_CONCURRENCY
-from airflow_provider_clevertap.records import IDENTITY_TYPES, ProfileMapper, check_choice
-from airflow_provider_clevertap.responses import BatchResult
+from airflow_provider_clevertap.properties import check_choice
+from airflow_provider_clevertap.records import ProfileMapper
 from airflow_provider_clevertap.results import SyncReport
-from airflow_provider_clevertap.sources import RowSource
-from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SYNC_MODES, SyncState, default_sync_id, read_flag
-from airflow_provider_clevertap.state.changes import ChangeFilter, Confirmed, fingerprint_key
+from airflow_provider_clevertap.state import SYNC_MODES
 from airflow_provider_clevertap.state.mirror import mirror_deletions
-from airflow_provider_clevertap.timestamps import TIMESTAMP_FORMATS, TimestampFormat
-
-if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
 
 # Bumped when the fingerprinted bytes change meaning: every row is then sent once more.
 _FINGERPRINT_VERSION = 1
 
 
-class CleverTapUserUploadOperator(CleverTapSyncOperator):
+class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
     """
     Upload (create or update) CleverTap user profiles, one per row of a SQL query or a list.
 
@@ -80,107 +72,57 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
         accepts (templated: ``"{{ params.full_refresh }}"``). Ignored by ``upsert``.
     """
 
-    action = "upload"
-    max_batch_size = MAX_UPLOAD_BATCH
-    template_fields: Sequence[str] = (
-        *CleverTapSyncOperator.template_fields,
-        "sync_mode",
-        "state_table",
-        "sync_id",
-        "full_refresh",
-    )
+    template_fields: Sequence[str] = (*CleverTapRecordUploadOperator.template_fields, "sync_mode")
 
     def __init__(
         self,
         *,
-        identity_type: Literal["identity", "objectId"] = "identity",
-        ts_column: str | None = None,
-        property_columns: Sequence[str] | Mapping[str, str] | None = None,
-        convert_timestamps: bool = True,
-        timestamp_format: TimestampFormat = "unix",
-        batch_size: int = MAX_UPLOAD_BATCH,
-        max_concurrency: int = 10,
         sync_mode: str = "upsert",
-        state_table: str = DEFAULT_STATE_TABLE,
-        sync_id: str | None = None,
         max_delete_ratio: float = 0.1,
-        full_refresh: bool | str = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(batch_size=batch_size, max_concurrency=max_concurrency, **kwargs)
-        check_choice("identity_type", identity_type, IDENTITY_TYPES)
-        check_choice("timestamp_format", timestamp_format, TIMESTAMP_FORMATS)
+        super().__init__(**kwargs)
         if not 0.0 <= max_delete_ratio <= 1.0:
             raise ValueError(f"max_delete_ratio must be between 0 and 1, got {max_delete_ratio}")
-        self.identity_type = identity_type
-        self.ts_column = ts_column
-        self.property_columns = property_columns
-        self.convert_timestamps = convert_timestamps
-        self.timestamp_format = timestamp_format
         self.sync_mode = sync_mode
-        self.state_table = state_table
-        self.sync_id = sync_id
         self.max_delete_ratio = max_delete_ratio
-        self.full_refresh = full_refresh
         if "{{" not in str(sync_mode):  # a template is checked once rendered, in execute
             self._check_sync_mode()
-        self._state: SyncState | None = None
-        self._state_exists = True  # a dry run checks: it creates nothing
-        self._resend_all = False
         self._delete_hook: CleverTapHook | None = None
 
     def _check_sync_mode(self) -> str:
         check_choice("sync_mode", self.sync_mode, SYNC_MODES)
         if self.sync_mode != "upsert":
-            if self.sql is None or not self.source_conn_id:
-                raise ValueError(
-                    f"sync_mode {self.sync_mode!r} needs sql and source_conn_id: "
-                    "the state lives on the source connection"
-                )
+            self._needs_source(f"sync_mode {self.sync_mode!r}")
             if self.sync_mode == "mirror" and self.identity_type != "identity":
                 raise ValueError("sync_mode 'mirror' deletes by identity: it needs identity_type 'identity'")
         return self.sync_mode
 
-    # -- the state ------------------------------------------------------------------------------
+    # -- what the record upload asks -------------------------------------------------------------
 
-    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
-        self._state = None
-        if self._check_sync_mode() == "upsert":
-            return None
-        self._resend_all = read_flag(self.full_refresh, "full_refresh")
-        sync_id = self.sync_id or default_sync_id(
-            self.dag_id, self.task_id, context.get("ti"), getattr(self, "map_index_template", None)
-        )
-        state = SyncState(source_hook, self.state_table, sync_id, self.identity_column)
-        report.stateful = True
-        self._state = state
-        self.log.info(
-            "CleverTap upload: %s sync %s, state in %s%s",
-            self.sync_mode,
-            state.sync_id,
-            state.table,
-            " (full refresh: every row is sent, the state rebuilt)" if self._resend_all else "",
-        )
-        if self.dry_run:
-            # Writes nothing, not even the table; with no table yet, every row would be sent.
-            self._state_exists = state.exists()
-            self._resend_all = self._resend_all or not self._state_exists
-            return None
-        state.create()
-        state.begin()
-        if self._resend_all:
-            state.reset(self.sql, self.parameters)  # type: ignore[arg-type]  # checked by _check_sync_mode
-        return Confirmed()
+    def stateful(self) -> bool:
+        return self._check_sync_mode() != "upsert"
 
-    def read_source(self, source_hook: Any) -> AbstractContextManager[RowSource]:
-        if self._state is None:
-            return super().read_source(source_hook)
-        return self._state.read(self.sql, self.parameters, resend_all=self._resend_all)  # type: ignore[arg-type]
+    def state_key_column(self) -> str:
+        return self.identity_column
 
-    def save_state(self, confirmed: Confirmed, source_hook: Any, context: Context) -> None:
-        if self._state is not None:
-            written = self._state.record(confirmed, str(context.get("run_id")))
-            self.log.info("CleverTap upload: recorded %d accepted records in %s", written, self._state.table)
+    def describe_sync(self) -> str:
+        return self.sync_mode
+
+    def make_record_mapper(self, columns: list[str]) -> ProfileMapper:
+        return ProfileMapper(columns, **self._mapper_arguments())
+
+    def mapping_options(self) -> list[Any]:
+        return [
+            _FINGERPRINT_VERSION,
+            self.identity_type,
+            self._selection(),
+            self.ts_column,
+            self.convert_timestamps,
+            self.timestamp_format,
+        ]
+
+    # -- the mirror's deletions ------------------------------------------------------------------
 
     def after_sync(self, report: SyncReport) -> None:
         if self._state is None or self.sync_mode != "mirror":
@@ -206,37 +148,3 @@ class CleverTapUserUploadOperator(CleverTapSyncOperator):
         super().on_kill()
         if self._delete_hook is not None:
             self._delete_hook.cancel()
-
-    # -- rows to records ------------------------------------------------------------------------
-
-    def make_mapper(self, columns: list[str]) -> ProfileMapper | ChangeFilter:
-        mapper = ProfileMapper(
-            columns,
-            identity_column=self.identity_column,
-            identity_type=self.identity_type,
-            ts_column=self.ts_column,
-            property_columns=self.property_columns,
-            convert_timestamps=self.convert_timestamps,
-            timestamp_format=self.timestamp_format,
-        )
-        if self._state is None:
-            return mapper
-        return ChangeFilter(mapper, fingerprint_key(self._mapping_options()), itemgetter(self.identity_type))
-
-    def _mapping_options(self) -> list[Any]:
-        """Everything besides a row's values that decides the record CleverTap stores."""
-        columns = self.property_columns
-        selection = list(columns.items()) if isinstance(columns, Mapping) else columns
-        return [
-            _FINGERPRINT_VERSION,
-            self.identity_type,
-            None if selection is None else list(selection),
-            self.ts_column,
-            self.convert_timestamps,
-            self.timestamp_format,
-        ]
-
-    def send(self, hook: CleverTapHook, items: Iterator[Any]) -> Iterator[BatchResult]:
-        if self._state is not None:
-            return hook.upload_encoded(items, batch_size=self.batch_size, dry_run=self.dry_run)
-        return hook.upload_profiles(items, batch_size=self.batch_size, dry_run=self.dry_run)

@@ -62,6 +62,9 @@ class ChangeFilter:
     ) -> None:
         self._convert = mapper.convert
         self.identity_of = mapper.identity_of
+        output_fields = getattr(mapper, "output_fields", None)
+        if output_fields is not None:  # the schema of what is written, for lineage
+            self.output_fields = output_fields
         self._key = key
         self._identity_of_record = identity_of_record
         self._match_key_only = match_key_only

@@ -1,4 +1,4 @@
-"""The shortcuts taken for speed in records.py give the very results of the plain code they replace.
+"""The shortcuts taken for speed in properties.py give the very results of the plain code they replace.
 
 Mapping rows is the hot path of a sync; the benchmarks led to shortcuts there (timestamps read by
 ``datetime.fromisoformat``, epoch seconds by subtraction, common values kept without a call).
@@ -14,7 +14,7 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_clevertap import records
+from airflow_provider_clevertap import properties
 from airflow_provider_clevertap.records import InvalidRow, ProfileMapper
 from airflow_provider_clevertap.timestamps import convert_timestamp, datetime_to_epoch, parse_iso_timestamp
 
@@ -41,7 +41,7 @@ class _NoOffset(dt.tzinfo):
 @example(dt.datetime(1969, 12, 31, 23, 59, 59, 999_999))  # floors to -1, not 0
 @example(dt.datetime(1, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))))  # before year 1 in UTC
 def test_epoch_seconds_by_subtraction_is_datetime_to_epoch(moment):
-    assert records._epoch_seconds(moment) == datetime_to_epoch(moment)
+    assert properties._epoch_seconds(moment) == datetime_to_epoch(moment)
 
 
 def _two(low: int, high: int) -> st.SearchStrategy[str]:
@@ -82,13 +82,13 @@ texts = st.one_of(
 @example("2025-02-29")  # no such day
 @example("2025-08-04T04:29Z")
 def test_rule_seconds_is_parse_iso_timestamp(text):
-    assert records._rule_seconds(text) == parse_iso_timestamp(text)
+    assert properties._rule_seconds(text) == parse_iso_timestamp(text)
 
 
 def _parse_ts_text_before(text: str) -> int | None:
-    """records._parse_ts_text as it was before the benchmarks, for comparison."""
+    """properties._parse_ts_text as it was before the benchmarks, for comparison."""
     text = text.strip()
-    if records._EPOCH_TEXT.fullmatch(text):
+    if properties._EPOCH_TEXT.fullmatch(text):
         return int(decimal.Decimal(text))
     try:
         seconds = parse_iso_timestamp(text)
@@ -108,7 +108,7 @@ def _parse_ts_text_before(text: str) -> int | None:
 @example("20260101")  # epoch seconds, though fromisoformat reads it as a date
 @example("2025-08-04T04:29:21+05:75")
 def test_parse_ts_text_reads_what_it_read_before(text):
-    assert records._parse_ts_text(text) == _parse_ts_text_before(text)
+    assert properties._parse_ts_text(text) == _parse_ts_text_before(text)
 
 
 values = st.one_of(
@@ -158,4 +158,4 @@ def test_convert_keeps_a_value_exactly_when_the_full_check_would(value, convert,
 def test_convert_reads_the_identity_as_read_identity_does(identity):
     mapper = ProfileMapper(["identity"])
     got = _outcome(lambda: mapper.convert((identity,))["identity"])
-    assert got == _outcome(lambda: records.read_identity(identity, "identity"))
+    assert got == _outcome(lambda: properties.read_identity(identity, "identity"))

@@ -134,7 +134,7 @@ REFUSED = [
     pytest.param(record(**{"MSG-email": "yes"}), 555, id="subscription-flag-not-boolean"),
     pytest.param({"type": "profile", "identity": "a", "profileData": ["x"]}, 555, id="profileData-not-object"),
     pytest.param(record(**{f"custom{i}": i for i in range(257)}), 555, id="over-256-custom-keys"),
-    pytest.param({"type": "event", "identity": "a", "evtData": {}}, 555, id="event-without-name"),
+    pytest.param({"type": "event", "identity": "a", "ts": 1700000000, "evtData": {}}, 555, id="event-without-name"),
 ]
 
 
@@ -165,7 +165,9 @@ ACCEPTED = [
     pytest.param(record(**{f"custom{i}": i for i in range(256)}, Name="n", Email="a@b.co"), id="256-custom-keys"),
     pytest.param({"type": "profile", "identity": 13}, id="numeric-identity-no-ts-no-data"),
     pytest.param({"type": "profile", "objectId": "__abc"}, id="objectId"),
-    pytest.param({"type": "event", "identity": "a", "evtName": "Charged", "evtData": {"Amount": 3}}, id="event"),
+    pytest.param(
+        {"type": "event", "identity": "a", "ts": 1700000000, "evtName": "Charged", "evtData": {"Amount": 3}}, id="event"
+    ),
 ]
 
 
@@ -220,11 +222,15 @@ def test_all_refused_is_fail_with_processed_zero(emu: CleverTapEmulator, session
     assert emu.profiles == {}
 
 
-def test_events_are_processed_and_counted_not_stored(emu: CleverTapEmulator, session: requests.Session) -> None:
-    event = {"type": "event", "identity": "a", "evtName": "Charged", "evtData": {"Amount": 3}}
+def test_events_are_stored_with_their_profile_which_they_create(
+    emu: CleverTapEmulator, session: requests.Session
+) -> None:
+    event = {"type": "event", "identity": "a", "ts": 1700000000, "evtName": "Charged", "evtData": {"Amount": 3}}
     assert upload(emu, session, [event, record("b")]).json()["processed"] == 2
-    assert set(emu.profiles) == {"b"}
-    assert emu.stats.events_received == 1
+    assert set(emu.profiles) == {"a", "b"}  # an event for an unknown identity creates the profile
+    assert emu.events() == {"a": [event]}
+    assert emu.events("a") == {"a": [event]} and emu.events("b") == {}
+    assert emu.stats.events_received == 1 and emu.stats.events_stored == 1
     assert emu.stats.records_stored == 1
 
 

@@ -126,3 +126,55 @@ def test_partitioned_sync_sends_every_row_once(environment, emulator):
     assert set(emulator.profiles) == stored_identities(CUSTOMERS)
     # Every row with an identity was sent by exactly one partition: none twice, none missing.
     assert emulator.stats.records_received == CUSTOMERS - expected_outcome(CUSTOMERS)["rows_invalid"]
+
+
+def test_event_sync_sends_the_intervals_orders_once_as_charged_events(environment, emulator):
+    from demo.orders import customer_of, in_interval, order_id, stage_orders
+
+    stage_orders(environment, 200, CUSTOMERS, INTERVAL_START)
+    dag = load_dag(EXAMPLE_DAGS / "clevertap_event_sync.py", "clevertap_event_sync")
+
+    run = dag.test(logical_date=LOGICAL_DATE)
+
+    assert run.state == "success"
+    sent = sorted(order_id(key) for key in range(1, 201) if in_interval(key))
+    events = [event for stored in emulator.events().values() for event in stored]
+    assert sorted(event["evtData"]["Order ID"] for event in events) == sent
+    [first] = emulator.events(customer_of(1, CUSTOMERS))[customer_of(1, CUSTOMERS)]
+    assert first["evtName"] == "Charged" and first["evtData"]["Currency"] == "EUR"
+    items = first["evtData"]["Items"]
+    assert items and first["evtData"]["Amount"] == sum(item["Quantity"] * item["Price"] for item in items)
+
+    received = emulator.stats.records_received
+    assert dag.test(logical_date=LOGICAL_DATE).state == "success"  # a re-run of the same day
+    assert emulator.stats.records_received == received
+
+
+def test_event_sync_sql_reads_every_staged_order_without_a_data_interval():
+    """A manual run has no data interval: the query renders, without the interval's filter."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(EXAMPLE_DAGS), undefined=jinja2.StrictUndefined)
+    template = env.get_template("sql/staged_orders.sql")
+    for context in ({}, {"data_interval_start": None, "data_interval_end": None}):
+        assert "WHERE" not in template.render(**context)
+    daily = template.render(data_interval_start=LOGICAL_DATE, data_interval_end=LOGICAL_DATE + dt.timedelta(days=1))
+    assert "o.ordered_at >= '2026-03-02 00:00:00'" in daily and "< '2026-03-03 00:00:00'" in daily
+
+
+def test_event_sync_run_without_a_data_interval_sends_every_staged_order_not_yet_accepted(environment, emulator):
+    """A manual trigger has no logical date, hence no data interval: the DAG sends all staged orders once."""
+    from demo.orders import in_interval, order_id, stage_orders
+
+    stage_orders(environment, 200, CUSTOMERS, INTERVAL_START)
+    dag = load_dag(EXAMPLE_DAGS / "clevertap_event_sync.py", "clevertap_event_sync")
+    assert dag.test(logical_date=LOGICAL_DATE).state == "success"  # the scheduled run of the day
+    received = emulator.stats.records_received
+
+    run = dag.test(logical_date=None)  # as a manual trigger without a logical date
+
+    assert run.state == "success" and run.data_interval_start is None
+    # Only the orders of the day before were left: the interval's were accepted by the scheduled run.
+    assert emulator.stats.records_received - received == sum(not in_interval(key) for key in range(1, 201))
+    events = [event for stored in emulator.events().values() for event in stored]
+    assert sorted(event["evtData"]["Order ID"] for event in events) == [order_id(key) for key in range(1, 201)]

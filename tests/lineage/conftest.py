@@ -66,7 +66,8 @@ def run_dag(airflow_db, emulator, tmp_path, monkeypatch) -> Callable[..., dict[s
         )
         lines = [line for line in completed.stdout.splitlines() if line.startswith("OUTCOME ")]
         assert completed.returncode == 0 and lines, completed.stdout[-3000:] + completed.stderr[-5000:]
-        outcome = json.loads(lines[-1].removeprefix("OUTCOME "))
+        # Another thread may have logged on the same line, after the JSON.
+        outcome, _ = json.JSONDecoder().raw_decode(lines[-1].removeprefix("OUTCOME "))
         text = events_file.read_text() if events_file.exists() else ""
         outcome["openlineage_text"] = text
         outcome["openlineage_events"] = [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -43,7 +43,9 @@ def main(dag_file: str, dag_id: str, logical_date: str) -> None:
                 if importlib.util.find_spec("openlineage") is None and hasattr(task, "get_openlineage_facets_on_start")
             },
         }
-    print("OUTCOME " + json.dumps(outcome, default=str))
+    # One write, on a line of its own: other threads (the OpenLineage listener's) log to stdout too.
+    sys.stdout.write("\nOUTCOME " + json.dumps(outcome, default=str) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,13 @@ CUSTOMERS = [
 ]
 
 
+ORDERS = [
+    ("o-1", "cust-1", 30, "2026-03-01T10:00:00Z"),
+    ("o-2", "cust-2", 12, "2026-03-01T11:00:00Z"),
+    ("o-3", "cust-1", 7, None),  # no time: invalid, never sent
+]
+
+
 @pytest.fixture
 def staged(postgres_uri, postgres_warehouse, monkeypatch):
     """The DAGs' staging tables in PostgreSQL, under this test's prefix; dropped afterwards."""
@@ -37,9 +44,12 @@ def staged(postgres_uri, postgres_warehouse, monkeypatch):
             db.execute(f"INSERT INTO {prefix}_customers VALUES (%s, %s, %s)", row)
         db.execute(f"CREATE TABLE {prefix}_erasures (customer_id TEXT)")
         db.execute(f"INSERT INTO {prefix}_erasures VALUES ('cust-1'), ('cust-2')")
+        db.execute(f"CREATE TABLE {prefix}_orders (order_id TEXT, customer_id TEXT, amount INTEGER, ordered_at TEXT)")
+        for row in ORDERS:
+            db.execute(f"INSERT INTO {prefix}_orders VALUES (%s, %s, %s, %s)", row)
     yield prefix
     with psycopg.connect(postgres_uri, autocommit=True) as db:
-        for table in ("customers", "erasures", "rejected"):
+        for table in ("customers", "erasures", "rejected", "orders", "state"):
             db.execute(f"DROP TABLE IF EXISTS {prefix}_{table}")
 
 
@@ -114,3 +124,35 @@ def test_a_failed_sync_reports_its_counts_and_where_the_rows_went(run_dag, stage
     assert "max_rejected_ratio" in facets["errorMessage"]["message"]
     # Nothing downstream is told the profiles changed: a failed task emits no asset event.
     assert outcome["asset_events"] == []
+
+
+def test_an_event_sync_reports_the_accounts_events_dataset_and_its_counts(run_dag, staged, emulator):
+    outcome = run_dag(DAGS, "lineage_pg_events")
+
+    assert outcome["state"] == "success", outcome["log"][-3000:]
+    events = task_events(outcome, "lineage_pg_events.upload_events")
+    events_name = f"{emulator.account_id}/events"
+    for event in (events["START"], events["COMPLETE"]):
+        [source] = event["inputs"]
+        assert source["name"] == f"test.public.{staged}_orders"
+        [output] = event["outputs"]
+        assert (output["namespace"], output["name"]) == (f"clevertap://{emulator.url.split('://')[1]}", events_name)
+
+    complete = events["COMPLETE"]
+    # The stateful sync's mapper is wrapped by the change filter: the schema still comes through.
+    fields = complete["outputs"][0]["facets"]["schema"]["fields"]
+    assert [field["name"] for field in fields] == ["identity", "ts", "evtName", "evtData"]
+    assert [field["name"] for field in fields[3]["fields"]] == ["Order", "Amount"]
+    sync = complete["run"]["facets"]["clevertap_sync"]
+    _validate(sync, "CleverTapSyncRunFacet")
+    assert (sync["action"], sync["objectKind"]) == ("event upload", "events")
+    summary = outcome["summaries"]["upload_events"]
+    assert sync["counts"] == {key: value for key, value in summary.items() if type(value) is int}
+    assert (sync["counts"]["rows_accepted"], sync["counts"]["rows_invalid"]) == (2, 1)
+    assert sync["counts"]["rows_maybe_duplicated"] == 0
+    assert complete["run"]["facets"]["clevertap_rejected_rows"]["rowsInvalid"] == 1
+
+    [asset_event] = outcome["asset_events"]
+    assert asset_event["uri"] == f"clevertap://{emulator.account_id}/events"
+    assert asset_event["extra"]["rows_accepted"] == 2
+    assert sorted(emulator.events()) == ["cust-1", "cust-2"]

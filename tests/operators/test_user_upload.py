@@ -23,6 +23,7 @@ SUMMARY_KEYS = {
     "rows_rejected",
     "rows_unchanged",
     "profiles_deleted",
+    "rows_maybe_duplicated",
     "batches",
     "requests",
     "retries",
@@ -104,7 +105,11 @@ def test_sqlite_rows_become_profile_records_and_a_json_summary(sqlite_db, clever
 def test_operators_are_importable_from_the_package():
     from airflow_provider_clevertap import operators
 
-    assert set(operators.__all__) == {"CleverTapUserUploadOperator", "CleverTapUserDeleteOperator"}
+    assert set(operators.__all__) == {
+        "CleverTapUserUploadOperator",
+        "CleverTapUserDeleteOperator",
+        "CleverTapEventUploadOperator",
+    }
 
 
 def test_exactly_one_of_sql_and_rows_is_required():

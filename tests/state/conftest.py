@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _sql_warehouse import SqlWarehouse
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator
 
@@ -23,14 +24,10 @@ def user(n: int, email: str | None = None) -> tuple[int, str, str, str]:
 
 
 @dataclass
-class Warehouse:
-    """The test's warehouse: its connection id, table names, and direct SQL for the test itself."""
+class Warehouse(SqlWarehouse):
+    """The test's warehouse: its connection id and table names, and direct SQL for the test itself."""
 
-    kind: str
-    conn_id: str
-    prefix: str
-    connect: Callable[[], Any]
-    mark: str
+    conn_id: str = "warehouse"
 
     @property
     def users(self) -> str:
@@ -43,24 +40,6 @@ class Warehouse:
     @property
     def deletions(self) -> str:
         return f"{self.prefix}_deletions"
-
-    def execute(self, sql: str, rows: Sequence[Sequence[Any]] | None = None) -> None:
-        connection = self.connect()
-        try:
-            sql = sql.replace("?", self.mark)
-            connection.cursor().executemany(sql, rows) if rows else connection.cursor().execute(sql)
-            connection.commit()
-        finally:
-            connection.close()
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        connection = self.connect()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            return [tuple(row) for row in cursor.fetchall()]
-        finally:
-            connection.close()
 
     def stage(self, count: int, refused: Sequence[int] = ()) -> list[str]:
         """``count`` users (those numbered in ``refused`` with an email CleverTap refuses)."""
@@ -78,13 +57,6 @@ class Warehouse:
         held = dict(rows)
         assert len(held) == len(rows), "a key is held twice by one sync"
         return held
-
-    def has_table(self, table: str) -> bool:
-        try:
-            self.query(f"SELECT COUNT(*) FROM {table}")
-        except Exception:  # noqa: BLE001 - each driver has its own "no such table"
-            return False
-        return True
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +77,7 @@ def warehouse(request, monkeypatch, tmp_path) -> Iterator[Warehouse]:
     """A real SQLite file or a real PostgreSQL database, as the DAGs' source connection."""
     if request.param == "sqlite":
         path = request.getfixturevalue("sqlite_warehouse")
-        found = Warehouse("sqlite", "warehouse", "t", lambda: sqlite3.connect(path), "?")
+        found = Warehouse("sqlite", "t", lambda: sqlite3.connect(path), "?", conn_id="warehouse")
         monkeypatch.setenv("STATE_TEST_SOURCE", found.conn_id)
         monkeypatch.setenv("STATE_TEST_PREFIX", found.prefix)
         yield found
@@ -114,7 +86,7 @@ def warehouse(request, monkeypatch, tmp_path) -> Iterator[Warehouse]:
 
     uri = request.getfixturevalue("postgres_uri")
     prefix = request.getfixturevalue("postgres_warehouse")  # the warehouse_pg connection, a unique prefix
-    found = Warehouse("postgres", "warehouse_pg", prefix, lambda: psycopg.connect(uri), "%s")
+    found = Warehouse("postgres", prefix, lambda: psycopg.connect(uri), "%s", conn_id="warehouse_pg")
     monkeypatch.setenv("STATE_TEST_SOURCE", found.conn_id)
     monkeypatch.setenv("STATE_TEST_PREFIX", found.prefix)
     try:

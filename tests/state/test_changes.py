@@ -41,7 +41,7 @@ def test_the_mapping_options_are_part_of_the_fingerprint():
 
 def test_the_operator_fingerprints_every_mapping_option():
     def options(**kwargs):
-        return CleverTapUserUploadOperator(task_id="t", source_conn_id="w", sql="SELECT 1", **kwargs)._mapping_options()
+        return CleverTapUserUploadOperator(task_id="t", source_conn_id="w", sql="SELECT 1", **kwargs).mapping_options()
 
     variants = [
         options(),

@@ -14,12 +14,12 @@ import threading
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException
-from conftest import upload
-from reliability._reliability import in_thread, wait_until
 
 from airflow_provider_clevertap.emulator import EmulatorFaults
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+from tests.reliability._reliability import in_thread, wait_until
+from tests.state.conftest import upload
 
 CONTEXT = {"run_id": "manual__2026-01-01T00:00:00+00:00"}
 WAIT = 60.0  # a bound on a hang, not a timing: every wait below is on an event

@@ -5,9 +5,9 @@ stores is the evidence, not what the operator says it sent."""
 from __future__ import annotations
 
 import pytest
-from conftest import summaries, upload
 
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
+from tests.state.conftest import summaries, upload
 
 SYNC_ID = "state_sync.upload"  # the default: <dag_id>.<task_id>
 USERS = 30
