@@ -24,7 +24,9 @@ from demo.orders import customer_of, stage_orders
 from demo.warehouse import build_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".demo"
+# CLEVERTAP_DEMO_DIR: `make matrix` gives each Airflow version its own, since a metadata database
+# migrated by a newer Airflow cannot be migrated back by an older one.
+WORK = Path(os.environ.get("CLEVERTAP_DEMO_DIR") or ROOT / ".demo").resolve()
 CUSTOMERS = 3000
 LOGICAL_DATE = dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
 INTERVAL_START = LOGICAL_DATE - dt.timedelta(days=1)

@@ -30,7 +30,7 @@ for version in "$@"; do
     echo "== Airflow $version: test suite"
     if "$env/bin/python" -m pytest -q -p no:cacheprovider; then suite=passed; else suite=FAILED; status=1; fi
     echo "== Airflow $version: demo"
-    if "$env/bin/python" -m demo.run_demo; then demo=works; else demo=FAILED; status=1; fi
+    if CLEVERTAP_DEMO_DIR=$env/demo "$env/bin/python" -m demo.run_demo; then demo=works; else demo=FAILED; status=1; fi
     results+=("$version: suite $suite, demo $demo, $(( $(date +%s) - start )) s")
 done
 echo
