@@ -80,7 +80,8 @@ class SyncReport:
         self.profiles_deleted = 0  # mirror syncs: profiles that left the query, deleted
         # Accepted in a batch re-sent after an ambiguous failure: CleverTap may hold them twice.
         self.rows_maybe_duplicated = 0
-        self.stateful = False  # whether the log's summary gives the two counts above
+        self.stateful = False  # whether the log's summary gives the unchanged rows
+        self.mirror = False  # whether it gives the profiles deleted
         self.batches = 0
         self.requests = 0
         self.retries = 0
@@ -217,7 +218,8 @@ class SyncReport:
     def _state_counts(self) -> str:
         if not self.stateful:
             return ""
-        return f"; {self.rows_unchanged} unchanged (not sent), {self.profiles_deleted} profiles deleted"
+        deleted = f", {self.profiles_deleted} profiles deleted" if self.mirror else ""
+        return f"; {self.rows_unchanged} unchanged (not sent){deleted}"
 
     def _examples(self) -> str:
         parts = [

@@ -165,3 +165,15 @@ def test_no_progress_line_before_the_interval(caplog):
     report = SyncReport("upload", False, LOG)
     report.batch_done(batch(["u1"]))
     assert not [record for record in caplog.records if "progress" in record.getMessage()]
+
+
+@pytest.mark.parametrize(("mirror", "says_deleted"), [(False, False), (True, True)])
+def test_only_a_mirror_sync_reports_profiles_deleted(caplog, mirror, says_deleted):
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    report = SyncReport("event upload", False, LOG)
+    report.stateful, report.mirror = True, mirror
+    report.log_summary()
+
+    line = caplog.records[-1].getMessage()
+    assert "0 unchanged (not sent)" in line
+    assert ("profiles deleted" in line) is says_deleted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 from airflow_provider_clevertap.operators.record_upload import CleverTapRecordUploadOperator
@@ -12,7 +12,11 @@ from airflow_provider_clevertap.properties import check_choice
 from airflow_provider_clevertap.records import ProfileMapper
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.state import SYNC_MODES
+from airflow_provider_clevertap.state.changes import Confirmed
 from airflow_provider_clevertap.state.mirror import mirror_deletions
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
 
 # Bumped when the fingerprinted bytes change meaning: every row is then sent once more.
 _FINGERPRINT_VERSION = 1
@@ -102,6 +106,10 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
 
     def stateful(self) -> bool:
         return self._check_sync_mode() != "upsert"
+
+    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
+        report.mirror = self._check_sync_mode() == "mirror"
+        return super().start_state(context, source_hook, report)
 
     def state_key_column(self) -> str:
         return self.identity_column
