@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from airflow_provider_clevertap.records import STANDARD_PROPERTIES
+
 MAX_RECORDS_PER_UPLOAD = 1000
 MAX_KEY_BYTES = 120
 MAX_VALUE_BYTES = 512
@@ -54,29 +56,8 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+").fullmatch
 _PHONE = re.compile(r"\+[0-9]{7,15}").fullmatch
 _DATE = re.compile(r"\$D_-?[0-9]{1,12}").fullmatch
 
-# Fields CleverTap knows: they do not count against the custom-key limit.
-_STANDARD_FIELDS = frozenset(
-    {
-        "Name",
-        "Email",
-        "Phone",
-        "Gender",
-        "DOB",
-        "Age",
-        "Employed",
-        "Education",
-        "Married",
-        "Photo",
-        "Identity",
-        "MSG-email",
-        "MSG-push",
-        "MSG-sms",
-        "MSG-whatsapp",
-        "MSG-dndPhone",
-        "MSG-dndEmail",
-        "Tz",
-    }
-)
+# Fields CleverTap knows do not count against the custom-key limit: one list, the provider's.
+_STANDARD_FIELDS = STANDARD_PROPERTIES
 
 
 class Refusal(NamedTuple):
