@@ -148,7 +148,7 @@ def run_with_faults(
     emu: CleverTapEmulator,
     case: Case,
     context: dict[str, Any],
-    rotate_after: int | None = None,
+    rotate_after_requests: int | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> Run:
     """Run the ``kind`` operator over the staged users while the emulator injects ``case``'s faults."""
@@ -162,7 +162,8 @@ def run_with_faults(
     emu.configure(faults=faults)
     operator = make_operator(kind)
     hook = fast_hook(operator, max_attempts=max_attempts, **case.hook)
-    watcher = _rotate_passcode_after(emu, kind, rotate_after) if rotate_after else None
+    if rotate_after_requests:
+        _rotate_passcode_after(emu, hook, rotate_after_requests)
     started = time.monotonic()
     run = Run(operator, hook, 0.0, requests_before=offset)
     try:
@@ -170,28 +171,35 @@ def run_with_faults(
     except AirflowException as error:
         run.error = error
     run.seconds = time.monotonic() - started
-    if watcher is not None:
-        watcher.join(5)
     return run
 
 
-def _rotate_passcode_after(emu: CleverTapEmulator, kind: str, rows: int) -> threading.Thread:
-    """Rotate the account's passcode once the emulator has taken ``rows`` rows of this run."""
-    done_before = emu.stats.deletes if kind == "delete" else emu.stats.records_stored
+def _rotate_passcode_after(emu: CleverTapEmulator, hook: CleverTapHook, requests: int) -> None:
+    """The first ``requests`` requests go out with the passcode the account has; once they have all
+    been answered the account's passcode changes, and only then does any later request go out.
+    Events, not latency: the rotation falls mid-run however fast or slow the machine is."""
+    lock = threading.Lock()
+    rotated = threading.Event()
+    counts = {"started": 0, "answered": 0}
+    send_once = hook._send_once
 
-    def rotate() -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            stats = emu.stats
-            done = (stats.deletes if kind == "delete" else stats.records_stored) - done_before
-            if done >= rows:
-                emu.configure(passcode=ROTATED_PASSCODE)
-                return
-            time.sleep(0.001)
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            counts["started"] += 1
+            early = counts["started"] <= requests
+        if not early:
+            assert rotated.wait(60), "the first requests were never answered"
+        try:
+            return send_once(*args, **kwargs)
+        finally:
+            if early:
+                with lock:
+                    counts["answered"] += 1
+                    if counts["answered"] == requests:
+                        emu.configure(passcode=ROTATED_PASSCODE)
+                        rotated.set()
 
-    thread = threading.Thread(target=rotate, name="passcode-rotation", daemon=True)
-    thread.start()
-    return thread
+    hook._send_once = gated  # type: ignore[method-assign]
 
 
 def stored_outcome(kind: str, emu: CleverTapEmulator, identities: list[str]) -> set[str]:
@@ -314,10 +322,10 @@ def test_a_400_for_one_batch_fails_the_task_without_retrying_it(kind, emu, sqlit
 @pytest.mark.parametrize("kind", ["upload", "delete"])
 def test_a_passcode_rotated_mid_run_fails_the_task_at_once(kind, emu, sqlite_warehouse, context, task_logs, capfd):
     identities = stage_users(sqlite_warehouse, ROWS)
-    # A little latency keeps the run going while the passcode changes.
-    case = Case(EmulatorFaults(latency=0.05, seed=22))
+    case = Case(EmulatorFaults(seed=22))
 
-    run = run_with_faults(kind, emu, case, context, rotate_after=500)
+    # 6 of the 20 requests are answered before the rotation (at least 500 rows took effect).
+    run = run_with_faults(kind, emu, case, context, rotate_after_requests=6)
 
     assert isinstance(run.error, AirflowException), "the run finished before the rotation: nothing proven"
     message = str(run.error)
