@@ -4,7 +4,7 @@ A bare ASGI callable rather than a FastAPI app: the emulator needs three routes,
 connection (to drop it) and as little per-request overhead as possible for benchmarks.
 
 An API request goes through, in order: routing, credentials (401), the concurrency limit
-(429, answered at once), ``hold_until_requests``, ``latency``, the injected fault of its number,
+(429, answered at once), ``hold_until_requests``, ``hold_after_request``, ``latency``, the injected fault of its number,
 then the handler.
 The concurrency limit counts the API requests of all three endpoints together: CleverTap
 documents 15 for uploads, and its limit for deletes is unconfirmed.
@@ -94,6 +94,9 @@ class EmulatorApp:
             if faults.hold_until_requests and await self._held():
                 await _drop(receive, send)
                 return
+            if 0 < faults.hold_after_request < number and await self._held_after(number):
+                await _drop(receive, send)
+                return
             if faults.latency and await self._interrupted(faults.latency):
                 await _drop(receive, send)
                 return
@@ -132,6 +135,15 @@ class EmulatorApp:
         configuring other faults releases the wait); True when the server is stopping."""
         state = self._state
         while state.requests_arrived() < state.faults.hold_until_requests:
+            if await self._interrupted(_HOLD_POLL):
+                return True
+        return False
+
+    async def _held_after(self, number: int) -> bool:
+        """Hold request ``number`` while ``hold_after_request`` is below it (read afresh, so that
+        configuring the faults again releases it); True when the server is stopping."""
+        state = self._state
+        while 0 < state.faults.hold_after_request < number:
             if await self._interrupted(_HOLD_POLL):
                 return True
         return False

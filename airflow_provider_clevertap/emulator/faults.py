@@ -45,6 +45,10 @@ class EmulatorFaults:
     :param hold_until_requests: hold every admitted API request, unanswered, until this many API
         requests have arrived (0: off). Tests use it to have requests in flight together without
         relying on timing; configuring other faults releases the held ones.
+    :param hold_after_request: answer API requests up to this number (counted from the server's
+        start, as ``status_for_request``) as usual, and hold every later one unanswered until the
+        faults are configured again or the server stops (0: off). Tests use it to stop a run
+        part-way through, at a request they choose rather than after a sleep.
     :param seed: seed of the random draws, so that a run with faults can be replayed.
     """
 
@@ -62,6 +66,7 @@ class EmulatorFaults:
     discarded_events: tuple[str, ...] = ()
     concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT
     hold_until_requests: int = 0
+    hold_after_request: int = 0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -77,8 +82,9 @@ class EmulatorFaults:
             raise ValueError(f"retry_after must be a whole number of seconds or None, got {self.retry_after!r}")
         if not 500 <= self.error_status <= 599:
             raise ValueError(f"error_status must be a 5xx status, got {self.error_status!r}")
-        if self.hold_until_requests < 0:
-            raise ValueError(f"hold_until_requests must be 0 (off) or positive, got {self.hold_until_requests!r}")
+        for name in ("hold_until_requests", "hold_after_request"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 (off) or positive, got {getattr(self, name)!r}")
         if self.concurrency_limit < 1:
             raise ValueError(f"concurrency_limit must be at least 1, got {self.concurrency_limit!r}")
         # JSON object keys arrive as strings (configure over HTTP): normalise to ints.

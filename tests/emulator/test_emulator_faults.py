@@ -85,6 +85,22 @@ def test_configuring_other_faults_releases_held_requests(emu: CleverTapEmulator)
     assert set(emu.profiles) == {"held"}
 
 
+def test_requests_after_the_chosen_one_are_held_until_the_faults_change(emu: CleverTapEmulator) -> None:
+    offset = emu.stats.requests
+    emu.configure(faults=EmulatorFaults(hold_after_request=offset + 2))
+    headers = {"X-CleverTap-Account-Id": emu.account_id, "X-CleverTap-Passcode": emu.passcode}
+    for name in ("first", "second"):
+        assert requests.post(emu.url + UPLOAD, json={"d": [record(name)]}, headers=headers, timeout=60).ok
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(requests.post, emu.url + UPLOAD, json={"d": [record("third")]}, headers=headers)
+        while emu.stats.in_flight < 1:
+            time.sleep(0.005)  # waiting for the request to arrive, not for time to pass
+        assert not pending.done() and set(emu.profiles) == {"first", "second"}
+        emu.configure(faults=EmulatorFaults())
+        assert pending.result(timeout=60).status_code == 200
+    assert set(emu.profiles) == {"first", "second", "third"}
+
+
 def test_latency_delays_each_request(emu: CleverTapEmulator) -> None:
     emu.configure(faults=EmulatorFaults(latency=0.2))
     responses = parallel_uploads(emu, 3)

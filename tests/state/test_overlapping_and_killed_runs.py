@@ -157,7 +157,9 @@ def _run_sync(warehouse) -> None:
 def test_a_sync_killed_with_sigkill_then_run_again_resends_and_skips_no_change(warehouse, emu):
     """SIGKILL leaves no chance to write the state: the next run sends again what was sent."""
     identities = warehouse.stage(ROWS)
-    emu.configure(faults=EmulatorFaults(latency=0.2))
+    # Three requests are answered, every later one is held: the kill falls mid-run, however fast
+    # or slow the machine.
+    emu.configure(faults=EmulatorFaults(hold_after_request=emu.stats.requests + 3))
     process = multiprocessing.get_context("fork").Process(target=_run_sync, args=(warehouse,))
     process.start()
     try:
