@@ -165,16 +165,21 @@ def _encoded_delete_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
 # -- the cases: each prepares, then returns the timed part -------------------------------------------
 
 
+def operator(name: str, spec: Spec, sql: str, **options: Any) -> Any:
+    """The operator ``name`` of ours reading ``sql`` from the staged table, ``spec``'s requests at once."""
+    from airflow_provider_clevertap import operators
+
+    return getattr(operators, name)(source_conn_id="warehouse", sql=sql, max_concurrency=spec["concurrency"], **options)
+
+
 def upload_operator(spec: Spec, **options: Any) -> Any:
     """The upload operator of ours, configured like the example DAG; ``options`` add to it."""
-    from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
-
     table = Table.from_dict(spec["table"])
-    return CleverTapUserUploadOperator(
+    return operator(
+        "CleverTapUserUploadOperator",
+        spec,
+        table.upload_sql,
         task_id="bench_upload",
-        source_conn_id="warehouse",
-        sql=table.upload_sql,
-        max_concurrency=spec["concurrency"],
         max_rejected_ratio=0.01,  # the table holds 4 bad rows in 1000, as the example DAG allows
         **UPLOAD_OPTIONS,
         **options,
@@ -186,23 +191,17 @@ def ours_upload(spec: Spec) -> Prepared:
 
 
 def ours_delete(spec: Spec) -> Prepared:
-    from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator
-
     table = Table.from_dict(spec["table"])
-    operator = CleverTapUserDeleteOperator(
-        task_id="bench_delete",
-        source_conn_id="warehouse",
-        sql=table.delete_sql,
-        identity_column=DELETE_ID_COLUMN,
-        max_concurrency=spec["concurrency"],
+    delete = operator(
+        "CleverTapUserDeleteOperator", spec, table.delete_sql, task_id="bench_delete", identity_column=DELETE_ID_COLUMN
     )
-    return timed_execute(operator)
+    return timed_execute(delete)
 
 
-def timed_execute(operator: Any) -> Prepared:
-    """The timed part of ours: ``operator.execute()``, as a task process calls it."""
+def timed_execute(task: Any) -> Prepared:
+    """The timed part of ours: the operator's ``execute()``, as a task process calls it."""
     as_in_a_task_process()
-    return lambda: ours_result(operator.execute(CONTEXT))
+    return lambda: ours_result(task.execute(CONTEXT))
 
 
 def as_in_a_task_process() -> None:

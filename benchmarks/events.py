@@ -27,6 +27,7 @@ from benchmarks.cases import (
     epoch_seconds,
     floor,
     naive_loop,
+    operator,
     timed_execute,
 )
 from benchmarks.dataset import EVENT_OPTIONS, Table
@@ -57,20 +58,18 @@ def _encoded_event_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
 
 
 def ours_event(spec: Spec) -> Prepared:
-    from airflow_provider_clevertap.operators import CleverTapEventUploadOperator
-
     table = Table.from_dict(spec["table"])
-    operator = CleverTapEventUploadOperator(
+    upload = operator(
+        "CleverTapEventUploadOperator",
+        spec,
+        table.event_sql,
         task_id="bench_events",
-        source_conn_id="warehouse",
-        sql=table.event_sql,
-        max_concurrency=spec["concurrency"],
         max_rejected_ratio=0.01,
         state_table=STATE_TABLE,
         sync_id=SYNC_ID,
         **EVENT_OPTIONS,
     )
-    return timed_execute(operator)
+    return timed_execute(upload)
 
 
 def _naive_events(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
