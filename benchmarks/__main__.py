@@ -4,6 +4,7 @@ python -m benchmarks                 # make bench: every size and latency, 3 rou
 python -m benchmarks --quick         # make bench-quick: 10k rows, 1 round, under a minute
 python -m benchmarks --postgres      # read the staged table from PostgreSQL
 python -m benchmarks --sizes 10000,200000 --latencies 50 --rounds 5 --no-write
+python -m benchmarks --sizes "" --delete-sizes "" --state-sizes "" --event-sizes 10000  # events only
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--delete-latencies", type=_latencies, help="delete latencies in ms")
     parser.add_argument("--state-sizes", type=_ints, help="stateful case sizes in rows (empty: no stateful cases)")
     parser.add_argument("--state-latencies", type=_latencies, help="stateful case latencies in ms")
+    parser.add_argument("--event-sizes", type=_ints, help="event upload sizes in rows (empty: no event cases)")
+    parser.add_argument("--event-latencies", type=_latencies, help="event upload latencies in ms")
     parser.add_argument("--write", dest="write", action="store_true", default=None, help="write docs/benchmarks.md")
     parser.add_argument("--no-write", dest="write", action="store_false", help="do not write docs/benchmarks.md")
     parser.add_argument("--output", type=Path, default=DOC, help="the Markdown file to write (default: %(default)s)")
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         delete_latencies=args.delete_latencies,
         state_sizes=args.state_sizes,
         state_latencies=args.state_latencies,
+        event_sizes=args.event_sizes,
+        event_latencies=args.event_latencies,
         backend="postgres" if args.postgres else None,
     )
     command = "python -m benchmarks" + "".join(
@@ -80,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Raw results: {raw.relative_to(runner.ROOT)}")
     # A full run writes the docs; a quick or narrowed one only when asked to.
     write = (
-        args.write if args.write is not None else not (args.quick or args.sizes or args.latencies or args.state_sizes)
+        args.write
+        if args.write is not None
+        else not (args.quick or args.sizes or args.latencies or args.state_sizes or args.event_sizes)
     )
     if write:
         report.write_markdown(run, args.output, DOC_TEMPLATE)

@@ -5,7 +5,7 @@ the ceiling's request bodies) happens first; then the timed part runs, and the p
 one line starting with ``BENCH-RESULT`` holding the figures as JSON. A fresh process per case
 keeps one case's peak memory (VmHWM) and CPU from mixing with another's.
 
-The cases, for uploads and for deletes:
+The cases, for uploads and for deletes (and for events: benchmarks/events.py):
 
 - ``ours``: ``CleverTapUserUploadOperator(...).execute(context)`` (or the delete operator): the
   code path a task runs, configured like ``example_dags/clevertap_user_sync.py``.
@@ -91,7 +91,7 @@ _EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _SECOND = dt.timedelta(seconds=1)
 
 
-def _epoch(text: str) -> int:
+def epoch_seconds(text: str) -> int:
     """Whole epoch seconds (floored) of an ISO-8601 text, naive meaning UTC: the quickest exact way."""
     moment = dt.datetime.fromisoformat(text)
     return (moment - (_EPOCH if moment.tzinfo is None else _EPOCH_UTC)) // _SECOND
@@ -116,7 +116,7 @@ def floor_records(columns: list[str], rows: Iterable[tuple[Any, ...]]) -> Iterat
     names = UPLOAD_OPTIONS["property_columns"]
     (name, email, phone, gender, plan, value, orders, active, signup) = (index[column] for column in names)
     (n_name, n_email, n_phone, n_gender, n_plan, n_value, n_orders, n_active, n_signup) = names.values()
-    epoch = _epoch
+    epoch = epoch_seconds
     number = _number
     for row in rows:
         if row[identity] is None:
@@ -139,43 +139,47 @@ def floor_records(columns: list[str], rows: Iterable[tuple[Any, ...]]) -> Iterat
         }
 
 
-def _encoded_upload_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
+def encoded_bodies(
+    table: Table, sql: str, items: Callable[[list[str], Iterator[tuple[Any, ...]]], Iterable[Any]], size: int, key: str
+) -> Iterator[tuple[int, bytes]]:
+    """The request bodies ``{key: [...]}`` of the items built from the rows of ``sql``, with msgspec."""
     import msgspec
 
     encode = msgspec.json.Encoder().encode
-    connection, columns, rows = _stream(table, table.upload_sql)
+    connection, columns, rows = _stream(table, sql)
     try:
-        for batch in _batched(floor_records(columns, rows), UPLOAD_BATCH):
-            yield len(batch), encode({"d": batch})
+        for batch in _batched(items(columns, rows), size):
+            yield len(batch), encode({key: batch})
     finally:
         connection.close()
+
+
+def _encoded_upload_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
+    return encoded_bodies(table, table.upload_sql, floor_records, UPLOAD_BATCH, "d")
 
 
 def _encoded_delete_bodies(table: Table) -> Iterator[tuple[int, bytes]]:
-    import msgspec
-
-    encode = msgspec.json.Encoder().encode
-    connection, _, rows = _stream(table, table.delete_sql)
-    try:
-        for batch in _batched((row[0] for row in rows), DELETE_BATCH):
-            yield len(batch), encode({"identity": batch})
-    finally:
-        connection.close()
+    return encoded_bodies(table, table.delete_sql, lambda _, rows: (row[0] for row in rows), DELETE_BATCH, "identity")
 
 
 # -- the cases: each prepares, then returns the timed part -------------------------------------------
 
 
+def operator(name: str, spec: Spec, sql: str, **options: Any) -> Any:
+    """The operator ``name`` of ours reading ``sql`` from the staged table, ``spec``'s requests at once."""
+    from airflow_provider_clevertap import operators
+
+    return getattr(operators, name)(source_conn_id="warehouse", sql=sql, max_concurrency=spec["concurrency"], **options)
+
+
 def upload_operator(spec: Spec, **options: Any) -> Any:
     """The upload operator of ours, configured like the example DAG; ``options`` add to it."""
-    from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
-
     table = Table.from_dict(spec["table"])
-    return CleverTapUserUploadOperator(
+    return operator(
+        "CleverTapUserUploadOperator",
+        spec,
+        table.upload_sql,
         task_id="bench_upload",
-        source_conn_id="warehouse",
-        sql=table.upload_sql,
-        max_concurrency=spec["concurrency"],
         max_rejected_ratio=0.01,  # the table holds 4 bad rows in 1000, as the example DAG allows
         **UPLOAD_OPTIONS,
         **options,
@@ -183,24 +187,21 @@ def upload_operator(spec: Spec, **options: Any) -> Any:
 
 
 def ours_upload(spec: Spec) -> Prepared:
-    operator = upload_operator(spec)
-    as_in_a_task_process()
-    return lambda: ours_result(operator.execute(CONTEXT))
+    return timed_execute(upload_operator(spec))
 
 
 def ours_delete(spec: Spec) -> Prepared:
-    from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator
-
     table = Table.from_dict(spec["table"])
-    operator = CleverTapUserDeleteOperator(
-        task_id="bench_delete",
-        source_conn_id="warehouse",
-        sql=table.delete_sql,
-        identity_column=DELETE_ID_COLUMN,
-        max_concurrency=spec["concurrency"],
+    delete = operator(
+        "CleverTapUserDeleteOperator", spec, table.delete_sql, task_id="bench_delete", identity_column=DELETE_ID_COLUMN
     )
+    return timed_execute(delete)
+
+
+def timed_execute(task: Any) -> Prepared:
+    """The timed part of ours: the operator's ``execute()``, as a task process calls it."""
     as_in_a_task_process()
-    return lambda: ours_result(operator.execute(CONTEXT))
+    return lambda: ours_result(task.execute(CONTEXT))
 
 
 def as_in_a_task_process() -> None:
@@ -231,72 +232,66 @@ def ours_result(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def naive_upload(spec: Spec) -> Prepared:
-    import requests
-
     table = Table.from_dict(spec["table"])
-    url = spec["url"] + UPLOAD_PATH
-    headers = _auth_headers(spec)
+    return naive_loop(spec, UPLOAD_PATH, table.upload_sql, UPLOAD_BATCH, _naive_profiles)
 
-    def run() -> dict[str, Any]:
-        # What a hand-written task looks like: one batch of 1000 after another.
-        connection = _connect(table)
-        cursor = connection.cursor()
-        cursor.execute(table.upload_sql)
-        columns = [column[0] for column in cursor.description]
-        session = requests.Session()
-        read = 0
-        while rows := cursor.fetchmany(UPLOAD_BATCH):
-            batch = []
-            for row in rows:
-                record = dict(zip(columns, row, strict=True))
-                lifetime_value = record["lifetime_value"]
-                if isinstance(lifetime_value, decimal.Decimal):
-                    lifetime_value = float(lifetime_value)
-                updated = dt.datetime.fromisoformat(record["updated_at"]).replace(tzinfo=dt.timezone.utc)
-                signup = dt.datetime.fromisoformat(record["signup_at"])
-                batch.append(
-                    {
-                        "type": "profile",
-                        "identity": record["customer_id"],
-                        "ts": int(updated.timestamp()),
-                        "profileData": {
-                            "Name": record["full_name"],
-                            "Email": record["email"],
-                            "Phone": record["phone"],
-                            "Gender": record["gender"],
-                            "Plan": record["plan"],
-                            "Lifetime Value": lifetime_value,
-                            "Orders": record["orders"],
-                            "Active": record["is_active"],
-                            "Signup Date": f"$D_{int(signup.timestamp())}",
-                        },
-                    }
-                )
-            response = session.post(url, json={"d": batch}, headers=headers, timeout=60)
-            response.raise_for_status()
-            read += len(rows)
-        session.close()
-        connection.close()
-        return {"rows": read, "sent": read}
 
-    return run
+def _naive_profiles(columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    batch = []
+    for row in rows:
+        record = dict(zip(columns, row, strict=True))
+        lifetime_value = record["lifetime_value"]
+        if isinstance(lifetime_value, decimal.Decimal):
+            lifetime_value = float(lifetime_value)
+        updated = dt.datetime.fromisoformat(record["updated_at"]).replace(tzinfo=dt.timezone.utc)
+        signup = dt.datetime.fromisoformat(record["signup_at"])
+        batch.append(
+            {
+                "type": "profile",
+                "identity": record["customer_id"],
+                "ts": int(updated.timestamp()),
+                "profileData": {
+                    "Name": record["full_name"],
+                    "Email": record["email"],
+                    "Phone": record["phone"],
+                    "Gender": record["gender"],
+                    "Plan": record["plan"],
+                    "Lifetime Value": lifetime_value,
+                    "Orders": record["orders"],
+                    "Active": record["is_active"],
+                    "Signup Date": f"$D_{int(signup.timestamp())}",
+                },
+            }
+        )
+    return {"d": batch}
 
 
 def naive_delete(spec: Spec) -> Prepared:
+    table = Table.from_dict(spec["table"])
+    return naive_loop(
+        spec, DELETE_PATH, table.delete_sql, DELETE_BATCH, lambda _, rows: {"identity": [row[0] for row in rows]}
+    )
+
+
+def naive_loop(
+    spec: Spec, path: str, sql: str, size: int, body: Callable[[list[str], list[tuple[Any, ...]]], dict[str, Any]]
+) -> Prepared:
+    """What a hand-written task looks like: read ``size`` rows, post their ``body``, one batch after another."""
     import requests
 
     table = Table.from_dict(spec["table"])
-    url = spec["url"] + DELETE_PATH
+    url = spec["url"] + path
     headers = _auth_headers(spec)
 
     def run() -> dict[str, Any]:
         connection = _connect(table)
         cursor = connection.cursor()
-        cursor.execute(table.delete_sql)
+        cursor.execute(sql)
+        columns = [column[0] for column in cursor.description]
         session = requests.Session()
         read = 0
-        while rows := cursor.fetchmany(DELETE_BATCH):
-            response = session.post(url, json={"identity": [row[0] for row in rows]}, headers=headers, timeout=60)
+        while rows := cursor.fetchmany(size):
+            response = session.post(url, json=body(columns, rows), headers=headers, timeout=60)
             response.raise_for_status()
             read += len(rows)
         session.close()
@@ -307,20 +302,20 @@ def naive_delete(spec: Spec) -> Prepared:
 
 
 def floor_upload(spec: Spec) -> Prepared:
-    return _floor(spec, _encoded_upload_bodies)
+    return floor(spec, _encoded_upload_bodies)
 
 
 def floor_delete(spec: Spec) -> Prepared:
-    return _floor(spec, _encoded_delete_bodies)
+    return floor(spec, _encoded_delete_bodies)
 
 
-def _floor(spec: Spec, encoded_bodies: Callable[[Table], Iterator[tuple[int, bytes]]]) -> Prepared:
+def floor(spec: Spec, bodies: Callable[[Table], Iterator[tuple[int, bytes]]]) -> Prepared:
     table = Table.from_dict(spec["table"])
     import msgspec  # noqa: F401  (imported before the clock starts)
 
     def run() -> dict[str, Any]:
         sent = encoded = 0
-        for count, body in encoded_bodies(table):
+        for count, body in bodies(table):
             sent += count
             encoded += len(body)
         return {"rows": table.rows, "sent": sent, "bytes": encoded}
@@ -329,15 +324,17 @@ def _floor(spec: Spec, encoded_bodies: Callable[[Table], Iterator[tuple[int, byt
 
 
 def absorb_upload(spec: Spec) -> Prepared:
-    table = Table.from_dict(spec["table"])
-    bodies = list(_encoded_upload_bodies(table))
-    return lambda: _send_all(spec, UPLOAD_PATH, bodies)
+    return absorb(spec, UPLOAD_PATH, _encoded_upload_bodies)
 
 
 def absorb_delete(spec: Spec) -> Prepared:
-    table = Table.from_dict(spec["table"])
-    bodies = list(_encoded_delete_bodies(table))
-    return lambda: _send_all(spec, DELETE_PATH, bodies)
+    return absorb(spec, DELETE_PATH, _encoded_delete_bodies)
+
+
+def absorb(spec: Spec, path: str, bodies: Callable[[Table], Iterator[tuple[int, bytes]]]) -> Prepared:
+    """The ceiling's timed part: the bodies, encoded before the clock starts, sent many at once."""
+    encoded = list(bodies(Table.from_dict(spec["table"])))
+    return lambda: _send_all(spec, path, encoded)
 
 
 def _auth_headers(spec: Spec) -> dict[str, str]:
@@ -445,6 +442,10 @@ def run_case(spec: Spec) -> dict[str, Any]:
         if spec.get("phase") == "setup":
             return stateful.set_up(spec)
         return measure(stateful.timed(spec))
+    if spec["op"] == "event":
+        from benchmarks import events  # it builds on this module's cases
+
+        return measure(events.CASES[spec["kind"]](spec))
     prepare = CASES[(spec["op"], spec["kind"])]
     return measure(prepare(spec))
 

@@ -1,4 +1,5 @@
-"""The staged table every case reads: demo/warehouse.py's customers, generated once per size and cached.
+"""The staged tables every case reads, generated once per size and cached: demo/warehouse.py's
+customers (and as many deletions), and as many orders, the event cases' rows.
 
 SQLite (the default): one file per size under ``.benchmarks/`` (gitignored). PostgreSQL (``--postgres``):
 one schema per size in the test database. Both are named after a digest of the row generator, so a
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +44,38 @@ UPLOAD_OPTIONS = {
 }
 DELETE_ID_COLUMN = "customer_id"
 
+# The event task of example_dags/clevertap_event_sync.py, on a table of orders: one order per row,
+# its id the event id (the state of accepted ids lives on the source connection).
+EVENT_OPTIONS = {
+    "identity_column": "customer_id",
+    "event_name": "Charged",
+    "ts_column": "ordered_at",
+    "event_id_column": "order_id",
+    "property_columns": {"order_id": "Order ID", "amount": "Amount"},
+}
+STAGED_EVENTS_DDL = (
+    "CREATE TABLE staged_events (order_id TEXT, customer_id TEXT, amount DOUBLE PRECISION, ordered_at TEXT)"
+)
+ORDERS_PER_CUSTOMER = 3  # the orders go to a third as many customers, in turn
+
+
+def event_rows(count: int) -> Iterator[tuple[str, str, float, str]]:
+    """``count`` orders of the data interval: order id, customer id, amount, time (ISO-8601, UTC)."""
+    customers = max(1, count // ORDERS_PER_CUSTOMER)
+    for key in range(1, count + 1):
+        ordered_at = INTERVAL_START + dt.timedelta(seconds=key * 86_400 // (count + 1))
+        amount = round(5 + (key * 7919 % 50_000) / 100, 2)
+        yield (f"ord-{key:08d}", f"cust-{key % customers + 1:07d}", amount, ordered_at.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def expected_events(rows: int) -> dict[str, int]:
+    """What an upload of the orders must end with: every event accepted (none is faulty)."""
+    return {"rows_accepted": rows, "rows_rejected": 0, "rows_invalid": 0}
+
 
 def _digest() -> str:
     source = Path(warehouse.__file__).read_bytes()
-    return hashlib.sha256(source + b"bench-v1").hexdigest()[:8]
+    return hashlib.sha256(source + b"bench-v2").hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,10 @@ class Table:
     @property
     def upload_sql(self) -> str:
         return f"SELECT * FROM {self.prefix}staged_customers"
+
+    @property
+    def event_sql(self) -> str:
+        return f"SELECT * FROM {self.prefix}staged_events"
 
     @property
     def delete_sql(self) -> str:
@@ -80,7 +114,7 @@ class Table:
 
 
 def table(rows: int, backend: str = "sqlite", log=print) -> Table:
-    """The staged table of ``rows`` customers (and as many deletions), built on first use."""
+    """The staged tables of ``rows`` customers (and as many deletions and orders), built on first use."""
     if backend == "sqlite":
         return _sqlite_table(rows, log)
     if backend == "postgres":
@@ -101,6 +135,8 @@ def _sqlite_table(rows: int, log) -> Table:
         partial = path.with_suffix(f".partial-{os.getpid()}")
         warehouse.build_warehouse(partial, rows, INTERVAL_START, deletions=rows)
         with sqlite3.connect(partial) as db:
+            db.execute(STAGED_EVENTS_DDL)
+            db.executemany("INSERT INTO staged_events VALUES (?, ?, ?, ?)", event_rows(rows))
             db.execute("ANALYZE")
         partial.replace(path)  # atomic: a concurrent run never reads a half-built file
     return Table("sqlite", rows, str(path), "")
@@ -122,6 +158,7 @@ def _postgres_table(rows: int, log) -> Table:
             db.execute(f"SET search_path TO {schema}")
             db.execute(warehouse.STAGED_CUSTOMERS_DDL)
             db.execute(warehouse.STAGED_DELETIONS_DDL)
+            db.execute(STAGED_EVENTS_DDL)
             with db.cursor().copy("COPY staged_customers FROM STDIN") as copy:
                 for row in warehouse.customer_rows(rows, INTERVAL_START):
                     copy.write_row(row)
@@ -129,7 +166,11 @@ def _postgres_table(rows: int, log) -> Table:
             with db.cursor().copy("COPY staged_deletions FROM STDIN") as copy:
                 for key in range(1, rows + 1):
                     copy.write_row((f"cust-{key:07d}", requested))
+            with db.cursor().copy("COPY staged_events FROM STDIN") as copy:
+                for row in event_rows(rows):
+                    copy.write_row(row)
             db.execute("CREATE TABLE ready (built_at TIMESTAMPTZ DEFAULT now())")
             db.execute("ANALYZE staged_customers")
             db.execute("ANALYZE staged_deletions")
+            db.execute("ANALYZE staged_events")
     return Table("postgres", rows, POSTGRES_URI, f"{schema}.")

@@ -10,6 +10,7 @@ from benchmarks.runner import Run, _size, figures
 
 BEGIN = "<!-- benchmark results: begin (written by `make bench`; edit outside these markers) -->"
 END = "<!-- benchmark results: end -->"
+OPS = (("upload", "1000"), ("delete", "100"), ("event", "1000"))  # each op's table, and its batch size
 
 
 def _num(value: float | None, digits: int = 0, suffix: str = "") -> str:
@@ -42,7 +43,7 @@ def tables(run: Run, markdown: bool = False) -> str:
         f"medians of {rounds} rounds; ratios computed within a round, then their median" if rounds > 1 else "one round"
     )
 
-    for op, batch in (("upload", "1000"), ("delete", "100")):
+    for op, batch in OPS:
         rows = data[op]
         if not rows:
             continue
@@ -91,7 +92,7 @@ def tables(run: Run, markdown: bool = False) -> str:
         ]
         parts.append(_render(headers, body, markdown))
 
-    ours_rows = [r for op in ("upload", "delete") for r in data[op]]
+    ours_rows = [r for op, _ in OPS for r in data[op]]
     if ours_rows:
         parts.append(heading("Ours in detail: memory growth during the run, emulator CPU, retries"))
         body = [
@@ -99,7 +100,7 @@ def tables(run: Run, markdown: bool = False) -> str:
                 op, _size(r["rows"]), _ms(r["latency"]), _num(r["ours_peak_rss_mb"]), _num(r["ours_growth_mb"]),
                 _num(r["ours_emulator_cpu_per_m"], 1), str(r["ours_retries"]),
             ]
-            for op in ("upload", "delete")
+            for op, _ in OPS
             for r in data[op]
         ]  # fmt: skip
         parts.append(

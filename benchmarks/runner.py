@@ -68,6 +68,9 @@ class Settings:
     # The stateful cases (benchmarks/stateful.py): 1M rows already synced, 1% changed, at 200 ms.
     state_sizes: tuple[int, ...] = (10_000, 1_000_000)
     state_latencies: tuple[float, ...] = (0.2,)
+    # The event upload cases (benchmarks/events.py): issue 13's 200k orders at 200 and 50 ms.
+    event_sizes: tuple[int, ...] = (200_000,)
+    event_latencies: tuple[float, ...] = (0.05, 0.2)
     rounds: int = 3
     backend: str = "sqlite"
     upload_concurrency: int = API_CONCURRENCY  # ours: every request CleverTap allows at once
@@ -82,13 +85,14 @@ QUICK = Settings(
     delete_sizes=(10_000,),
     delete_latencies=(0.0, 0.05),
     state_sizes=(10_000,),
+    event_sizes=(),
     rounds=1,
 )
 
 
 @dataclass(frozen=True)
 class Case:
-    op: str  # upload, delete or state
+    op: str  # upload, delete, event or state
     kind: str  # ours, naive, floor or absorb; for state: upsert, changed or first (all ours)
     rows: int
     latency: float | None  # None: no HTTP (floor)
@@ -119,11 +123,15 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
     """The cases of one round, and the cases left out with the reason."""
     cases: list[Case] = []
     skipped: list[tuple[Case, str]] = []
-    for op, sizes, latencies, batch, concurrency in (
-        ("upload", settings.upload_sizes, settings.upload_latencies, UPLOAD_BATCH, settings.upload_concurrency),
-        ("delete", settings.delete_sizes, settings.delete_latencies, DELETE_BATCH, settings.delete_concurrency),
-    ):
+    for op, sizes, latencies in _ops(settings):
+        batch, concurrency = _batch_and_concurrency(op, settings)
         if not sizes or not latencies:
+            continue
+        if op == "event" and settings.backend != "sqlite":
+            reason = (
+                "no event cases: ours' event id state is written to a copy of the SQLite table (not PostgreSQL yet)"
+            )
+            skipped += [(Case(op, "ours", rows, latency), reason) for latency in latencies for rows in sizes]
             continue
         cases += [Case(op, "floor", rows, None) for rows in sizes]
         for latency in latencies:
@@ -133,7 +141,7 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
                     case = Case(op, kind, rows, latency)
                     waiting = math.ceil(rows / batch) * latency / in_flight
                     ours_waiting = math.ceil(rows / batch) * latency / concurrency
-                    if kind == "naive" and op == "upload" and rows > settings.naive_max_rows:
+                    if kind == "naive" and op != "delete" and rows > settings.naive_max_rows:
                         skipped.append((case, f"naive runs on at most {_size(settings.naive_max_rows)} rows"))
                     elif max(waiting, ours_waiting if kind == "absorb" else 0) > settings.latency_budget:
                         skipped.append(
@@ -154,6 +162,22 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
                     cases.insert(0, Case("upload", "floor", rows, None))
                 cases.append(case)
     return cases, skipped
+
+
+def _ops(settings: Settings) -> tuple[tuple[str, tuple[int, ...], tuple[float, ...]], ...]:
+    """The ops measured against ours, naive, floor and ceiling: their sizes and latencies."""
+    return (
+        ("upload", settings.upload_sizes, settings.upload_latencies),
+        ("delete", settings.delete_sizes, settings.delete_latencies),
+        ("event", settings.event_sizes, settings.event_latencies),
+    )
+
+
+def _batch_and_concurrency(op: str, settings: Settings) -> tuple[int, int]:
+    """Rows per request and ours' requests at once: events are uploads, in batches of 1000."""
+    if op == "delete":
+        return DELETE_BATCH, settings.delete_concurrency
+    return UPLOAD_BATCH, settings.upload_concurrency
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -195,11 +219,14 @@ def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -
 
 @contextmanager
 def _own_copy(case: Case, table: dataset.Table) -> Iterator[dataset.Table]:
-    """A stateful case runs on a copy of the staged table: its state table is written there, its rows edited."""
-    if case.op != "state":
+    """A stateful case runs on a copy of the staged table: its state table is written there, its rows edited.
+
+    So does ours on events: it records the accepted event ids in a state table.
+    """
+    if case.op != "state" and (case.op, case.kind) != ("event", "ours"):
         yield table
         return
-    copy = dataset.CACHE / f"state-{case.kind}-{case.rows}.db"
+    copy = dataset.CACHE / f"{case.op}-{case.kind}-{case.rows}.db"
     shutil.copyfile(table.location, copy)
     try:
         yield replace(table, location=str(copy))
@@ -210,6 +237,7 @@ def _own_copy(case: Case, table: dataset.Table) -> Iterator[dataset.Table]:
 def _run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -> dict[str, Any]:
     concurrency = {
         ("upload", "ours"): settings.upload_concurrency,
+        ("event", "ours"): settings.upload_concurrency,
         ("state", case.kind): settings.upload_concurrency,
         ("delete", "ours"): settings.delete_concurrency,
     }.get((case.op, case.kind), settings.absorb_concurrency if case.kind == "absorb" else 1)
@@ -262,14 +290,22 @@ def _run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) 
         result["emulator_cpu_per_m"] = emulator_cpu / counted * 1e6
     result["emulator_stats"] = {
         key: stats.get(key)
-        for key in ("requests", "throttled", "max_in_flight", "records_received", "records_stored", "deletes")
+        for key in (
+            "requests",
+            "throttled",
+            "max_in_flight",
+            "records_received",
+            "records_stored",
+            "events_stored",
+            "deletes",
+        )  # fmt: skip
     }
     return result
 
 
 def _counted_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The emulator's counters of the timed part: a stateful case's set-up was counted before it."""
-    counters = ("requests", "throttled", "records_received", "records_stored", "deletes")
+    counters = ("requests", "throttled", "records_received", "records_stored", "events_stored", "deletes")
     return {**after, **{key: after[key] - before[key] for key in counters}}
 
 
@@ -313,8 +349,12 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
     problems = []
     if case.kind != "absorb" and result["rows"] != rows:  # absorb counts the records it sent
         problems.append(f"read {result['rows']} rows of {rows}")
-    if case.op in ("upload", "state"):
-        expected = dataset.expected_upload(rows) if case.op == "upload" else expected_state(case)
+    if case.op in ("upload", "state", "event"):
+        if case.op == "state":
+            expected = expected_state(case)
+        else:
+            expected = (dataset.expected_events if case.op == "event" else dataset.expected_upload)(rows)
+        stored = "events_stored" if case.op == "event" else "records_stored"
         sendable = rows - expected["rows_invalid"] - expected.get("rows_unchanged", 0)
         if case.kind not in ("naive", "floor", "absorb"):  # ours, in any sync mode
             keys = ["rows_accepted", "rows_rejected", "rows_invalid"]
@@ -329,10 +369,8 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
         if case.latency is not None:
             if stats.get("records_received") != sent:
                 problems.append(f"the emulator received {stats.get('records_received')} records of {sent} sent")
-            if case.kind not in ("floor", "absorb") and stats.get("records_stored") != expected["rows_accepted"]:
-                problems.append(
-                    f"the emulator stored {stats.get('records_stored')}, expected {expected['rows_accepted']}"
-                )
+            if case.kind not in ("floor", "absorb") and stats.get(stored) != expected["rows_accepted"]:
+                problems.append(f"the emulator stored {stats.get(stored)}, expected {expected['rows_accepted']}")
     else:
         if result["sent"] != rows:
             problems.append(f"sent {result['sent']} ids of {rows}")
@@ -373,12 +411,15 @@ def ceiling(run: Run, op: str, rows: int, latency: float, round_number: int) -> 
     absorbed = _results(run, op, "absorb", rows, latency).get(round_number)
     if absorbed is None:
         return None
-    settings = run.settings
-    batch, concurrency = (
-        (UPLOAD_BATCH, API_CONCURRENCY) if op == "upload" else (DELETE_BATCH, settings.delete_concurrency)
-    )
+    batch, concurrency = _api_batch_and_concurrency(op, run.settings)
     api_limit = math.inf if latency == 0 else concurrency * batch / latency
     return min(api_limit, absorbed["rate"])
+
+
+def _api_batch_and_concurrency(op: str, settings: Settings) -> tuple[int, int]:
+    """Rows per request and requests at once CleverTap allows (deletes: as many as ours sends)."""
+    batch, concurrency = _batch_and_concurrency(op, settings)
+    return batch, (concurrency if op == "delete" else API_CONCURRENCY)
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -390,11 +431,8 @@ def figures(run: Run) -> dict[str, Any]:
     """Medians over rounds of every figure, and of every ratio computed within a round."""
     settings = run.settings
     rounds = range(1, settings.rounds + 1)
-    table: dict[str, Any] = {"upload": [], "delete": [], "floor": [], "ceiling": []}
-    for op, sizes, latencies in (
-        ("upload", settings.upload_sizes, settings.upload_latencies),
-        ("delete", settings.delete_sizes, settings.delete_latencies),
-    ):
+    table: dict[str, Any] = {"upload": [], "delete": [], "event": [], "floor": [], "ceiling": []}
+    for op, sizes, latencies in _ops(settings):
         for rows in sizes:
             floor = _results(run, op, "floor", rows)
             if floor:
@@ -411,11 +449,7 @@ def figures(run: Run) -> dict[str, Any]:
             for rows in sizes:
                 absorbed = _results(run, op, "absorb", rows, latency)
                 if absorbed:
-                    batch, concurrency = (
-                        (UPLOAD_BATCH, API_CONCURRENCY)
-                        if op == "upload"
-                        else (DELETE_BATCH, settings.delete_concurrency)
-                    )
+                    batch, concurrency = _api_batch_and_concurrency(op, settings)
                     table["ceiling"].append(
                         {
                             "op": op,
@@ -453,7 +487,7 @@ def figures(run: Run) -> dict[str, Any]:
                 table[op].append(row)
     table["memory"] = _memory_growth(run)
     table["state"] = _state_figures(run)
-    table["targets"] = targets(table, settings) + state_targets(table["state"])
+    table["targets"] = targets(table, "upload") + state_targets(table["state"]) + targets(table, "event")
     return table
 
 
@@ -517,10 +551,7 @@ def _memory_growth(run: Run) -> list[dict[str, Any]]:
     """Per op and latency: ours' peak memory at the largest size minus at the smallest, per round."""
     growth = []
     settings = run.settings
-    for op, sizes, latencies in (
-        ("upload", settings.upload_sizes, settings.upload_latencies),
-        ("delete", settings.delete_sizes, settings.delete_latencies),
-    ):
+    for op, sizes, latencies in _ops(settings):
         if len(sizes) < 2:
             continue
         small, large = min(sizes), max(sizes)
@@ -534,13 +565,17 @@ def _memory_growth(run: Run) -> list[dict[str, Any]]:
     return growth
 
 
-def targets(table: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
-    """The issue's targets, read from the median figures: value, goal and whether it is met."""
-    uploads = table["upload"]
+def targets(table: dict[str, Any], op: str = "upload") -> list[dict[str, Any]]:
+    """The issue's targets for profile uploads (or events: the same targets), read from the median figures.
+
+    Each with its value, goal and whether it is met; an event target's name starts with "events: ".
+    """
+    uploads = table[op]
     found = []
+    prefix = "events: " if op == "event" else ""
 
     def add(name: str, value: float | None, goal: str, met: bool | None) -> None:
-        found.append({"target": name, "value": value, "goal": goal, "met": met})
+        found.append({"target": prefix + name, "value": value, "goal": goal, "met": met})
 
     speedup = [r for r in uploads if r["latency"] == 0.2 and r["rows"] == 200_000]
     value = speedup[0]["ours_over_naive"] if speedup else None
@@ -561,7 +596,7 @@ def targets(table: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
         )  # fmt: skip
     else:
         add("CPU ours / floor", None, "<= 2", None)
-    memory = [g for g in table["memory"] if g["op"] == "upload" and g["small"] <= 10_000 and g["large"] >= 1_000_000]
+    memory = [g for g in table["memory"] if g["op"] == op and g["small"] <= 10_000 and g["large"] >= 1_000_000]
     if memory:
         worst = max(memory, key=lambda g: g["mb"])
         add(f"peak memory 1M minus 10k rows (worst: {worst['latency'] * 1000:.0f} ms)", worst["mb"], "<= 64 MB",

@@ -20,7 +20,7 @@ import sqlite3
 import urllib.request
 from typing import Any
 
-from benchmarks.cases import CONTEXT, Prepared, Spec, as_in_a_task_process, ours_result, upload_operator
+from benchmarks.cases import CONTEXT, Prepared, Spec, timed_execute, upload_operator
 from benchmarks.dataset import Table
 
 STATE_TABLE = "clevertap_sync_state"
@@ -74,6 +74,4 @@ def _stateful() -> dict[str, Any]:
 def timed(spec: Spec) -> Prepared:
     """The timed part: one run of ours in the case's mode, on its copy of the edited table."""
     options = {} if spec["kind"] == "upsert" else _stateful()
-    operator = upload_operator(spec, **options)
-    as_in_a_task_process()
-    return lambda: ours_result(operator.execute(CONTEXT))
+    return timed_execute(upload_operator(spec, **options))

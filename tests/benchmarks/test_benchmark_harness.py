@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from benchmarks import cases, dataset, report, runner
+from benchmarks import cases, dataset, events, report, runner
 
 TINY = runner.Settings(
     upload_sizes=(1200,),
@@ -18,6 +18,7 @@ TINY = runner.Settings(
     delete_sizes=(250,),
     delete_latencies=(0.0,),
     state_sizes=(),
+    event_sizes=(),
     rounds=1,
     absorb_concurrency=4,
 )
@@ -59,7 +60,7 @@ def test_a_tiny_run_produces_every_figure_and_every_row_arrives(cache, tmp_path)
             assert row[key] is not None and row[key] > 0, (op, key)
         assert row["ours_emulator_cpu_per_m"] >= 0  # counted in clock ticks: a tiny run may take none
     assert {r["op"] for r in figures["floor"]} == {r["op"] for r in figures["ceiling"]} == {"upload", "delete"}
-    assert len(figures["targets"]) == 8  # the stateful ones not measured here: see the next test
+    assert len(figures["targets"]) == 12  # the stateful and event ones not measured here: see the next tests
 
     text = report.tables(run)
     assert "Uploads" in text and "Deletes" in text and "Targets" in text
@@ -73,7 +74,7 @@ def test_a_tiny_run_produces_every_figure_and_every_row_arrives(cache, tmp_path)
 
 def test_a_tiny_stateful_run_accounts_for_every_row_and_sends_only_what_changed(cache):
     settings = runner.Settings(
-        upload_sizes=(), delete_sizes=(), state_sizes=(1200, 2500), state_latencies=(0.0,), rounds=1,
+        upload_sizes=(), delete_sizes=(), state_sizes=(1200, 2500), state_latencies=(0.0,), event_sizes=(), rounds=1,
     )  # fmt: skip
     run = runner.run(settings, "python -m benchmarks (stateful smoke test)", log=lambda line: None)
 
@@ -99,21 +100,72 @@ def test_a_tiny_stateful_run_accounts_for_every_row_and_sends_only_what_changed(
     assert (small["rows"], large["rows"], large["changed_sent"]) == (1200, 2500, edited + expected["rows_rejected"])
     for key in ("upsert_over_changed", "first_over_upsert", "changed_cpu_over_floor"):
         assert large[key] > 0, key
-    state_targets = runner.figures(run)["targets"][4:]
+    state_targets = runner.figures(run)["targets"][4:8]  # the event ones follow
     assert [t["met"] is not None for t in state_targets] == [True] * 4
     assert "Stateful syncs" in report.tables(run)
     assert not list(cache.glob("state-*.db"))  # each case's copy of the table is removed
+
+
+def test_a_tiny_event_run_produces_every_figure_and_every_event_arrives(cache):
+    settings = runner.Settings(
+        upload_sizes=(), delete_sizes=(), state_sizes=(), event_sizes=(1200,), event_latencies=(0.0,), rounds=1,
+        absorb_concurrency=4,
+    )  # fmt: skip
+    run = runner.run(settings, "python -m benchmarks (event smoke test)", log=lambda line: None)
+
+    by_kind = {(r["op"], r["kind"]): r for r in run.results}
+    assert set(by_kind) == {("event", kind) for kind in ("ours", "naive", "floor", "absorb")}
+    ours = by_kind[("event", "ours")]
+    assert (ours["accepted"], ours["rejected"], ours["invalid"], ours["unchanged"]) == (1200, 0, 0, 0)
+    for kind in ("ours", "naive", "absorb"):
+        stats = by_kind[("event", kind)]["emulator_stats"]
+        assert (stats["records_received"], stats["events_stored"], stats["records_stored"]) == (1200, 1200, 0), kind
+    # Ours wrote its state on its own copy of the table: the next round's ours sends every event again.
+    assert not list(cache.glob("event-*.db"))
+    with sqlite3.connect(dataset.table(1200, log=lambda line: None).location) as db:
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'clevertap_sync_state'").fetchall()
+
+    figures = runner.figures(run)
+    (row,) = figures["event"]
+    for key in ("ours_over_naive", "ours_over_ceiling", "cpu_over_floor", "ours_peak_rss_mb", "naive_peak_rss_mb"):
+        assert row[key] > 0, key
+    event_targets = [t for t in figures["targets"] if t["target"].startswith("events: ")]
+    assert [t["met"] is not None for t in event_targets] == [False, False, True, False]  # only CPU is size-free
+    text = report.tables(run)
+    assert "Events (one round; batches of 1000)" in text and "events: CPU ours / floor" in text
+
+
+def test_the_event_cases_are_left_out_on_postgresql_with_the_reason():
+    # Ours records the event ids in a state table: on PostgreSQL a second round would send none.
+    settings = runner.Settings(upload_sizes=(), delete_sizes=(), state_sizes=(), backend="postgres")
+    cases, skipped = runner.plan(settings)
+    assert cases == []
+    assert {(case.op, case.kind, case.rows) for case, _ in skipped} == {("event", "ours", 200_000)}
+    assert all("not PostgreSQL yet" in reason for _, reason in skipped)
+
+
+def _staged(size, query):
+    """The columns and rows of a staged table's query (``upload_sql``, ``event_sql``)."""
+    table = dataset.table(size, log=lambda line: None)
+    with sqlite3.connect(table.location) as db:
+        cursor = db.execute(getattr(table, query))
+        return [column[0] for column in cursor.description], cursor.fetchall()
+
+
+def test_the_event_floor_builds_the_very_events_ours_sends(cache):
+    from airflow_provider_clevertap.event_records import EventMapper
+
+    columns, rows = _staged(3000, "event_sql")
+    mapper = EventMapper(columns, **dataset.EVENT_OPTIONS)
+    assert list(events.floor_event_records(columns, rows)) == [mapper.convert(row) for row in rows]
+    assert len({row[0] for row in rows}) == 3000  # one order, one event id, per row
 
 
 def test_the_floor_builds_the_very_records_ours_sends(cache):
     """The floor is only a floor if it does the same job: same records, for every sendable row."""
     from airflow_provider_clevertap.records import InvalidRow, ProfileMapper
 
-    table = dataset.table(3000, log=lambda line: None)
-    with sqlite3.connect(table.location) as db:
-        cursor = db.execute(table.upload_sql)
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
+    columns, rows = _staged(3000, "upload_sql")
     mapper = ProfileMapper(columns, **dataset.UPLOAD_OPTIONS)
     ours = []
     for row in rows:
