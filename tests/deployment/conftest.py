@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
+from _processes import stop_process_groups
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator
 from demo.warehouse import build_warehouse
@@ -181,14 +181,7 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
             running._session.headers["Authorization"] = f"Bearer {token}"
             yield running
         finally:
-            for process in processes:
-                os.killpg(process.pid, signal.SIGTERM)
-            for process in processes:
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop_process_groups(processes)
 
 
 def _token(running: Deployment) -> str | None:

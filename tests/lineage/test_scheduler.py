@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _processes import stop_process_groups
 
 from demo.warehouse import build_warehouse
 
@@ -84,14 +84,7 @@ def running_airflow(airflow_env, tmp_path) -> Iterator[dict[str, str]]:
     try:
         yield airflow_env
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_groups(processes)
 
 
 def _metadata(env: dict[str, str], sql: str, *parameters: object) -> list[tuple]:
