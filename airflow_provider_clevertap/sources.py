@@ -7,6 +7,7 @@ so for psycopg connections a named, server-side cursor is used.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -84,3 +85,19 @@ def mapping_source(rows: Iterable[Mapping[str, Any]]) -> RowSource:
             raise TypeError(f"rows must be mappings of column to value; row {position} is a {type(row).__name__}")
     columns = list(dict.fromkeys(key for row in rows for key in row))
     return RowSource(columns, (tuple(row.get(column) for column in columns) for row in rows))
+
+
+def decode_rows(rows: Any) -> Sequence[Any]:
+    """An operator's ``rows`` as given or rendered from a template: a list, or its JSON text."""
+    if isinstance(rows, str):
+        try:
+            rows = json.loads(rows)
+        except json.JSONDecodeError as error:
+            # Not the text itself in the message: it holds profile data.
+            raise ValueError(
+                f"rows is a string but not JSON ({error.msg} at character {error.pos}); a template "
+                "rendering XCom should end in '| tojson' (or the DAG use render_template_as_native_obj)"
+            ) from None
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise TypeError(f"rows must be a list of mappings (column to value), not a {type(rows).__name__}")
+    return rows if isinstance(rows, Sequence) else list(rows)

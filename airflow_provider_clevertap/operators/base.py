@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import gc
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -17,8 +16,9 @@ from airflow_provider_clevertap.records import InvalidRow
 from airflow_provider_clevertap.rejected_rows import Attempt, write_problems
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
-from airflow_provider_clevertap.sources import RowSource, get_sql_hook, mapping_source, sql_source
-from airflow_provider_clevertap.state.changes import UNCHANGED, Confirmed
+from airflow_provider_clevertap.sources import RowSource, decode_rows, get_sql_hook, mapping_source, sql_source
+from airflow_provider_clevertap.state.changes import UNCHANGED, Confirmations
+from airflow_provider_clevertap.state.recorder import StateWriteError
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -143,7 +143,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
 
     # -- what subclasses may define: a state kept between runs -------------------------------------
 
-    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
+    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmations | None:
         """Prepare the run's state; return where CleverTap's confirmations are noted, or None."""
         return None
 
@@ -152,8 +152,9 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         assert self.sql is not None, "the constructor takes sql when it takes no rows"
         return sql_source(source_hook, self.sql, self.parameters)
 
-    def save_state(self, confirmed: Confirmed, source_hook: Any, context: Context) -> None:
-        """Write what CleverTap confirmed (called once the source is closed, even after a failure)."""
+    def save_state(self, confirmed: Any, source_hook: Any, context: Context) -> None:
+        """Write what is left of CleverTap's confirmations, noted in what ``start_state`` returned
+        (called once the source is closed, even after a failure)."""
 
     def after_sync(self, report: SyncReport) -> None:
         """Work after every row was processed without error (a mirror's deletions)."""
@@ -186,9 +187,11 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                 raise
             finally:
                 self.hook.close()
-                self._record(context, source_hook, report, confirmed)
-                if report.stopped_reason is not None:
-                    report.log_summary()
+                try:
+                    self._record(context, source_hook, report, confirmed)
+                finally:
+                    if report.stopped_reason is not None:
+                        report.log_summary()
             self.after_sync(report)
         finally:
             report.close()
@@ -200,11 +203,14 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         self.record_summary(context, summary)
         return summary
 
-    def _record(self, context: Context, source_hook: Any, report: SyncReport, confirmed: Confirmed | None) -> None:
+    def _record(self, context: Context, source_hook: Any, report: SyncReport, confirmed: Confirmations | None) -> None:
         """Write the state and the problem rows: what a killed or failed run got done is kept."""
         try:
             if confirmed is not None:
                 self.save_state(confirmed, source_hook, context)
+        except StateWriteError as error:
+            report.stopped(report.stopped_reason or str(error))
+            raise
         finally:
             if self.rejected_rows_table and source_hook is not None and report.rows_failed:
                 write_problems(
@@ -230,7 +236,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         (a database error may quote a row)."""
         if self._killed:
             return "the task was killed"
-        if isinstance(error, CleverTapAPIError):
+        if isinstance(error, (CleverTapAPIError, StateWriteError)):
             return str(error)
         if isinstance(error, CleverTapCancelled):
             return "cancelled"
@@ -238,7 +244,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             return "execution_timeout reached"
         return type(error).__name__
 
-    def _sync(self, source: RowSource, report: SyncReport, confirmed: Confirmed | None) -> None:
+    def _sync(self, source: RowSource, report: SyncReport, confirmed: Confirmations | None) -> None:
         try:
             mapper = self.make_mapper(source.columns)
         except (ValueError, TypeError) as error:
@@ -268,26 +274,11 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
     def _open_source(self, source_hook: Any) -> Iterator[RowSource | None]:
         """The rows to sync; None for an empty ``rows`` list (no columns to check, nothing to send)."""
         if self.rows is not None:
-            rows = self._decoded_rows()
+            rows = decode_rows(self.rows)
             yield mapping_source(rows) if rows else None
         else:
             with self.read_source(source_hook) as source:
                 yield source
-
-    def _decoded_rows(self) -> Sequence[Any]:
-        rows: Any = self.rows
-        if isinstance(rows, str):
-            try:
-                rows = json.loads(rows)
-            except json.JSONDecodeError as error:
-                # Not the text itself in the message: it holds profile data.
-                raise ValueError(
-                    f"rows is a string but not JSON ({error.msg} at character {error.pos}); a template "
-                    "rendering XCom should end in '| tojson' (or the DAG use render_template_as_native_obj)"
-                ) from None
-        if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
-            raise TypeError(f"rows must be a list of mappings (column to value), not a {type(rows).__name__}")
-        return rows if isinstance(rows, Sequence) else list(rows)
 
     def _convert(self, source: RowSource, mapper: RowMapper, report: SyncReport) -> Iterator[Any]:
         """Items of the valid rows; invalid ones are counted with their reason, unchanged ones

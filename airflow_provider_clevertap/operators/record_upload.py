@@ -21,7 +21,8 @@ from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource
 from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SyncState, default_sync_id, read_flag
-from airflow_provider_clevertap.state.changes import ChangeFilter, Confirmed, fingerprint_key
+from airflow_provider_clevertap.state.changes import ChangeFilter, fingerprint_key
+from airflow_provider_clevertap.state.recorder import Recorder, open_recorder
 from airflow_provider_clevertap.timestamps import TIMESTAMP_FORMATS, TimestampFormat
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
 
     # -- the state --------------------------------------------------------------------------------
 
-    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
+    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Recorder | None:
         self._state = None
         if not self.stateful():
             return None
@@ -133,7 +134,9 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         sync_id = self.sync_id or default_sync_id(
             self.dag_id, self.task_id, context.get("ti"), getattr(self, "map_index_template", None)
         )
-        state = SyncState(source_hook, self.state_table, sync_id, self.state_key_column())
+        state = SyncState(
+            source_hook, self.state_table, sync_id, self.state_key_column(), once_per_key=self.match_key_only
+        )
         report.stateful = True
         self._state = state
         self.log.info(
@@ -153,16 +156,16 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         state.begin()
         if self._resend_all:
             state.reset(self.sql, self.parameters)  # type: ignore[arg-type]  # stateful() checked sql
-        return Confirmed()
+        return open_recorder(state, str(context.get("run_id")), self.log)
 
     def read_source(self, source_hook: Any) -> AbstractContextManager[RowSource]:
         if self._state is None:
             return super().read_source(source_hook)
         return self._state.read(self.sql, self.parameters, resend_all=self._resend_all)  # type: ignore[arg-type]
 
-    def save_state(self, confirmed: Confirmed, source_hook: Any, context: Context) -> None:
+    def save_state(self, confirmed: Recorder, source_hook: Any, context: Context) -> None:
         if self._state is not None:
-            written = self._state.record(confirmed, str(context.get("run_id")))
+            written = confirmed.finish()
             self.log.info("CleverTap %s: recorded %d accepted records in %s", self.action, written, self._state.table)
 
     # -- rows to records, records to CleverTap ----------------------------------------------------

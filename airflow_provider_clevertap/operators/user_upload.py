@@ -12,8 +12,8 @@ from airflow_provider_clevertap.properties import check_choice
 from airflow_provider_clevertap.records import ProfileMapper
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.state import SYNC_MODES
-from airflow_provider_clevertap.state.changes import Confirmed
 from airflow_provider_clevertap.state.mirror import mirror_deletions
+from airflow_provider_clevertap.state.recorder import Recorder
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -107,7 +107,7 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
     def stateful(self) -> bool:
         return self._check_sync_mode() != "upsert"
 
-    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
+    def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Recorder | None:
         report.mirror = self._check_sync_mode() == "mirror"
         return super().start_state(context, source_hook, report)
 

@@ -11,7 +11,7 @@ import hashlib
 import io
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import msgspec
 
@@ -80,31 +80,44 @@ class ChangeFilter:
         return self._identity_of_record(record), encoded, [row[-1], fingerprint]
 
 
-class Confirmed:
-    """What CleverTap confirmed this run, waiting in a temporary file (not in memory) until it is
-    written to the state table, once the source's read is over.
+class Confirmations(Protocol):
+    """Where a sync notes what CleverTap confirmed, batch by batch."""
 
-    An entry is a batch item's tag plus its identity: ``[key, fingerprint, identity]`` for an
-    upload of ``ChangeFilter`` items, ``[identity]`` for a batch with no tags (a delete). A batch
-    confirms its items minus the refused ones; a batch with a refusal that cannot be placed
-    confirms nothing (any of its items may be the refused one).
-    """
+    count: int  # confirmations noted
+
+    def note(self, result: BatchResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def confirmed_entries(result: BatchResult) -> list[list[Any]]:
+    """What a batch confirms: an entry per accepted item, its tag plus its identity
+    (``[key, fingerprint, identity]`` for an upload of ``ChangeFilter`` items, ``[identity]`` for a
+    batch with no tags, a delete). A batch with a refusal that cannot be placed confirms nothing:
+    any of its items may be the refused one."""
+    refused = {refusal.position for refusal in result.refused}
+    if None in refused:
+        return []
+    tags = result.tags
+    return [
+        [identity] if tags is None else [*tags[position], identity]
+        for position, identity in enumerate(result.identities)
+        if position not in refused
+    ]
+
+
+class Confirmed:
+    """What CleverTap confirmed this run (``confirmed_entries`` of each batch), waiting in a
+    temporary file (not in memory) until it is written once the source's read is over."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] = tempfile.TemporaryFile()
         self.count = 0
 
     def note(self, result: BatchResult) -> None:
-        refused = {refusal.position for refusal in result.refused}
-        if None in refused:
-            return
-        tags = result.tags
-        write = self._file.write
-        for position, identity in enumerate(result.identities):
-            if position not in refused:
-                entry = [identity] if tags is None else [*tags[position], identity]
-                write(_encode(entry) + b"\n")
-                self.count += 1
+        entries = confirmed_entries(result)
+        self._file.write(b"".join(_encode(entry) + b"\n" for entry in entries))
+        self.count += len(entries)
 
     def __iter__(self) -> Iterator[list[Any]]:
         self._file.seek(0)

@@ -28,7 +28,15 @@ class Dialect:
     :param quote: the character that quotes a column name.
     :param now: the database's current time, for ``synced_at`` and the start of a run: its
         precision decides which runs count as overlapping (SQLite's CURRENT_TIMESTAMP has whole
-        seconds only).
+        seconds only). It must be the time of the statement, not of its transaction: the state
+        is written as the run goes, one transaction spanning several batches' sends, and a row
+        stamped before its record was sent could be replaced by an overlapping run that sent an
+        older record (PostgreSQL's CURRENT_TIMESTAMP is its transaction's start).
+    :param write_beside_read: a query returning a row when a second connection can commit while
+        the source's read is open, so the state is written as the run goes; None where it always
+        can (row versions: PostgreSQL's read is a named server-side cursor in its own transaction,
+        and the other warehouses' reads do not block writers). SQLite can only in WAL mode: in
+        rollback-journal mode the reader's SHARED lock blocks every commit until the read ends.
     :param index: the statement that indexes ``(sync_id, row_key)``, or None where the warehouse
         has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for them (MySQL).
         Without it every recorded chunk's DELETE scans the whole table: a first run of a million
@@ -41,6 +49,7 @@ class Dialect:
     quote: str = '"'
     now: str = "CURRENT_TIMESTAMP"
     index: str | None = None
+    write_beside_read: str | None = None
 
     def text(self, length: int) -> str:
         return self.text_column.format(length=length)
@@ -63,13 +72,17 @@ DIALECTS = {
     # PostgreSQL names the index in the table's schema; SQLite wants the schema on the index's name.
     "postgres": Dialect(
         timestamp="TIMESTAMP WITH TIME ZONE",
+        now="STATEMENT_TIMESTAMP()",
         index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
     ),
-    "redshift": Dialect(timestamp="TIMESTAMPTZ"),
+    # GETDATE() is the statement's start (SYSDATE, like PostgreSQL's CURRENT_TIMESTAMP, the
+    # transaction's): https://docs.aws.amazon.com/redshift/latest/dg/r_GETDATE.html
+    "redshift": Dialect(timestamp="TIMESTAMPTZ", now="GETDATE()"),
     "snowflake": Dialect(timestamp="TIMESTAMP_TZ"),
     "sqlite": Dialect(
         now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')",  # UTC, with milliseconds
         index="CREATE INDEX IF NOT EXISTS {schema}{name} ON {table} (sync_id, row_key)",
+        write_beside_read="SELECT 1 FROM pragma_journal_mode WHERE journal_mode = 'wal'",
     ),
     "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
     "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
@@ -79,6 +92,12 @@ DIALECTS = {
 def dialect_of(hook: Any) -> Dialect:
     """The dialect of a SQL hook, by its connection type; the generic one for any other."""
     return DIALECTS.get(str(getattr(hook, "conn_type", "") or ""), GENERIC)
+
+
+def writes_beside_read(hook: Any) -> bool:
+    """Whether the state can be committed while the source's read is open, on this connection."""
+    query = dialect_of(hook).write_beside_read
+    return query is None or hook.get_first(query) is not None
 
 
 def check_table_name(name: str, role: str) -> str:

@@ -6,8 +6,9 @@ key a row is matched on is the same SQL expression (the identity column CAST to 
 statement, so a difference between Python's and the warehouse's text of an identity can only
 cause a resend, never a wrong deletion.
 
-Writes are ``DELETE`` of a chunk's keys then ``INSERT`` of the chunk, in one transaction, and a
-run replaces only rows written before it started (by the database's clock). Two runs of one sync
+Writes are ``DELETE`` of a chunk's keys then ``INSERT`` of the chunk, many chunks a transaction,
+and a run replaces only rows written before it started (by the database's clock, each row stamped
+with the time of its own statement: after CleverTap confirmed it). Two runs of one sync
 at once therefore never overwrite each other: where both sent a key, both rows stay, the join
 aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
 Overwriting would be wrong: the run that writes last need not be the one whose record CleverTap
@@ -30,6 +31,9 @@ DEFAULT_STATE_TABLE = "clevertap_sync_state"
 # Columns the joined query adds after the user's: the state's fingerprints and the row's key.
 STATE_COLUMNS = 3
 WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under every driver's limits
+# Rows per transaction of the state: a commit cost SQLite ~12 ms (402 of them were 5 s of a 200k-event
+# run); a larger transaction is what a kill can lose before it commits (see state/recorder.py).
+COMMIT_ROWS = 5000
 KEY_LENGTH = 1024
 
 Parameters = Mapping[str, Any] | Sequence[Any] | None
@@ -74,9 +78,9 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     return forgotten
 
 
-def _chunks(items: Iterable[Any]) -> Iterator[list[Any]]:
+def _chunks(items: Iterable[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
     iterator = iter(items)
-    while chunk := list(islice(iterator, WRITE_CHUNK)):
+    while chunk := list(islice(iterator, size)):
         yield chunk
 
 
@@ -87,13 +91,17 @@ class SyncState:
     :param table: the state table, ``[schema.]table``.
     :param sync_id: the sync's name in the table.
     :param key_column: the column of the user's query whose text is the state's key.
+    :param once_per_key: a key is recorded once and never replaced (events, sent once per id).
     """
 
-    def __init__(self, hook: DbApiHook, table: str, sync_id: str, key_column: str) -> None:
+    def __init__(
+        self, hook: DbApiHook, table: str, sync_id: str, key_column: str, *, once_per_key: bool = False
+    ) -> None:
         self.hook = hook
         self.table = check_table_name(table, "state_table")
         self.sync_id = check_sync_id(sync_id)
         self.dialect = dialect_of(hook)
+        self.once_per_key = once_per_key
         self._key = f"CAST(q.{self.dialect.column(key_column)} AS {self.dialect.cast_text})"
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
         self.started: Any = None
@@ -168,35 +176,48 @@ class SyncState:
         )
 
     def record(self, entries: Iterable[Sequence[Any]], run_id: str) -> int:
-        """Write ``(key, fingerprint, identity)`` entries CleverTap accepted; return how many.
+        """Write ``(key, fingerprint, identity)`` entries CleverTap accepted, ``COMMIT_ROWS`` a
+        transaction; return how many. A crash costs resends only: a transaction is whole or absent."""
+        written = 0
+        connection = self.hook.get_conn()
+        try:
+            cursor = connection.cursor()
+            for transaction in _chunks(entries, COMMIT_ROWS):
+                self.write(cursor, transaction, run_id)
+                connection.commit()
+                written += len(transaction)
+            cursor.close()
+        finally:
+            connection.close()
+        return written
+
+    def write(self, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
+        """Write entries through ``cursor``, in the caller's transaction (it commits).
 
         Each key's rows written before this run began (``begin``) are replaced; a concurrent
         run's rows are left beside this run's."""
         if self.started is None:
-            raise RuntimeError("SyncState.begin() must be called before record()")
+            raise RuntimeError("SyncState.begin() must be called before writing")
         mark = self.hook.placeholder
         insert = (
             f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, synced_at, run_id) "
             f"VALUES ({mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
         )
-        written = 0
-        connection = self.hook.get_conn()
-        try:
-            cursor = connection.cursor()
-            for chunk in _chunks(entries):
+        for chunk in _chunks(entries):
+            # Once per key (events), no DELETE: a key is sent only when this sync's state holds no
+            # row of it, and a full refresh deletes the query's keys before the read, so a DELETE
+            # could only find the row of an overlapping run that sent the same event meanwhile.
+            # That row is as true as ours (CleverTap accepted the event from both), and a second
+            # row of a key costs nothing (any row means "sent"; mirror and forget see keys). Half
+            # the statements, and no index lookups per key.
+            if not self.once_per_key:
                 keys = [key for key, _, _ in chunk]
-                marks = ", ".join([mark] * len(keys))
                 cursor.execute(
-                    f"DELETE FROM {self.table} WHERE sync_id = {mark} AND synced_at < {mark} AND row_key IN ({marks})",
+                    f"DELETE FROM {self.table} WHERE sync_id = {mark} AND synced_at < {mark} "
+                    f"AND row_key IN ({', '.join([mark] * len(keys))})",
                     [self.sync_id, self.started, *keys],
                 )
-                cursor.executemany(insert, [(self.sync_id, key, identity, fp, run_id) for key, fp, identity in chunk])
-                connection.commit()  # each chunk whole or not at all: a crash costs resends only
-                written += len(chunk)
-            cursor.close()
-        finally:
-            connection.close()
-        return written
+            cursor.executemany(insert, [(self.sync_id, key, identity, fp, run_id) for key, fp, identity in chunk])
 
 
 def _inner(sql: str) -> str:

@@ -1,0 +1,186 @@
+"""Writing a stateful sync's state while it runs, batch by batch, as CleverTap confirms them.
+
+Written only once the run's read was over, a run's confirmations were all lost to a SIGKILL (an
+OOM, a lost worker): for events every id of the run was sent again and stored twice, and the
+writing (7.5 s for 200k events on SQLite) followed the sending instead of overlapping it. A
+``StateRecorder`` writes them from a thread of its own, through a connection of its own, beside
+the open read of the source:
+
+- the sender hands it each batch's confirmations through a queue of at most ``QUEUE_BATCHES``
+  batches: when the writing falls behind, the sender waits rather than memory grows;
+- it commits every ``COMMIT_ROWS`` rows, ``COMMIT_SECONDS`` after the first row it holds
+  uncommitted, and when the run ends. What a kill can lose is the queue and the open transaction:
+  at most ``QUEUE_BATCHES`` + 1 batches and ``COMMIT_ROWS`` rows (14,000 confirmations with batches
+  of 1000), and when the writer keeps up only the confirmations of the last half second. Those are
+  sent again by the next run (events: CleverTap stores them twice, as after an ambiguous failure);
+- a write that fails stops the run: the next batch's ``note`` raises ``StateWriteError``, nothing
+  more is sent, and what was not written is sent again by the next run.
+
+Where a second connection cannot commit while the read is open (SQLite in rollback-journal mode),
+``SpooledRecorder`` keeps the confirmations in a temporary file and writes them when the read is
+over, as before; ``open_recorder`` decides per connection (``dialects.writes_beside_read``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from typing import Any, Protocol
+
+from airflow.providers.common.compat.sdk import AirflowException
+
+from airflow_provider_clevertap.responses import BatchResult
+from airflow_provider_clevertap.state.changes import Confirmations, Confirmed, confirmed_entries
+from airflow_provider_clevertap.state.dialects import writes_beside_read
+from airflow_provider_clevertap.state.table import COMMIT_ROWS, SyncState
+
+QUEUE_BATCHES = 8  # confirmed batches waiting for the writer: about 2 MB at 1000 rows a batch
+COMMIT_SECONDS = 0.5  # the longest a confirmation waits uncommitted while the writer keeps up
+_DONE = None  # what the sender queues last
+_MAX_DETAIL = 200
+
+
+class StateWriteError(AirflowException):
+    """The state table could not be written: the task fails, and the next run sends again what
+    was not recorded."""
+
+
+class Recorder(Confirmations, Protocol):
+    """Where a stateful upload notes what CleverTap confirmed, and has it written."""
+
+    def finish(self) -> int:
+        """Write what is left; return how many confirmations the state holds from this run."""
+        ...
+
+
+class StateRecorder:
+    """Writes each noted batch's confirmations to the state as the run goes (see the module).
+
+    :param state: the sync's state (``begin`` called).
+    :param run_id: the Airflow run, written beside each row.
+    """
+
+    def __init__(self, state: SyncState, run_id: str) -> None:
+        self.count = 0
+        self.written = 0  # committed
+        self.commits = 0
+        self._state = state
+        self._run_id = run_id
+        self._queue: queue.Queue[list[list[Any]] | None] = queue.Queue(QUEUE_BATCHES)
+        self._error: BaseException | None = None
+        self._reported = False
+        self._done = False  # the writer has taken the sender's last item
+        self._thread = threading.Thread(target=self._run, name="clevertap-state", daemon=True)
+        self._thread.start()
+
+    def note(self, result: BatchResult) -> None:
+        """Queue a batch's confirmations (waiting while the queue is full); raise
+        ``StateWriteError`` once a write has failed, so that nothing more is sent."""
+        entries = confirmed_entries(result)
+        self.count += len(entries)
+        self._raise_if_failed()
+        if entries:
+            self._queue.put(entries)
+
+    def finish(self) -> int:
+        """Write what is queued and stop the writer; raise ``StateWriteError`` if a write failed
+        and no ``note`` said so yet."""
+        self.close()
+        self._raise_if_failed()
+        return self.written
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_DONE)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        error = self._error
+        if error is None or self._reported:
+            return
+        self._reported = True
+        detail = (str(error).strip().splitlines() or [""])[0][:_MAX_DETAIL]
+        raise StateWriteError(
+            f"CleverTap state: writing to {self._state.table} failed ({type(error).__name__}: {detail}); "
+            f"{self.written} of the {self.count} records CleverTap accepted are recorded, the others are "
+            "sent again on the next run"
+        ) from None
+
+    # -- the writer's thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        connection = None
+        try:
+            connection = self._state.hook.get_conn()  # its own: created in the thread that uses it
+            self._write(connection)
+        except BaseException as error:  # reported to the sender; the uncommitted rows roll back
+            self._error = error
+            while not self._done and self._queue.get() is not _DONE:  # the sender never waits on a dead writer
+                pass
+        finally:
+            if connection is not None:
+                with contextlib.suppress(Exception):  # a broken connection may not close cleanly
+                    connection.close()
+
+    def _write(self, connection: Any) -> None:
+        cursor = connection.cursor()
+        uncommitted, deadline = 0, 0.0
+        while True:
+            try:
+                timeout = max(deadline - time.monotonic(), 0.0) if uncommitted else None
+                entries = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                entries = []  # COMMIT_SECONDS are up
+            if entries is _DONE:
+                self._done = True
+                break
+            if entries:
+                if not uncommitted:
+                    deadline = time.monotonic() + COMMIT_SECONDS
+                self._state.write(cursor, entries, self._run_id)
+                uncommitted += len(entries)
+                if uncommitted < COMMIT_ROWS:
+                    continue
+            uncommitted = self._commit(connection, uncommitted)
+        self._commit(connection, uncommitted)
+        cursor.close()
+
+    def _commit(self, connection: Any, rows: int) -> int:
+        if rows:
+            connection.commit()
+            self.written += rows
+            self.commits += 1
+        return 0
+
+
+class SpooledRecorder(Confirmed):
+    """The confirmations in a temporary file, written once the source's read is over.
+
+    :param state: the sync's state (``begin`` called).
+    :param run_id: the Airflow run, written beside each row.
+    """
+
+    def __init__(self, state: SyncState, run_id: str) -> None:
+        super().__init__()
+        self._state = state
+        self._run_id = run_id
+
+    def finish(self) -> int:
+        return self._state.record(self, self._run_id)
+
+
+def open_recorder(state: SyncState, run_id: str, log: logging.Logger | Any) -> Recorder:
+    """A ``StateRecorder`` where the source's connection can commit beside its open read, else a
+    ``SpooledRecorder`` (said in the log)."""
+    if writes_beside_read(state.hook):
+        return StateRecorder(state, run_id)
+    log.info(
+        "CleverTap state: this SQLite database is in rollback-journal mode, where nothing commits while the "
+        "source is read, so %s is written once the read is over (a kill before then loses the run's "
+        "confirmations: they are sent again). In WAL mode (PRAGMA journal_mode=WAL) it is written as the run goes.",
+        state.table,
+    )
+    return SpooledRecorder(state, run_id)
