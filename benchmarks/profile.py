@@ -61,7 +61,7 @@ def summarize(raw: Path, top: int = 25) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--op", choices=("upload", "delete"), default="upload")
+    parser.add_argument("--op", choices=("upload", "delete", "event"), default="upload")
     parser.add_argument("--kind", choices=("ours", "naive", "floor"), default="ours")
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--latency", type=float, default=50.0, help="milliseconds (default: %(default)s)")
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = runner.Settings()
     table = dataset.table(args.rows, "postgres" if args.postgres else "sqlite")
-    concurrency = settings.upload_concurrency if args.op == "upload" else settings.delete_concurrency
+    concurrency = settings.delete_concurrency if args.op == "delete" else settings.upload_concurrency
     spec = {
         "op": args.op, "kind": args.kind, "table": table.as_dict(), "concurrency": concurrency,
         "account_id": runner.ACCOUNT_ID, "passcode": runner.PASSCODE,
@@ -86,7 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         "AIRFLOW_CONN_WAREHOUSE": table.airflow_connection(),
         "PYTHONPATH": str(dataset.ROOT),
     }
-    with EmulatorProcess(args.latency / 1000) as emulator, tempfile.TemporaryDirectory() as scratch:
+    case_of = runner.Case(args.op, args.kind, args.rows, args.latency / 1000)
+    with (
+        EmulatorProcess(args.latency / 1000) as emulator,
+        tempfile.TemporaryDirectory() as scratch,
+        runner.own_copy(case_of, table) as copied,  # ours on events writes its state there
+    ):
+        spec["table"] = copied.as_dict()
+        env["AIRFLOW_CONN_WAREHOUSE"] = copied.airflow_connection()
         spec["url"] = emulator.url
         env["AIRFLOW_CONN_CLEVERTAP_DEFAULT"] = emulator.connection_json
         case = [sys.executable, "-m", "benchmarks.cases", json.dumps(spec)]

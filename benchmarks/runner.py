@@ -213,12 +213,12 @@ def run(settings: Settings, command: str = "", log: Callable[[str], None] = prin
 
 def run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -> dict[str, Any]:
     """One case in a fresh process, against a fresh emulator; the measured figures."""
-    with _own_copy(case, table) as table:
+    with own_copy(case, table) as table:
         return _run_case(case, table, settings, home)
 
 
 @contextmanager
-def _own_copy(case: Case, table: dataset.Table) -> Iterator[dataset.Table]:
+def own_copy(case: Case, table: dataset.Table) -> Iterator[dataset.Table]:
     """A stateful case runs on a copy of the staged table: its state table is written there, its rows edited.
 
     So does ours on events: it records the accepted event ids in a state table.

@@ -70,10 +70,10 @@ class StateRecorder:
         self._state = state
         self._run_id = run_id
         self._queue: queue.Queue[list[list[Any]] | None] = queue.Queue(QUEUE_BATCHES)
-        self._error: BaseException | None = None
+        self._failure: str | None = None  # why a write failed: its type and first line
         self._reported = False
         self._done = False  # the writer has taken the sender's last item
-        self._thread = threading.Thread(target=self._run, name="clevertap-state", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="state-recorder", daemon=True)
         self._thread.start()
 
     def note(self, result: BatchResult) -> None:
@@ -98,13 +98,11 @@ class StateRecorder:
             self._thread.join()
 
     def _raise_if_failed(self) -> None:
-        error = self._error
-        if error is None or self._reported:
+        if self._failure is None or self._reported:
             return
         self._reported = True
-        detail = (str(error).strip().splitlines() or [""])[0][:_MAX_DETAIL]
         raise StateWriteError(
-            f"CleverTap state: writing to {self._state.table} failed ({type(error).__name__}: {detail}); "
+            f"CleverTap state: writing to {self._state.table} failed ({self._failure}); "
             f"{self.written} of the {self.count} records CleverTap accepted are recorded, the others are "
             "sent again on the next run"
         ) from None
@@ -112,21 +110,18 @@ class StateRecorder:
     # -- the writer's thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        connection = None
         try:
-            connection = self._state.hook.get_conn()  # its own: created in the thread that uses it
-            self._write(connection)
-        except BaseException as error:  # reported to the sender; the uncommitted rows roll back
-            self._error = error
-            while not self._done and self._queue.get() is not _DONE:  # the sender never waits on a dead writer
-                pass
-        finally:
-            if connection is not None:
-                with contextlib.suppress(Exception):  # a broken connection may not close cleanly
-                    connection.close()
+            # A connection of its own, made in the thread that uses it (SQLite's rule); closed
+            # before the error is reported, so an uncommitted transaction rolls back at once.
+            with contextlib.closing(self._state.hook.get_conn()) as connection:
+                with contextlib.closing(connection.cursor()) as cursor:
+                    self._write(connection, cursor)
+        except BaseException as error:  # reported to the sender by its next note, or by finish
+            self._failure = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:_MAX_DETAIL]}"
+        while not self._done and self._queue.get() is not _DONE:  # the sender never waits on a dead writer
+            pass
 
-    def _write(self, connection: Any) -> None:
-        cursor = connection.cursor()
+    def _write(self, connection: Any, cursor: Any) -> None:
         uncommitted, deadline = 0, 0.0
         while True:
             try:
@@ -146,7 +141,6 @@ class StateRecorder:
                     continue
             uncommitted = self._commit(connection, uncommitted)
         self._commit(connection, uncommitted)
-        cursor.close()
 
     def _commit(self, connection: Any, rows: int) -> int:
         if rows:

@@ -41,6 +41,17 @@ class Warehouse(SqlWarehouse):
     def deletions(self) -> str:
         return f"{self.prefix}_deletions"
 
+    @property
+    def orders(self) -> str:
+        return f"{self.prefix}_orders"
+
+    def stage_orders(self, count: int) -> list[str]:
+        """``count`` orders (event id ``o-NNNN``) of ten customers; returns their ids."""
+        self.execute(f"CREATE TABLE {self.orders} (order_id VARCHAR(20), customer_id VARCHAR(20), placed VARCHAR(30))")
+        rows = [(f"o-{n:04d}", f"c-{n % 10}", f"2026-03-01 10:{n % 60:02d}:00") for n in range(1, count + 1)]
+        self.execute(f"INSERT INTO {self.orders} VALUES (?, ?, ?)", rows)
+        return [row[0] for row in rows]
+
     def stage(self, count: int, refused: Sequence[int] = ()) -> list[str]:
         """``count`` users (those numbered in ``refused`` with an email CleverTap refuses)."""
         self.execute(
@@ -93,7 +104,7 @@ def warehouse(request, monkeypatch, tmp_path) -> Iterator[Warehouse]:
         yield found
     finally:
         with psycopg.connect(uri, autocommit=True) as connection:
-            for table in (found.users, found.state, found.deletions):
+            for table in (found.users, found.state, found.deletions, found.orders):
                 connection.execute(f"DROP TABLE IF EXISTS {table}")
 
 
