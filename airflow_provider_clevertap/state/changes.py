@@ -93,14 +93,19 @@ class Confirmations(Protocol):
     def close(self) -> None: ...
 
 
+def confirmed_count(result: BatchResult) -> int:
+    """How many items a batch confirms: its accepted ones, or none when it has a refusal that
+    cannot be placed (any of its items may be the refused one)."""
+    return 0 if any(refusal.position is None for refusal in result.refused) else result.accepted_count
+
+
 def confirmed_entries(result: BatchResult) -> list[list[Any]]:
-    """What a batch confirms: an entry per accepted item, its tag plus its identity
-    (``[key, fingerprint, identity]`` for an upload of ``ChangeFilter`` items, ``[identity]`` for a
-    batch with no tags, a delete). A batch with a refusal that cannot be placed confirms nothing:
-    any of its items may be the refused one."""
-    refused = {refusal.position for refusal in result.refused}
-    if None in refused:
+    """What a batch confirms (``confirmed_count``): an entry per accepted item, its tag plus its
+    identity (``[key, fingerprint, identity]`` for an upload of ``ChangeFilter`` items,
+    ``[identity]`` for a batch with no tags, a delete)."""
+    if not confirmed_count(result):
         return []
+    refused = {refusal.position for refusal in result.refused}
     tags = result.tags
     return [
         [identity] if tags is None else [*tags[position], identity]

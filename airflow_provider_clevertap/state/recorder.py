@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_clevertap.responses import BatchResult
-from airflow_provider_clevertap.state.changes import Confirmations, Confirmed, confirmed_entries
+from airflow_provider_clevertap.state.changes import Confirmations, Confirmed, confirmed_count, confirmed_entries
 from airflow_provider_clevertap.state.dialects import writes_beside_read
 from airflow_provider_clevertap.state.table import COMMIT_ROWS, SyncState
 
@@ -69,7 +69,7 @@ class StateRecorder:
         self.commits = 0
         self._state = state
         self._run_id = run_id
-        self._queue: queue.Queue[list[list[Any]] | None] = queue.Queue(QUEUE_BATCHES)
+        self._queue: queue.Queue[BatchResult | None] = queue.Queue(QUEUE_BATCHES)
         self._failure: str | None = None  # why a write failed: its type and first line
         self._reported = False
         self._done = False  # the writer has taken the sender's last item
@@ -79,11 +79,12 @@ class StateRecorder:
     def note(self, result: BatchResult) -> None:
         """Queue a batch's confirmations (waiting while the queue is full); raise
         ``StateWriteError`` once a write has failed, so that nothing more is sent."""
-        entries = confirmed_entries(result)
-        self.count += len(entries)
+        confirms = confirmed_count(result)
+        self.count += confirms
         self._raise_if_failed()
-        if entries:
-            self._queue.put(entries)
+        if confirms:
+            # The entries are made in the writer's thread: this one reads and maps the rows.
+            self._queue.put(result)
 
     def finish(self) -> int:
         """Write what is queued and stop the writer; raise ``StateWriteError`` if a write failed
@@ -125,21 +126,20 @@ class StateRecorder:
         uncommitted, deadline = 0, 0.0
         while True:
             try:
-                timeout = max(deadline - time.monotonic(), 0.0) if uncommitted else None
-                entries = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                entries = []  # COMMIT_SECONDS are up
-            if entries is _DONE:
+                result = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0) if uncommitted else None)
+            except queue.Empty:  # COMMIT_SECONDS are up
+                uncommitted = self._commit(connection, uncommitted)
+                continue
+            if result is _DONE:
                 self._done = True
                 break
-            if entries:
-                if not uncommitted:
-                    deadline = time.monotonic() + COMMIT_SECONDS
-                self._state.write(cursor, entries, self._run_id)
-                uncommitted += len(entries)
-                if uncommitted < COMMIT_ROWS:
-                    continue
-            uncommitted = self._commit(connection, uncommitted)
+            if not uncommitted:
+                deadline = time.monotonic() + COMMIT_SECONDS
+            entries = confirmed_entries(result)
+            self._state.write(cursor, entries, self._run_id)
+            uncommitted += len(entries)
+            if uncommitted >= COMMIT_ROWS:
+                uncommitted = self._commit(connection, uncommitted)
         self._commit(connection, uncommitted)
 
     def _commit(self, connection: Any, rows: int) -> int:
