@@ -9,10 +9,11 @@ the open read of the source:
 - the sender hands it each batch's confirmations through a queue of at most ``QUEUE_BATCHES``
   batches: when the writing falls behind, the sender waits rather than memory grows;
 - it commits every ``COMMIT_ROWS`` rows, ``COMMIT_SECONDS`` after the first row it holds
-  uncommitted, and when the run ends. What a kill can lose is the queue and the open transaction:
-  at most ``QUEUE_BATCHES`` + 1 batches and ``COMMIT_ROWS`` rows (14,000 confirmations with batches
-  of 1000), and when the writer keeps up only the confirmations of the last half second. Those are
-  sent again by the next run (events: CleverTap stores them twice, as after an ambiguous failure);
+  uncommitted, and when the run ends. What a kill can lose is what waits for the writer
+  (``QUEUE_BATCHES`` batches queued, one being handed over) and its open transaction (under
+  ``COMMIT_ROWS`` rows plus a batch): at most 15,000 confirmations with batches of 1000, and while
+  the writer keeps up only those of the last half second. They are sent again by the next run
+  (events: CleverTap stores them twice, as after an ambiguous failure);
 - a write that fails stops the run: the next batch's ``note`` raises ``StateWriteError``, nothing
   more is sent, and what was not written is sent again by the next run.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections import Counter
 from typing import Any
 
@@ -211,3 +212,72 @@ def test_a_state_that_cannot_be_written_fails_the_task_and_the_next_run_resends(
     final = stored(emu)
     assert set(final) == set(ids) and all(final[key] == 1 for key in held)
     assert recorded(warehouse) == set(ids)
+
+
+class WatchedEvents(CleverTapEventUploadOperator):
+    """An event sync whose recorder the test can watch, to kill it once confirmations are in."""
+
+    recorder: Any = None
+
+    def start_state(self, *args: Any) -> Any:
+        self.recorder = super().start_state(*args)
+        return self.recorder
+
+
+@pytest.mark.parametrize("warehouse", ["postgres", "sqlite"], indirect=True)
+def test_an_event_sync_killed_through_airflow_records_every_confirmed_id(warehouse, emu):
+    """on_kill (SIGTERM, mark failed): what CleverTap confirmed is written before the task ends."""
+    journal(warehouse, "wal")
+    warehouse.stage_orders(EVENTS)
+    hold_after_the_first_batches(emu)
+    operator = events(warehouse)
+    operator.__class__ = WatchedEvents
+    runner, outcome = in_thread(operator, CONTEXT)
+    wait_until(lambda: operator.recorder is not None and operator.recorder.count >= ANSWERED * BATCH)
+    # Every worker waits on a held request: the kill finds no request being opened.
+    wait_until(lambda: emu.stats.in_flight == operator.max_concurrency)
+
+    operator.on_kill()
+    runner.join(WAIT)
+
+    assert not runner.is_alive() and "cancelled" in str(outcome.get("error"))
+    assert recorded(warehouse) == set(stored(emu)) and len(recorded(warehouse)) == ANSWERED * BATCH
+    release_held_requests(emu)
+
+
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_a_writer_that_falls_behind_makes_the_sender_wait(warehouse):
+    """The queue to the writer is bounded: while the state table is locked, noting waits."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from airflow_provider_clevertap.responses import BatchResult
+    from airflow_provider_clevertap.state.recorder import QUEUE_BATCHES, StateRecorder
+    from airflow_provider_clevertap.state.table import SyncState
+
+    state = SyncState(PostgresHook(postgres_conn_id=warehouse.conn_id), warehouse.state, SYNC_ID, "order_id")
+    state.create()
+    state.begin()
+    batches = [
+        BatchResult([f"c-{n}"] * 10, tags=[[f"o-{n}-{i}", "f" * 32] for i in range(10)])
+        for n in range(QUEUE_BATCHES + 2)
+    ]
+    locker = warehouse.connect()
+    locker.execute(f"LOCK TABLE {warehouse.state} IN EXCLUSIVE MODE")  # held until commit
+    recorder = StateRecorder(state, "run")
+    try:
+
+        def note_all() -> None:
+            for batch in batches:
+                recorder.note(batch)
+
+        noter = threading.Thread(target=note_all)
+        noter.start()
+        # The writer is stuck on its first INSERT; the queue fills, and the sender waits on it.
+        wait_until(recorder._queue.full)
+        assert noter.is_alive() and recorder.written == 0
+    finally:
+        locker.commit()
+        locker.close()
+    noter.join(WAIT)
+    assert recorder.finish() == 10 * len(batches)
+    assert len(recorded(warehouse)) == 10 * len(batches)
