@@ -2,7 +2,8 @@
 
 ``table`` owns the SQL (the join of the user's query with the state, recording, forgetting, the
 mirror's leavers), ``dialects`` the few differences between warehouses, ``changes`` the
-fingerprints and the confirmations a run collects, ``mirror`` the deletion of profiles that left.
+fingerprints and the confirmations a run collects, ``recorder`` their writing while the run goes,
+``mirror`` the deletion of profiles that left.
 """
 
 from __future__ import annotations
