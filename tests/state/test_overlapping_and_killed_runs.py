@@ -13,11 +13,13 @@ import signal
 import threading
 from typing import Any
 
+import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_clevertap.emulator import EmulatorFaults
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+from airflow_provider_clevertap.state import SyncState
 from tests.reliability._reliability import in_thread, wait_until
 from tests.state.conftest import upload
 
@@ -179,3 +181,52 @@ def test_a_sync_killed_with_sigkill_then_run_again_resends_and_skips_no_change(w
     assert summary["rows_accepted"] + summary["rows_unchanged"] == ROWS
     assert set(emu.profiles) == set(identities)
     assert set(warehouse.state_rows("overlap.sync")) == set(identities)
+
+
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_a_run_whose_state_transaction_began_before_another_run_never_loses_its_later_send(warehouse, emu, monkeypatch):
+    """The state is written as the run goes, one transaction spanning several batches. Run A
+    opens its transaction (batch 1), run B starts, sends the newer record of user-0007, A sends
+    the older one after it (CleverTap holds the older) and commits, then B writes. Had A's row
+    been stamped with its transaction's start (PostgreSQL's CURRENT_TIMESTAMP), B would take it
+    for older than B's own start and replace it: the state would claim the newer record."""
+    from airflow_provider_clevertap.state import recorder
+
+    monkeypatch.setattr(recorder, "COMMIT_SECONDS", WAIT)  # A's transaction stays open until A ends
+    warehouse.stage(30)
+    assert sync(warehouse).execute(CONTEXT)["rows_accepted"] == 30
+    # A sends users 1-5 (its first batch) and 7 (its second).
+    warehouse.execute(f"UPDATE {warehouse.users} SET plan = 'older' WHERE n <= 5 OR n = 7")
+
+    b_sent, a_done = threading.Event(), threading.Event()
+    requests_of_a = iter(range(1, 100))
+    run_a = sync(warehouse, batch_size=5, max_concurrency=1)
+    run_a._hook = GatedHook(before=lambda: next(requests_of_a) < 2 or b_sent.wait(WAIT))
+    thread_a, outcome_a = in_thread(run_a, CONTEXT)
+    # A's first batch is written, uncommitted: its writer holds the state table's row lock mode.
+    wait_until(lambda: warehouse.query(A_WRITES.format(table=warehouse.state)) == [(1,)])
+
+    warehouse.execute(f"UPDATE {warehouse.users} SET plan = 'newer' WHERE n = 7")
+    # The table is there. B skips creating it: PostgreSQL's CREATE INDEX IF NOT EXISTS takes the
+    # table's SHARE lock before it looks, and would wait for A's open transaction, while the
+    # danger is B starting inside it (in a real run that transaction lasts half a second).
+    monkeypatch.setattr(SyncState, "create", lambda self: None)
+    run_b = sync(warehouse)
+    run_b._hook = GatedHook(after=lambda: b_sent.set() or a_done.wait(WAIT))  # B writes after A
+    thread_b, outcome_b = in_thread(run_b, CONTEXT)
+    thread_a.join(WAIT)
+    a_done.set()
+    thread_b.join(WAIT)
+
+    assert outcome_a["summary"]["rows_accepted"] == 6 and outcome_b["summary"]["rows_accepted"] == 6
+    assert emu.profile("user-0007")["profileData"]["plan"] == "older"  # A's record arrived last
+    summary = sync(warehouse).execute(CONTEXT)
+    assert summary["rows_accepted"] == 1  # the state's two records of user-0007 disagree: sent again
+    assert emu.profile("user-0007")["profileData"]["plan"] == "newer"
+
+
+# A transaction other than the test's holds ROW EXCLUSIVE on the state table: a writer's open one.
+A_WRITES = (
+    "SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+    "WHERE c.relname = '{table}' AND l.mode = 'RowExclusiveLock' AND l.granted"
+)
