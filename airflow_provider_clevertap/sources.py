@@ -23,8 +23,8 @@ FETCH_SIZE = 5000
 class RowSource:
     """Rows as tuples, with the column names that say what each position holds.
 
-    ``unchanged`` counts the rows the warehouse itself found unchanged (a stateful sync): read
-    there, never streamed, and accounted for as read and unchanged.
+    ``unchanged`` counts the rows the warehouse itself found unchanged (a stateful sync), known
+    once the rows end: read there, never streamed, and accounted for as read and unchanged.
     """
 
     columns: list[str]

@@ -246,10 +246,6 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
         self.note_mapper(mapper)
         self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
-        if source.unchanged:  # compared with the state by the warehouse: read there, not streamed
-            self.log.info("CleverTap %s: the warehouse found %d rows unchanged", self.action, source.unchanged)
-            report.rows_read += source.unchanged
-            report.rows_unchanged += source.unchanged
         items = self._convert(source, mapper, report)
         try:
             with _fewer_collections():
@@ -257,6 +253,10 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                     report.batch_done(result)
                     if confirmed is not None:
                         confirmed.note(result)
+            if source.unchanged:  # compared with the state by the warehouse: read there, not streamed
+                self.log.info("CleverTap %s: the warehouse found %d rows unchanged", self.action, source.unchanged)
+                report.rows_read += source.unchanged
+                report.rows_unchanged += source.unchanged
         except (CleverTapAPIError, CleverTapCancelled) as error:
             report.stopped(self._stop_reason(error))
             unchanged = f"{report.rows_unchanged} unchanged, " if report.stateful else ""

@@ -33,9 +33,10 @@ class Dialect:
         has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for them (MySQL).
         Without it every recorded chunk's DELETE scans the whole table: a first run of a million
         rows took minutes on SQLite.
-    :param snapshot: the statement that makes the next statements of a transaction read one
-        snapshot, or None where it is not known: the rows the warehouse finds unchanged are then
-        counted and the others streamed from the same data. Without it, every row streams by.
+    :param snapshot: the statements that make the next statements of a transaction read one
+        snapshot (and print rows as ``row_hash`` needs), or None where they are not known: the rows
+        the warehouse finds unchanged are counted and the others streamed from the same data.
+        Without them, every row streams by.
     :param row_hash: the warehouse's hash of a whole row ``{row}`` of the user's query, salted with
         ``{salt}`` (hex digits), or None where the warehouse has none to use. With it
         (and ``snapshot``), rows whose hash the state holds never leave the warehouse.
@@ -47,7 +48,7 @@ class Dialect:
     quote: str = '"'
     now: str = "CURRENT_TIMESTAMP"
     index: str | None = None
-    snapshot: str | None = None
+    snapshot: tuple[str, ...] | None = None
     row_hash: str | None = None
 
     def text(self, length: int) -> str:
@@ -72,9 +73,10 @@ DIALECTS = {
     "postgres": Dialect(
         timestamp="TIMESTAMP WITH TIME ZONE",
         index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
-        snapshot="SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-        # The row's text: every column in its output form (floats shortest-exact since PG 12), so
-        # two rows of one text hold the same values and map to the same record.
+        # The row's text holds every column in its output form, so two rows of one text hold the
+        # same values and map to the same record; floats only if printed exactly (a role may have
+        # lowered extra_float_digits): 1 is PostgreSQL 12's default, shortest-exact.
+        snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SET LOCAL extra_float_digits = 1"),
         row_hash="md5(CAST({row} AS TEXT) || '{salt}')",
     ),
     "redshift": Dialect(timestamp="TIMESTAMPTZ"),
@@ -82,7 +84,7 @@ DIALECTS = {
     "sqlite": Dialect(
         now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')",  # UTC, with milliseconds
         index="CREATE INDEX IF NOT EXISTS {schema}{name} ON {table} (sync_id, row_key)",
-        snapshot="BEGIN",  # a read transaction: one snapshot until the connection closes
+        snapshot=("BEGIN",),  # a read transaction: one snapshot until the connection closes
     ),
     "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
     "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),

@@ -168,30 +168,37 @@ class SyncState:
         match_key_only: bool = False,
         salt: str = "",
     ) -> Iterator[RowSource]:
-        """Stream the rows to send or to fingerprint, and count those the warehouse knows unchanged,
-        both from one snapshot. The columns named are the user's: the state's come after them,
-        where a mapper built on those columns never looks.
+        """Stream the rows to send or to fingerprint. The columns named are the user's: the
+        state's come after them, where a mapper built on those columns never looks.
+
+        Where the warehouse leaves out the rows it knows unchanged, it first counts the query's
+        rows in the same snapshot (a plain ``COUNT(*)``, far cheaper than the join): once the
+        stream ends, ``unchanged`` is that count minus the rows streamed.
 
         :param resend_all: a full refresh: every row streams, as if the state held nothing.
         :param match_key_only: a key the state holds is unchanged (events, each sent once).
         :param salt: the mapping options' key in hex digits, part of every row hash.
         """
         held = None if resend_all else self._held(match_key_only, salt)
-        unchanged = [0]
+        total = [0]
 
-        def count_unchanged(connection: Any) -> None:
+        def count_rows(connection: Any) -> None:
             cursor = connection.cursor()
             try:
-                cursor.execute(self.dialect.snapshot)
-                count = f"SELECT COUNT(*)\n{self._joined(sql)}\nWHERE {held}"
+                for statement in self.dialect.snapshot or ():
+                    cursor.execute(statement)
+                count = f"SELECT COUNT(*) FROM ({_inner(sql)}\n) q"
                 cursor.execute(count, parameters) if parameters is not None else cursor.execute(count)
-                unchanged[0] = int(cursor.fetchone()[0])
+                total[0] = int(cursor.fetchone()[0])
             finally:
                 cursor.close()
 
         query = self.joined_query(sql, resend_all=resend_all, held=held, salt=salt)
-        with sql_source(self.hook, query, parameters, before=None if held is None else count_unchanged) as source:
-            yield RowSource(source.columns[:-STATE_COLUMNS], source.rows, unchanged=unchanged[0])
+        with sql_source(self.hook, query, parameters, before=None if held is None else count_rows) as source:
+            found = RowSource(source.columns[:-STATE_COLUMNS], source.rows)
+            if held is not None:
+                found.rows = _noting_the_rest(found, source.rows, total[0])
+            yield found
 
     def held(self) -> int:
         """How many keys this sync's state holds."""
@@ -259,6 +266,15 @@ class SyncState:
         finally:
             connection.close()
         return written
+
+
+def _noting_the_rest(source: RowSource, rows: Iterator[tuple[Any, ...]], total: int) -> Iterator[tuple[Any, ...]]:
+    """``rows``; once they end, the rows of ``total`` not streamed are ``source.unchanged``."""
+    streamed = 0
+    for row in rows:
+        streamed += 1
+        yield row
+    source.unchanged = total - streamed
 
 
 def _inner(sql: str) -> str:
