@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from contextlib import closing
 from dataclasses import dataclass
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.results import Problem
-from airflow_provider_clevertap.state.dialects import check_table_name, dialect_of
+from airflow_provider_clevertap.state.dialects import check_table_name, dialect_of, existing_columns
 
 FINISHED = "finished"
 STOPPED = "stopped"  # killed, timed out, or stopped by a failure retries did not fix
@@ -60,23 +59,13 @@ def _columns(hook: DbApiHook) -> dict[str, str]:
     }
 
 
-def _existing_columns(hook: DbApiHook, table: str) -> set[str]:
-    with closing(hook.get_conn()) as connection:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
-            return {str(column[0]).lower() for column in cursor.description}
-        finally:
-            cursor.close()
-
-
 def prepare_table(hook: DbApiHook, table: str) -> None:
     """Create the table, or add the columns an older version's table lacks."""
     check_table_name(table, "rejected_rows_table")
     columns = _columns(hook)
     hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
-    missing = [name for name in columns if name not in _existing_columns(hook, table)]
-    for name in missing:
+    existing = existing_columns(hook, table)
+    for name in (name for name in columns if name not in existing):
         hook.run(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +22,15 @@ FETCH_SIZE = 5000
 
 @dataclass
 class RowSource:
-    """Rows as tuples, with the column names that say what each position holds."""
+    """Rows as tuples, with the column names that say what each position holds.
+
+    ``unchanged`` counts the rows the warehouse itself found unchanged (a stateful sync), known
+    once the rows end: read there, never streamed, and accounted for as read and unchanged.
+    """
 
     columns: list[str]
     rows: Iterator[tuple[Any, ...]]
+    unchanged: int = 0
 
 
 def get_sql_hook(conn_id: str) -> DbApiHook:
@@ -39,11 +44,21 @@ def get_sql_hook(conn_id: str) -> DbApiHook:
 
 @contextmanager
 def sql_source(
-    hook: DbApiHook, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None
+    hook: DbApiHook,
+    sql: str,
+    parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+    *,
+    before: Callable[[Any], None] | None = None,
 ) -> Iterator[RowSource]:
-    """Run ``sql`` and stream its rows; the connection closes when the block ends."""
+    """Run ``sql`` and stream its rows; the connection closes when the block ends.
+
+    :param before: called with the connection before ``sql`` runs, to run statements of the same
+        transaction first (a stateful sync counts its unchanged rows in the snapshot it streams).
+    """
     connection = hook.get_conn()
     try:
+        if before is not None:
+            before(connection)
         cursor = _streaming_cursor(connection)
         cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
         # A server-side cursor describes its columns only once it has fetched.

@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import resource
-import sqlite3
 import sys
 import threading
 import time
@@ -52,17 +51,9 @@ Prepared = Callable[[], dict[str, Any]]
 # -- reading the table without Airflow (naive, floor, absorb) ---------------------------------------
 
 
-def _connect(table: Table) -> Any:
-    if table.backend == "sqlite":
-        return sqlite3.connect(table.location)
-    import psycopg
-
-    return psycopg.connect(table.location)
-
-
 def _stream(table: Table, sql: str) -> tuple[Any, list[str], Iterator[tuple[Any, ...]]]:
     """A connection, the column names and the rows, read in chunks (server-side on PostgreSQL)."""
-    connection = _connect(table)
+    connection = table.connect()
     cursor = connection.cursor() if table.backend == "sqlite" else connection.cursor(name="bench_floor")
     cursor.execute(sql)
     first = cursor.fetchmany(FETCH_SIZE)
@@ -284,7 +275,7 @@ def naive_loop(
     headers = _auth_headers(spec)
 
     def run() -> dict[str, Any]:
-        connection = _connect(table)
+        connection = table.connect()
         cursor = connection.cursor()
         cursor.execute(sql)
         columns = [column[0] for column in cursor.description]

@@ -12,10 +12,13 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from demo import warehouse
 from demo.warehouse import postgres_connection
@@ -99,6 +102,14 @@ class Table:
     def delete_sql(self) -> str:
         return f"SELECT {DELETE_ID_COLUMN} FROM {self.prefix}staged_deletions"
 
+    def connect(self) -> Any:
+        """A DB-API connection to the table's database."""
+        if self.backend == "sqlite":
+            return sqlite3.connect(self.location)
+        import psycopg
+
+        return psycopg.connect(self.location)
+
     def airflow_connection(self) -> str:
         """The warehouse connection as JSON, for ``AIRFLOW_CONN_WAREHOUSE``."""
         if self.backend == "sqlite":
@@ -120,6 +131,34 @@ def table(rows: int, backend: str = "sqlite", log=print) -> Table:
     if backend == "postgres":
         return _postgres_table(rows, log)
     raise ValueError(f"unknown backend {backend!r}")
+
+
+@contextmanager
+def own_copy(table: Table, name: str) -> Iterator[Table]:
+    """A copy of the staged tables for one case, removed after it: a stateful case writes its state
+    table there and edits the rows, so no case sees another's."""
+    if table.backend == "sqlite":
+        copy = CACHE / f"{name}-{table.rows}.db"
+        shutil.copyfile(table.location, copy)
+        try:
+            yield replace(table, location=str(copy))
+        finally:
+            copy.unlink(missing_ok=True)
+        return
+    import psycopg
+
+    schema = f"clevertap_bench_copy_{name}_{table.rows}"
+    with psycopg.connect(table.location, autocommit=True) as db:
+        db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        db.execute(f"CREATE SCHEMA {schema}")
+        for staged in ("staged_customers", "staged_events"):
+            db.execute(f"CREATE TABLE {schema}.{staged} AS SELECT * FROM {table.prefix}{staged}")
+            db.execute(f"ANALYZE {schema}.{staged}")
+    try:
+        yield replace(table, prefix=f"{schema}.")
+    finally:
+        with psycopg.connect(table.location, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def expected_upload(rows: int) -> dict[str, int]:

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -127,12 +126,6 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
         batch, concurrency = _batch_and_concurrency(op, settings)
         if not sizes or not latencies:
             continue
-        if op == "event" and settings.backend != "sqlite":
-            reason = (
-                "no event cases: ours' event id state is written to a copy of the SQLite table (not PostgreSQL yet)"
-            )
-            skipped += [(Case(op, "ours", rows, latency), reason) for latency in latencies for rows in sizes]
-            continue
         cases += [Case(op, "floor", rows, None) for rows in sizes]
         for latency in latencies:
             for rows in sizes:
@@ -154,9 +147,6 @@ def plan(settings: Settings) -> tuple[list[Case], list[tuple[Case, str]]]:
         for rows in settings.state_sizes:
             for kind in stateful.KINDS:
                 case = Case("state", kind, rows, latency)
-                if settings.backend != "sqlite":
-                    skipped.append((case, "the stateful cases copy and edit a SQLite table (not PostgreSQL yet)"))
-                    continue
                 if ("upload", rows) not in floors:  # the floor of the CPU target
                     floors.add(("upload", rows))
                     cases.insert(0, Case("upload", "floor", rows, None))
@@ -226,12 +216,8 @@ def own_copy(case: Case, table: dataset.Table) -> Iterator[dataset.Table]:
     if case.op != "state" and (case.op, case.kind) != ("event", "ours"):
         yield table
         return
-    copy = dataset.CACHE / f"{case.op}-{case.kind}-{case.rows}.db"
-    shutil.copyfile(table.location, copy)
-    try:
-        yield replace(table, location=str(copy))
-    finally:
-        copy.unlink(missing_ok=True)
+    with dataset.own_copy(table, f"{case.op}_{case.kind}") as copy:
+        yield copy
 
 
 def _run_case(case: Case, table: dataset.Table, settings: Settings, home: Path) -> dict[str, Any]:

@@ -16,7 +16,6 @@ of it, since the state table lives there, on the source connection:
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.request
 from typing import Any
 
@@ -36,11 +35,15 @@ def edited_rows(rows: int) -> int:
 
 
 def _edit(table: Table) -> None:
-    with sqlite3.connect(table.location) as db:
-        db.execute(
+    connection = table.connect()
+    try:
+        connection.cursor().execute(
             f"UPDATE {table.prefix}staged_customers SET orders = orders + 1 "
             f"WHERE customer_key % {EDITED_EVERY} = {EDITED_KEY_ENDING}"
         )
+        connection.commit()
+    finally:
+        connection.close()
 
 
 def _configure_emulator(spec: Spec, latency: float) -> None:
@@ -60,18 +63,18 @@ def set_up(spec: Spec) -> dict[str, Any]:
     if spec["kind"] == "changed":
         _configure_emulator(spec, 0.0)
         try:
-            summary = upload_operator(spec, **_stateful()).execute(CONTEXT)
+            summary = upload_operator(spec, **_stateful(table)).execute(CONTEXT)
         finally:
             _configure_emulator(spec, spec["latency"])
     _edit(table)
     return {"first_run": summary}
 
 
-def _stateful() -> dict[str, Any]:
-    return {"sync_mode": "changed", "state_table": STATE_TABLE, "sync_id": SYNC_ID}
+def _stateful(table: Table) -> dict[str, Any]:
+    return {"sync_mode": "changed", "state_table": table.prefix + STATE_TABLE, "sync_id": SYNC_ID}
 
 
 def timed(spec: Spec) -> Prepared:
     """The timed part: one run of ours in the case's mode, on its copy of the edited table."""
-    options = {} if spec["kind"] == "upsert" else _stateful()
+    options = {} if spec["kind"] == "upsert" else _stateful(Table.from_dict(spec["table"]))
     return timed_execute(upload_operator(spec, **options))

@@ -259,6 +259,10 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                     report.batch_done(result)
                     if confirmed is not None:
                         confirmed.note(result)
+            if source.unchanged:  # compared with the state by the warehouse: read there, not streamed
+                self.log.info("CleverTap %s: the warehouse found %d rows unchanged", self.action, source.unchanged)
+                report.rows_read += source.unchanged
+                report.rows_unchanged += source.unchanged
         except (CleverTapAPIError, CleverTapCancelled) as error:
             report.stopped(self._stop_reason(error))
             unchanged = f"{report.rows_unchanged} unchanged, " if report.stateful else ""

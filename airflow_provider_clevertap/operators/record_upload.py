@@ -161,7 +161,13 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
     def read_source(self, source_hook: Any) -> AbstractContextManager[RowSource]:
         if self._state is None:
             return super().read_source(source_hook)
-        return self._state.read(self.sql, self.parameters, resend_all=self._resend_all)  # type: ignore[arg-type]
+        return self._state.read(
+            self.sql,  # type: ignore[arg-type]  # stateful() checked sql
+            self.parameters,
+            resend_all=self._resend_all,
+            match_key_only=self.match_key_only,
+            salt=fingerprint_key(self.mapping_options()).hex(),
+        )
 
     def save_state(self, confirmed: Recorder, source_hook: Any, context: Context) -> None:
         if self._state is not None:

@@ -41,9 +41,9 @@ class ChangeFilter:
     """Wraps a row mapper: rows whose record CleverTap already holds become ``UNCHANGED``, the
     others ``(identity, encoded record, [key, fingerprint])``, ready for ``upload_encoded``.
 
-    Works on the joined query's rows: the state's MIN and MAX fingerprint and the row's key are
-    their last three values. A row is unchanged only when both equal the fingerprint of the record
-    it would send now.
+    Works on the joined query's rows: the state's MIN and MAX fingerprint, the row's key and the
+    warehouse's hash of the row are their last four values. A row is unchanged only when both
+    fingerprints equal the fingerprint of the record it would send now.
 
     :param mapper: what turns a row into a record (``convert``, ``identity_of``).
     :param key: the hash key of the mapping options (``fingerprint_key``).
@@ -72,15 +72,15 @@ class ChangeFilter:
 
     def convert(self, row: Sequence[Any]) -> Any:
         record = self._convert(row)
-        if self._match_key_only and row[-3] is not None:
+        if self._match_key_only and row[-4] is not None:
             return UNCHANGED
         encoded = _encode(record)
         hashed = self._keyed.copy()
         hashed.update(encoded)
         fingerprint = hashed.hexdigest()
-        if row[-3] == fingerprint and row[-2] == fingerprint:
+        if row[-4] == fingerprint and row[-3] == fingerprint:
             return UNCHANGED
-        return self._identity_of_record(record), encoded, [row[-1], fingerprint]
+        return self._identity_of_record(record), encoded, [row[-2], fingerprint, row[-1]]
 
 
 class Confirmations(Protocol):
@@ -101,7 +101,7 @@ def confirmed_count(result: BatchResult) -> int:
 
 def confirmed_entries(result: BatchResult) -> list[list[Any]]:
     """What a batch confirms (``confirmed_count``): an entry per accepted item, its tag plus its
-    identity (``[key, fingerprint, identity]`` for an upload of ``ChangeFilter`` items,
+    identity (``[key, fingerprint, row hash, identity]`` for an upload of ``ChangeFilter`` items,
     ``[identity]`` for a batch with no tags, a delete)."""
     if not confirmed_count(result):
         return []

@@ -41,6 +41,15 @@ class Dialect:
         has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for them (MySQL).
         Without it every recorded chunk's DELETE scans the whole table: a first run of a million
         rows took minutes on SQLite.
+    :param multirow_insert: write the state with one ``INSERT ... VALUES (...), (...)`` per chunk
+        instead of the driver's ``executemany`` (which may send a statement a row).
+    :param snapshot: the statements that make the next statements of a transaction read one
+        snapshot (and print rows as ``row_hash`` needs), or None where they are not known: the rows
+        the warehouse finds unchanged are counted and the others streamed from the same data.
+        Without them, every row streams by.
+    :param row_hash: the warehouse's hash of a whole row ``{row}`` of the user's query, salted with
+        ``{salt}`` (hex digits), or None where the warehouse has none to use. With it
+        (and ``snapshot``), rows whose hash the state holds never leave the warehouse.
     """
 
     cast_text: str = "VARCHAR"
@@ -50,6 +59,9 @@ class Dialect:
     now: str = "CURRENT_TIMESTAMP"
     index: str | None = None
     write_beside_read: str | None = None
+    multirow_insert: bool = False
+    snapshot: tuple[str, ...] | None = None
+    row_hash: str | None = None
 
     def text(self, length: int) -> str:
         return self.text_column.format(length=length)
@@ -74,6 +86,12 @@ DIALECTS = {
         timestamp="TIMESTAMP WITH TIME ZONE",
         now="STATEMENT_TIMESTAMP()",
         index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
+        multirow_insert=True,  # 500 rows of 6 parameters: far under its 65,535
+        # The row's text holds every column in its output form, so two rows of one text hold the
+        # same values and map to the same record; floats only if printed exactly (a role may have
+        # lowered extra_float_digits): 1 is PostgreSQL 12's default, shortest-exact.
+        snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SET LOCAL extra_float_digits = 1"),
+        row_hash="md5(CAST({row} AS TEXT) || '{salt}')",
     ),
     # GETDATE() is the statement's start (SYSDATE, like PostgreSQL's CURRENT_TIMESTAMP, the
     # transaction's): https://docs.aws.amazon.com/redshift/latest/dg/r_GETDATE.html
@@ -83,6 +101,7 @@ DIALECTS = {
         now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')",  # UTC, with milliseconds
         index="CREATE INDEX IF NOT EXISTS {schema}{name} ON {table} (sync_id, row_key)",
         write_beside_read="SELECT 1 FROM pragma_journal_mode WHERE journal_mode = 'wal'",
+        snapshot=("BEGIN",),  # a read transaction: one snapshot until the connection closes
     ),
     "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
     "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
@@ -98,6 +117,20 @@ def writes_beside_read(hook: Any) -> bool:
     """Whether the state can be committed while the source's read is open, on this connection."""
     query = dialect_of(hook).write_beside_read
     return query is None or hook.get_first(query) is not None
+
+
+def existing_columns(hook: Any, table: str) -> set[str]:
+    """The (lower-cased) column names ``table`` has now: what an older version's table may lack."""
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+            return {str(column[0]).lower() for column in cursor.description}
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
 
 
 def check_table_name(name: str, role: str) -> str:

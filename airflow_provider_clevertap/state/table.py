@@ -13,6 +13,13 @@ at once therefore never overwrite each other: where both sent a key, both rows s
 aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
 Overwriting would be wrong: the run that writes last need not be the one whose record CleverTap
 received last. Overlapping runs cost resends, never a skipped change.
+
+Where the warehouse can, it also leaves out the rows the state already holds, so they never cross
+the network: an event key the state holds (sent once, ever), or a profile row whose hash, computed
+by the warehouse over the row's text and the mapping options, is the one recorded when CleverTap
+accepted its record. Those rows are counted, in the same snapshot as the streamed ones, and
+reported unchanged. The row hash is a shortcut, not the proof: a row that changed in any way, or
+was mapped differently, has another hash and streams by to be fingerprinted as before.
 """
 
 from __future__ import annotations
@@ -25,11 +32,11 @@ from typing import Any
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.sources import RowSource, sql_source
-from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of
+from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of, existing_columns
 
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
-# Columns the joined query adds after the user's: the state's fingerprints and the row's key.
-STATE_COLUMNS = 3
+# Columns the joined query adds after the user's: the state's fingerprints, the row's key and hash.
+STATE_COLUMNS = 4
 WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under every driver's limits
 # Rows per transaction of the state: a commit cost SQLite ~12 ms (402 of them were 5 s of a 200k-event
 # run); a larger transaction is what a kill can lose before it commits (see state/recorder.py).
@@ -45,15 +52,18 @@ def _ddl(hook: DbApiHook, table: str) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {table} (sync_id {text(250)} NOT NULL, row_key {text(KEY_LENGTH)} NOT NULL, "
         f"identity {text(KEY_LENGTH)} NOT NULL, fingerprint {text(32)} NOT NULL, "
-        f"synced_at {dialect.timestamp} NOT NULL, run_id {text(250)})"
+        f"synced_at {dialect.timestamp} NOT NULL, run_id {text(250)}, row_hash {text(32)})"
     )
 
 
 def create_state_table(hook: DbApiHook, table: str) -> None:
-    """Create the state table, and its index where the warehouse has indexes, if they are missing."""
+    """Create the state table, and its index where the warehouse has indexes, if they are missing;
+    add ``row_hash`` to an older version's table (its rows, without one, stream by until sent)."""
     check_table_name(table, "state_table")
     index = dialect_of(hook).index_ddl(table)
     hook.run([_ddl(hook, table)] + ([index] if index else []))
+    if "row_hash" not in existing_columns(hook, table):
+        hook.run(f"ALTER TABLE {table} ADD COLUMN row_hash {dialect_of(hook).text(32)}")
 
 
 def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sync_id: str | None = None) -> int:
@@ -123,24 +133,80 @@ class SyncState:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def joined_query(self, sql: str, *, resend_all: bool = False) -> str:
-        """The user's query, each row followed by the state's MIN and MAX fingerprint of its key
-        (NULL when the state has none, or on a full refresh) and the key itself."""
-        fingerprints = "NULL, NULL" if resend_all else "s.fp_min, s.fp_max"
-        joined = (
-            ""
-            if resend_all
-            else f"\nLEFT JOIN (SELECT row_key, MIN(fingerprint) AS fp_min, MAX(fingerprint) AS fp_max "
+    def _joined(self, sql: str) -> str:
+        """The user's query, each row with its key's state (NULLs where the state has none)."""
+        return (
+            f"FROM ({_inner(sql)}\n) q\nLEFT JOIN (SELECT row_key, MIN(fingerprint) AS fp_min, "
+            f"MAX(fingerprint) AS fp_max, MIN(row_hash) AS rh_min, MAX(row_hash) AS rh_max "
             f"FROM {self.table} WHERE {self._this_sync} GROUP BY row_key) s ON s.row_key = {self._key}"
         )
-        return f"SELECT q.*, {fingerprints}, {self._key}\nFROM ({_inner(sql)}\n) q{joined}"
+
+    def _row_hash(self, salt: str) -> str:
+        """The warehouse's hash of a row salted with the mapping options, or NULL where it has none."""
+        template = self.dialect.row_hash
+        return "NULL" if template is None else template.format(row="q", salt=salt)
+
+    def _held(self, match_key_only: bool, salt: str) -> str | None:
+        """When the warehouse knows a row unchanged, or None where only Python can tell."""
+        if self.dialect.snapshot is None:  # no count consistent with the streamed rows
+            return None
+        if match_key_only:
+            return "s.fp_min IS NOT NULL"
+        if self.dialect.row_hash is None:
+            return None
+        return f"s.rh_min = s.rh_max AND s.rh_min = {self._row_hash(salt)}"
+
+    def joined_query(self, sql: str, *, resend_all: bool = False, held: str | None = None, salt: str = "") -> str:
+        """The user's query, each row followed by the state's MIN and MAX fingerprint of its key
+        (NULL when the state has none, or on a full refresh), the key itself and the row's hash
+        (NULL where the warehouse has none); without the rows for which ``held`` is true."""
+        row_hash = self._row_hash(salt)
+        if resend_all:
+            return f"SELECT q.*, NULL, NULL, {self._key}, {row_hash}\nFROM ({_inner(sql)}\n) q"
+        keep = "" if held is None else f"\nWHERE CASE WHEN {held} THEN 1 ELSE 0 END = 0"
+        return f"SELECT q.*, s.fp_min, s.fp_max, {self._key}, {row_hash}\n{self._joined(sql)}{keep}"
 
     @contextmanager
-    def read(self, sql: str, parameters: Parameters, *, resend_all: bool = False) -> Iterator[RowSource]:
-        """Stream the joined rows. The columns named are the user's: the state's come after them,
-        where a mapper built on those columns never looks."""
-        with sql_source(self.hook, self.joined_query(sql, resend_all=resend_all), parameters) as source:
-            yield RowSource(source.columns[:-STATE_COLUMNS], source.rows)
+    def read(
+        self,
+        sql: str,
+        parameters: Parameters,
+        *,
+        resend_all: bool = False,
+        match_key_only: bool = False,
+        salt: str = "",
+    ) -> Iterator[RowSource]:
+        """Stream the rows to send or to fingerprint. The columns named are the user's: the
+        state's come after them, where a mapper built on those columns never looks.
+
+        Where the warehouse leaves out the rows it knows unchanged, it first counts the query's
+        rows in the same snapshot (a plain ``COUNT(*)``, far cheaper than the join): once the
+        stream ends, ``unchanged`` is that count minus the rows streamed.
+
+        :param resend_all: a full refresh: every row streams, as if the state held nothing.
+        :param match_key_only: a key the state holds is unchanged (events, each sent once).
+        :param salt: the mapping options' key in hex digits, part of every row hash.
+        """
+        held = None if resend_all else self._held(match_key_only, salt)
+        total = [0]
+
+        def count_rows(connection: Any) -> None:
+            cursor = connection.cursor()
+            try:
+                for statement in self.dialect.snapshot or ():
+                    cursor.execute(statement)
+                count = f"SELECT COUNT(*) FROM ({_inner(sql)}\n) q"
+                cursor.execute(count, parameters) if parameters is not None else cursor.execute(count)
+                total[0] = int(cursor.fetchone()[0])
+            finally:
+                cursor.close()
+
+        query = self.joined_query(sql, resend_all=resend_all, held=held, salt=salt)
+        with sql_source(self.hook, query, parameters, before=None if held is None else count_rows) as source:
+            found = RowSource(source.columns[:-STATE_COLUMNS], source.rows)
+            if held is not None:
+                found.rows = _noting_the_rest(found, source.rows, total[0])
+            yield found
 
     def held(self) -> int:
         """How many keys this sync's state holds."""
@@ -176,7 +242,7 @@ class SyncState:
         )
 
     def record(self, entries: Iterable[Sequence[Any]], run_id: str) -> int:
-        """Write ``(key, fingerprint, identity)`` entries CleverTap accepted, ``COMMIT_ROWS`` a
+        """Write ``(key, fingerprint, row hash, identity)`` entries CleverTap accepted, ``COMMIT_ROWS`` a
         transaction; return how many. A crash costs resends only: a transaction is whole or absent."""
         written = 0
         connection = self.hook.get_conn()
@@ -199,10 +265,6 @@ class SyncState:
         if self.started is None:
             raise RuntimeError("SyncState.begin() must be called before writing")
         mark = self.hook.placeholder
-        insert = (
-            f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, synced_at, run_id) "
-            f"VALUES ({mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
-        )
         for chunk in _chunks(entries):
             # Once per key (events), no DELETE: a key is sent only when this sync's state holds no
             # row of it, and a full refresh deletes the query's keys before the read, so a DELETE
@@ -211,13 +273,36 @@ class SyncState:
             # row of a key costs nothing (any row means "sent"; mirror and forget see keys). Half
             # the statements, and no index lookups per key.
             if not self.once_per_key:
-                keys = [key for key, _, _ in chunk]
+                keys = [key for key, _, _, _ in chunk]
                 cursor.execute(
                     f"DELETE FROM {self.table} WHERE sync_id = {mark} AND synced_at < {mark} "
                     f"AND row_key IN ({', '.join([mark] * len(keys))})",
                     [self.sync_id, self.started, *keys],
                 )
-            cursor.executemany(insert, [(self.sync_id, key, identity, fp, run_id) for key, fp, identity in chunk])
+            rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, identity in chunk]
+            self._insert(cursor, rows)
+
+    def _insert(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        """INSERT ``rows``: one statement of many VALUES where the driver would send one statement a
+        row (psycopg2's executemany: a round trip each, four minutes for a million rows)."""
+        mark = self.hook.placeholder
+        values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
+        insert = (
+            f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "
+        )
+        if not self.dialect.multirow_insert:
+            cursor.executemany(insert + values, rows)
+            return
+        cursor.execute(insert + ", ".join([values] * len(rows)), [value for row in rows for value in row])
+
+
+def _noting_the_rest(source: RowSource, rows: Iterator[tuple[Any, ...]], total: int) -> Iterator[tuple[Any, ...]]:
+    """``rows``; once they end, the rows of ``total`` not streamed are ``source.unchanged``."""
+    streamed = 0
+    for row in rows:
+        streamed += 1
+        yield row
+    source.unchanged = total - streamed
 
 
 def _inner(sql: str) -> str:

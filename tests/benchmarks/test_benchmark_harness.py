@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from benchmarks import cases, dataset, events, report, runner
+from benchmarks import cases, dataset, events, report, runner, stateful
 
 TINY = runner.Settings(
     upload_sizes=(1200,),
@@ -135,13 +135,25 @@ def test_a_tiny_event_run_produces_every_figure_and_every_event_arrives(cache):
     assert "Events (one round; batches of 1000)" in text and "events: CPU ours / floor" in text
 
 
-def test_the_event_cases_are_left_out_on_postgresql_with_the_reason():
-    # Ours records the event ids in a state table: on PostgreSQL a second round would send none.
-    settings = runner.Settings(upload_sizes=(), delete_sizes=(), state_sizes=(), backend="postgres")
+def test_on_postgresql_the_event_and_stateful_cases_run_on_a_copy_of_their_own(postgres_uri):
+    settings = runner.Settings(upload_sizes=(), delete_sizes=(), state_sizes=(1200,), backend="postgres")
     cases, skipped = runner.plan(settings)
-    assert cases == []
-    assert {(case.op, case.kind, case.rows) for case, _ in skipped} == {("event", "ours", 200_000)}
-    assert all("not PostgreSQL yet" in reason for _, reason in skipped)
+    assert ("event", "ours", 200_000) in {(case.op, case.kind, case.rows) for case in cases}
+    assert {case.kind for case in cases if case.op == "state"} == set(stateful.KINDS) and not skipped
+
+    import psycopg
+
+    staged = dataset.table(1200, "postgres", log=lambda line: None)
+    with dataset.own_copy(staged, "state_changed") as copy:
+        assert copy.prefix != staged.prefix
+        with psycopg.connect(copy.location) as db:
+            db.execute(f"UPDATE {copy.prefix}staged_customers SET orders = -1")
+            (count,) = db.execute(f"SELECT COUNT(*) FROM {copy.prefix}staged_customers").fetchone()
+        assert count == 1200
+    with psycopg.connect(staged.location) as db:
+        assert db.execute(f"SELECT COUNT(*) FROM {staged.prefix}staged_customers WHERE orders = -1").fetchone() == (0,)
+        schema = copy.prefix.rstrip(".")
+        assert db.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
 
 
 def _staged(size, query):
