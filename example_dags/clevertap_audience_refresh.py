@@ -32,7 +32,8 @@ with DAG(
     @task
     def refresh_audience(triggering_asset_events=None) -> dict[str, int]:
         """Sum what the triggering syncs stored; this is where a campaign audience would be rebuilt."""
-        from airflow.sdk.exceptions import AirflowSkipException
+        # Through common-compat, as the provider imports Airflow's names: 3.1's airflow.sdk.exceptions lacks it.
+        from airflow.providers.common.compat.sdk import AirflowSkipException
 
         events = triggering_asset_events[CLEVERTAP_PROFILES] if triggering_asset_events else []
         stored = sum(event.extra.get("rows_accepted", 0) for event in events if not event.extra.get("dry_run"))

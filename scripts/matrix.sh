@@ -28,7 +28,9 @@ for version in "$@"; do
         results+=("$version: install FAILED"); status=1; continue
     fi
     echo "== Airflow $version: test suite"
-    if "$env/bin/python" -m pytest -q -p no:cacheprovider; then suite=passed; else suite=FAILED; status=1; fi
+    if "$env/bin/python" -m pytest -q -p no:cacheprovider | tee "$env/pytest.log"; then suite=passed; else suite=FAILED; status=1; fi
+    # pytest's closing line: the counts.
+    suite="$suite ($(tail -n 1 "$env/pytest.log" | tr -d '=' | sed 's/^ *//; s/ *$//'))"
     echo "== Airflow $version: demo"
     if CLEVERTAP_DEMO_DIR=$env/demo "$env/bin/python" -m demo.run_demo; then demo=works; else demo=FAILED; status=1; fi
     results+=("$version: suite $suite, demo $demo, $(( $(date +%s) - start )) s")

@@ -21,6 +21,7 @@ __all__ = [
     "fresh_providers_managers",
     "load_dag",
     "parse_dags",
+    "record_masked_secrets",
     "redact",
     "write_dags_to_db",
     "rendered_fields",
@@ -83,6 +84,27 @@ def redact(value: Any) -> Any:
     from airflow.sdk._shared.secrets_masker import redact as airflow_redact
 
     return airflow_redact(value)
+
+
+def record_masked_secrets(monkeypatch: Any) -> list[Any]:
+    """From here on, record every value a connection's ``extra_dejson`` hands to Airflow's secrets
+    masker instead of registering it; the list of them.
+
+    A connection read outside a task is the Task SDK's (masking through ``airflow.sdk.log``) on 3.2
+    and later, the metadata model's (masking through its own import of the shared masker) on 3.1:
+    both are recorded, so a test sees what either hands over.
+    """
+    import airflow.models.connection
+    import airflow.sdk.log
+
+    masked: list[Any] = []
+
+    def record(secret: Any, name: str | None = None) -> None:
+        masked.append(secret)
+
+    monkeypatch.setattr(airflow.sdk.log, "mask_secret", record)
+    monkeypatch.setattr(airflow.models.connection, "mask_secret", record)
+    return masked
 
 
 def fresh_providers_managers(monkeypatch: Any) -> tuple[Any, Any]:

@@ -12,9 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-from _processes import stop_process_groups
+from _processes import airflow_cli, airflow_components, free_port
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator
 from demo.warehouse import build_warehouse
@@ -34,12 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # An overall bound for a busy machine, not a wait: every poll returns as soon as its answer is there.
 DEADLINE = 600.0
 CUSTOMERS = 1000  # enough for both kinds of problem (see demo.warehouse.expected_outcome)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -103,11 +94,6 @@ class Deployment:
         )
 
 
-def _airflow(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-
-
 @pytest.fixture(scope="session")
 def metadata_database(postgres_uri) -> Iterator[str]:
     """A PostgreSQL database of the deployment's own, dropped at the end."""
@@ -129,7 +115,7 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
     tmp = tmp_path_factory.mktemp("deployment")
     home = tmp / "airflow"
     home.mkdir()
-    port = _free_port()
+    port = free_port()
     # Built for "now": the sync's rows are current, whatever the day the suite runs.
     warehouse = build_warehouse(tmp / "warehouse.db", CUSTOMERS, dt.datetime.now(dt.timezone.utc))
     account = f"DEPLOY-{uuid.uuid4().hex[:8].upper()}"
@@ -147,8 +133,8 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
                 "AIRFLOW__API__PORT": str(port),
                 "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 # As the form stores it: a Region (ignored, Host wins) in the extra.
                 "AIRFLOW_CONN_CLEVERTAP_DEFAULT": json.dumps(
@@ -159,29 +145,13 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
                 "PYTHONPATH": str(ROOT),
             }
         )
-        _airflow(env, "db", "migrate")
-        _airflow(env, "pools", "set", "clevertap", "15", "CleverTap: concurrent requests per account")
-        processes, logs = [], []
-        for component in ("api-server", "scheduler", "dag-processor"):
-            log = tmp / f"{component}.log"
-            logs.append(log)
-            with log.open("w") as output:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "airflow", component],
-                        env=env,
-                        stdout=output,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
-        running = Deployment(f"http://127.0.0.1:{port}", home, env, emulator, warehouse, CUSTOMERS, logs)
-        try:
+        airflow_cli(env, "db", "migrate")
+        airflow_cli(env, "pools", "set", "clevertap", "15", "CleverTap: concurrent requests per account")
+        with airflow_components(env, tmp) as logs:
+            running = Deployment(f"http://127.0.0.1:{port}", home, env, emulator, warehouse, CUSTOMERS, logs)
             token = running.wait_for("start the API server", lambda: _token(running))
             running._session.headers["Authorization"] = f"Bearer {token}"
             yield running
-        finally:
-            stop_process_groups(processes)
 
 
 def _token(running: Deployment) -> str | None:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from _airflow_compat import connections_test_exit_code_reports_failure, redact
+from _airflow_compat import connections_test_exit_code_reports_failure, record_masked_secrets, redact
 
 from airflow_provider_clevertap.exceptions import (
     CleverTapAPIError,
@@ -138,15 +138,13 @@ def test_the_hook_hands_no_extra_value_to_the_secrets_masker(set_connection, mon
     """A value handed to mask_secret under 5 characters (every region code) logs "Skipping masking
     for a secret as it's too short". Airflow's own connection lookup hands it the extra once
     (``Connection.get_uri()`` calls ``extra_dejson``; see the README); the hook adds no other."""
-    import airflow.sdk.log
     from airflow.providers.common.compat.sdk import BaseHook
 
     from airflow_provider_clevertap.hooks.connection_settings import read_settings
 
     set_connection(extra={"region": "in1", "verify": True})
     connection = BaseHook.get_connection("clevertap_default")
-    masked: list[Any] = []
-    monkeypatch.setattr(airflow.sdk.log, "mask_secret", lambda value, *a, **k: masked.append(value))
+    masked = record_masked_secrets(monkeypatch)
 
     settings = read_settings(connection, "clevertap_default")
 
@@ -158,12 +156,10 @@ def test_airflows_connection_lookup_hands_the_extra_to_the_secrets_masker(set_co
     """Where the task logs' "Skipping masking for a secret as it's too short" comes from (the README
     says so): Airflow's lookup itself, ``Connection.get_uri()`` calling ``extra_dejson``. When this
     fails, Airflow no longer does it: the README's note can go."""
-    import airflow.sdk.log
     from airflow.providers.common.compat.sdk import BaseHook
 
     set_connection("clevertap_lookup", extra={"region": "in1"})
-    masked: list[Any] = []
-    monkeypatch.setattr(airflow.sdk.log, "mask_secret", lambda value, *a, **k: masked.append(value))
+    masked = record_masked_secrets(monkeypatch)
 
     BaseHook.get_connection("clevertap_lookup")
 
@@ -171,15 +167,22 @@ def test_airflows_connection_lookup_hands_the_extra_to_the_secrets_masker(set_co
 
 
 @pytest.mark.parametrize("extra", ["{not json", "[1, 2]"])
-def test_an_extra_that_is_not_a_json_object_is_a_clear_error(extra, monkeypatch, make_hook, requests_mock):
-    # Not silently {}: the credentials would go to the default region.
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CLEVERTAP_DEFAULT",
-        json.dumps({"conn_type": "clevertap", "login": "A", "password": "secret-pc", "extra": extra}),
+def test_an_extra_that_is_not_a_json_object_is_a_clear_error(extra):
+    """Not silently {}: the credentials would go to the default region.
+
+    The connection is built as a task receives it (the Task SDK's, its extra unchecked: a row stored
+    before Airflow validated extras, or a custom secrets backend's): Airflow's own
+    environment-variable lookup refuses such an extra on 3.1 before any hook sees it.
+    """
+    from airflow.sdk import Connection
+
+    from airflow_provider_clevertap.hooks.connection_settings import read_settings
+
+    connection = Connection(
+        conn_id="clevertap_default", conn_type="clevertap", login="A", password="secret-pc", extra=extra
     )
     with pytest.raises(CleverTapConfigError, match="'clevertap_default': the extra is not a JSON object|not JSON"):
-        make_hook().get_conn()
-    assert requests_mock.call_count == 0
+        read_settings(connection, "clevertap_default")
 
 
 @pytest.mark.parametrize("missing", ["login", "password"])

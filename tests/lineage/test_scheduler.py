@@ -10,16 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _processes import stop_process_groups
+from _processes import airflow_cli, airflow_components, free_port
 
 from demo.warehouse import build_warehouse
 
@@ -27,15 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 900.0  # seconds for the whole chain, on a busy machine; the test returns as soon as it is done
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def airflow_env(emulator, tmp_path) -> dict[str, str]:
-    port = _free_port()
+    port = free_port()
     warehouse = build_warehouse(tmp_path / "warehouse.db", 200, dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc))
     home = tmp_path / "airflow"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "_AIRFLOW"))}
@@ -58,39 +49,24 @@ def airflow_env(emulator, tmp_path) -> dict[str, str]:
     return env
 
 
-def _airflow(env: dict[str, str], *args: str) -> str:
-    command = [sys.executable, "-m", "airflow", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done.stdout
-
-
 @pytest.fixture
 def running_airflow(airflow_env, tmp_path) -> Iterator[dict[str, str]]:
-    _airflow(airflow_env, "db", "migrate")
-    _airflow(airflow_env, "pools", "set", "clevertap", "15", "CleverTap: concurrent requests per account")
-    processes = []
-    for component in ("api-server", "scheduler", "dag-processor"):
-        log = (tmp_path / f"{component}.log").open("w")
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "airflow", component],
-                env=airflow_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-    try:
+    airflow_cli(airflow_env, "db", "migrate")
+    airflow_cli(airflow_env, "pools", "set", "clevertap", "15", "CleverTap: concurrent requests per account")
+    with airflow_components(airflow_env, tmp_path):
         yield airflow_env
-    finally:
-        stop_process_groups(processes)
 
 
 def _metadata(env: dict[str, str], sql: str, *parameters: object) -> list[tuple]:
     # The scheduler writes this database meanwhile: wait for its locks rather than fail.
     with sqlite3.connect(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"), timeout=60) as db:
         return db.execute(sql, parameters).fetchall()
+
+
+def _task_logs(env: dict[str, str], dag_id: str, run_id: str) -> str:
+    """The end of each task log of one DAG run."""
+    logs = sorted((Path(env["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").glob("*/*.log"))
+    return "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs) or f"no task log of {dag_id} {run_id}"
 
 
 def _wait_for(what: str, condition, tmp_path: Path) -> object:
@@ -113,19 +89,22 @@ def test_a_successful_sync_makes_the_scheduler_run_the_audience_refresh(running_
         return rows if len(rows) == 2 else None
 
     _wait_for("parse the example DAGs", parsed, tmp_path)
-    _airflow(env, "dags", "trigger", "clevertap_user_sync", "--conf", '{"full_refresh": true}')
-    _airflow(env, "dags", "unpause", "clevertap_audience_refresh")
-    _airflow(env, "dags", "unpause", "clevertap_user_sync")
+    airflow_cli(env, "dags", "trigger", "clevertap_user_sync", "--conf", '{"full_refresh": true}')
+    airflow_cli(env, "dags", "unpause", "clevertap_audience_refresh")
+    airflow_cli(env, "dags", "unpause", "clevertap_user_sync")
 
     def refreshed():
         rows = _metadata(
             env,
-            "SELECT run_id, run_type FROM dag_run WHERE dag_id = 'clevertap_audience_refresh' AND state = 'success'",
+            "SELECT run_id, run_type, state FROM dag_run WHERE dag_id = 'clevertap_audience_refresh'"
+            " AND state IN ('success', 'failed')",
         )
         return rows[0] if rows else None
 
-    run_id, run_type = _wait_for("run the audience refresh", refreshed, tmp_path)
+    # A failed run ends the wait: its task's log says why.
+    run_id, run_type, state = _wait_for("run the audience refresh", refreshed, tmp_path)
 
+    assert state == "success", _task_logs(env, "clevertap_audience_refresh", run_id)
     assert run_type == "asset_triggered"
     [(value,)] = _metadata(
         env,
