@@ -17,6 +17,7 @@ AIRFLOW = Version(AIRFLOW_VERSION)
 __all__ = [
     "AIRFLOW",
     "connection_form",
+    "connection_form_labels_choices",
     "connections_test_exit_code_reports_failure",
     "fresh_providers_managers",
     "load_dag",
@@ -139,6 +140,12 @@ def connection_form(connection_type: str, monkeypatch: Any) -> dict[str, Any]:
     finally:
         HookMetaService.hook_meta_data.cache_clear()
     return meta.model_dump(mode="json")
+
+
+def connection_form_labels_choices() -> bool:
+    """Whether the connection form shows a label for each choice of a field (3.2 and later: the
+    provider info's ``values_display``); 3.1's form has none, the field's description names them."""
+    return AIRFLOW >= Version("3.2")
 
 
 def xcom_values(run: Any) -> list[Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import airflow
 import jsonschema
 import pytest
-from _airflow_compat import AIRFLOW, connection_form, fresh_providers_managers
+from _airflow_compat import AIRFLOW, connection_form, connection_form_labels_choices, fresh_providers_managers
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -173,9 +173,9 @@ def test_the_ui_shows_the_connection_form_on_this_airflow(monkeypatch):
     assert region["schema"]["title"] == declared["conn-fields"]["region"]["label"]
     assert region["value"] == "eu1"
     assert region["description"]
-    if AIRFLOW >= Version("3.2"):
+    if connection_form_labels_choices():
         assert region["schema"]["values_display"]["in1"] == "India (in1)"
-    else:  # no labels for choices before 3.2: the description names them
+    else:
         assert "India (in1)" in region["description"]
     fields = form["standard_fields"]
     assert fields["login"]["title"] == "Account ID" and fields["password"]["title"] == "Passcode"

@@ -44,6 +44,8 @@ class Deployment:
     warehouse: Path
     customers: int
     component_logs: list[Path]
+    # What /ui/connections/hook_meta answered to the deployment's first request (see the fixture).
+    connection_forms: list[dict[str, Any]] = field(default_factory=list)
     _session: requests.Session = field(default_factory=requests.Session)
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -151,6 +153,12 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
             running = Deployment(f"http://127.0.0.1:{port}", home, env, emulator, warehouse, CUSTOMERS, logs)
             token = running.wait_for("start the API server", lambda: _token(running))
             running._session.headers["Authorization"] = f"Bearer {token}"
+            # The connection forms first, as a user's first visit to the connections page asks: 3.1's
+            # API server builds them once, and without any provider's extra fields once a hook was
+            # imported in that process before (by a connection test, say). See the README.
+            forms = running.api("GET", "/ui/connections/hook_meta")
+            assert forms.status_code == 200, forms.text
+            running.connection_forms = forms.json()
             yield running
 
 

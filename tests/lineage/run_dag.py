@@ -22,6 +22,11 @@ def main(dag_file: str, dag_id: str, logical_date: str) -> None:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    from demo.airflow_cli import wait_for_in_process_api_startup
+
+    # dag.test() runs the task through the in-process execution API: fixed for 3.1 and 3.2 as the
+    # demo's `airflow dags test` and the in-process tests have it.
+    wait_for_in_process_api_startup()
     write_dags_to_db()
     dag = load_dag(Path(dag_file), dag_id)
     run = dag.test(logical_date=dt.datetime.fromisoformat(logical_date))
