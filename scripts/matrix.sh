@@ -8,6 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-.venv/bin/uv}
 PYTHON=${PYTHON:-python3}
+# Everything installed comes from the package index: never a Python interpreter downloaded by uv.
+export UV_PYTHON_DOWNLOADS=never
 results=()
 status=0
 for version in "$@"; do
