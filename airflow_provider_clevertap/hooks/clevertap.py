@@ -303,6 +303,7 @@ class CleverTapHook(HttpHook):
             return BatchResult(batch.identities, refusals, attempts, batch.tags, maybe_duplicated=resent)
 
         self._cancelled.clear()
+        self._cancellable_adapter.reopen()
         return run_batches(batches, send, concurrency=self.max_concurrency, on_interrupt=self.cancel)
 
     # -- one request, with retries -----------------------------------------------------------

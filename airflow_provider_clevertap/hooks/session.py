@@ -34,10 +34,18 @@ class CancellableAdapter(TCPKeepAliveAdapter):
         super().init_poolmanager(*args, **kwargs)
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
         self._opened_lock = threading.Lock()
+        self._aborted = False
         adapter = self
 
         def tracking(pool_class: type) -> type:
+            class GuardedConnection(pool_class.ConnectionCls):  # type: ignore[name-defined]
+                def connect(self) -> None:
+                    super().connect()
+                    adapter._refuse_if_aborted(self)
+
             class TrackingPool(pool_class):
+                ConnectionCls = GuardedConnection
+
                 def _new_conn(self) -> Any:
                     connection = super()._new_conn()
                     with adapter._opened_lock:
@@ -52,17 +60,39 @@ class CancellableAdapter(TCPKeepAliveAdapter):
         }
 
     def abort(self) -> None:
-        """Shut down every socket this adapter opened: a blocked send or read fails at once."""
+        """Shut down every socket this adapter opened: a blocked send or read fails at once.
+
+        Until ``reopen()``, a connection that connects afterwards is shut down before it sends a
+        byte: a worker may be between its last look at the cancel flag and opening its socket.
+        """
         with self._opened_lock:
+            self._aborted = True
             connections = list(self._opened)
         for connection in connections:
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                try:
-                    # socket.socket's own shutdown, also for TLS sockets: cut the TCP stream.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shut_down(getattr(connection, "sock", None))
+
+    def reopen(self) -> None:
+        """Allow new connections again, for the next run of the same hook."""
+        with self._opened_lock:
+            self._aborted = False
+
+    def _refuse_if_aborted(self, connection: Any) -> None:
+        # Under the lock abort() takes: a socket set before abort()'s look is shut down there,
+        # one set after it is shut down here.
+        with self._opened_lock:
+            aborted = self._aborted
+        if aborted:
+            _shut_down(connection.sock)
+            raise ConnectionAbortedError("the CleverTap session was cancelled")
+
+
+def _shut_down(sock: socket.socket | None) -> None:
+    if sock is not None:
+        try:
+            # socket.socket's own shutdown, also for TLS sockets: cut the TCP stream.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def settle_environment(session: requests.Session, url: str) -> None:

@@ -1024,6 +1024,38 @@ def test_cancel_aborts_a_request_in_flight(set_connection, make_hook, local_serv
     assert len(local_server.requests) == 2
 
 
+def test_a_cancel_while_a_worker_connects_sends_nothing(set_connection, make_hook, local_server, monkeypatch):
+    """The kill arrives after the worker's last look at the cancel flag, while its socket is being
+    opened: the connection is cut before the request's first byte, so nothing is sent after a kill."""
+    import urllib3.util.connection
+
+    set_connection(host=local_server.url)
+    hook = make_hook(max_concurrency=1)
+    real_create_connection = urllib3.util.connection.create_connection
+
+    def cancel_then_connect(*args, **kwargs):
+        hook.cancel()
+        return real_create_connection(*args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", cancel_then_connect)
+
+    with pytest.raises(CleverTapCancelled):
+        list(hook.upload_profiles(profiles(1)))
+    assert local_server.requests == []
+
+
+def test_the_hook_sends_again_after_a_cancelled_run(set_connection, make_hook, local_server):
+    """A cancel refuses new connections until the hook's next run, which opens them again."""
+    set_connection(host=local_server.url)
+    hook = make_hook()
+    hook.cancel()
+
+    results = list(hook.upload_profiles(profiles(3), batch_size=1))
+
+    assert sum(result.accepted_count for result in results) == 3
+    assert len(local_server.requests) == 3
+
+
 def test_the_hook_works_again_after_a_cancelled_run(in1_connection, make_hook, requests_mock):
     requests_mock.post(UPLOAD, json=upload_success)
     hook = make_hook()
