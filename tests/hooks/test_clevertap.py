@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -164,6 +165,40 @@ def test_airflows_connection_lookup_hands_the_extra_to_the_secrets_masker(set_co
     BaseHook.get_connection("clevertap_lookup")
 
     assert {"region": "in1"} in masked
+
+
+@pytest.mark.parametrize(("min_length", "warns"), [(None, True), ("3", False)])
+def test_airflows_min_length_setting_is_what_stops_the_short_secret_warning(min_length, warns, tmp_path):
+    """The README's remedy, in a fresh interpreter as a task starts: with ``[logging]
+    min_length_masked_secret = 3`` Airflow's lookup no longer warns about the region code, the
+    region still reads as it is (``region`` is not a secret's name) and the Passcode stays masked."""
+    script = (
+        "from airflow.providers.common.compat.sdk import BaseHook\n"
+        "from airflow_provider_clevertap.hooks.connection_settings import read_settings\n"
+        "from _airflow_compat import redact\n"
+        "connection = BaseHook.get_connection('clevertap_masking')\n"
+        "print('base_url', read_settings(connection, 'clevertap_masking').base_url)\n"
+        "print('redacted', redact('passcode: secret-passcode-1'))\n"
+    )
+    connection = {"conn_type": "clevertap", "login": "A", "password": "secret-passcode-1", "extra": {"region": "in1"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AIRFLOW_CONN_") and key != "AIRFLOW__LOGGING__MIN_LENGTH_MASKED_SECRET"
+    }
+    env |= {"AIRFLOW_CONN_CLEVERTAP_MASKING": json.dumps(connection), "PYTHONPATH": str(Path(__file__).parents[1])}
+    if min_length:
+        env["AIRFLOW__LOGGING__MIN_LENGTH_MASKED_SECRET"] = min_length
+
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert ("Skipping masking for a secret as it's too short" in output) is warns, output
+    assert f"base_url {IN1}" in proc.stdout
+    assert "redacted passcode: ***" in proc.stdout
 
 
 @pytest.mark.parametrize("extra", ["{not json", "[1, 2]"])
