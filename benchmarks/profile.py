@@ -35,23 +35,30 @@ def _frame(text: str) -> str:
 
 def summarize(raw: Path, top: int = 25) -> str:
     """The share of samples per function, for the main thread and the worker threads."""
-    inclusive = {"main": collections.Counter(), "workers": collections.Counter()}
-    own = {"main": collections.Counter(), "workers": collections.Counter()}
+    threads = ("main", "workers", "state writer")
+    inclusive = {thread: collections.Counter() for thread in threads}
+    own = {thread: collections.Counter() for thread in threads}
     totals = collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if "measure (benchmarks/cases.py" not in stack and "_worker (concurrent/futures/thread.py" not in stack:
+        if "_worker (concurrent/futures/thread.py" in stack:
+            thread = "workers"
+        elif "StateRecorder._run (airflow_provider_clevertap/state/recorder.py" in stack:
+            thread = "state writer"
+        elif "measure (benchmarks/cases.py" in stack:
+            thread = "main"
+        else:
             continue  # imports and preparation, before the clock starts
         frames = [_frame(frame) for frame in stack.split(";")]
-        thread = "workers" if any("_worker (concurrent/futures/thread.py" in f for f in frames) else "main"
         weight = int(count)
         totals[thread] += weight
         for name in {re.sub(r":\d+\)$", ")", f) for f in frames}:
             inclusive[thread][name] += weight
         own[thread][frames[-1]] += weight
     total = sum(totals.values()) or 1
-    out = [f"{total} samples: main thread {totals['main'] / total:.0%}, worker threads {totals['workers'] / total:.0%}"]
-    for thread in ("main", "workers"):
+    shares = ", ".join(f"{thread} {totals[thread] / total:.0%}" for thread in threads)
+    out = [f"{total} samples: {shares}"]
+    for thread in threads:
         out.append(f"\n== {thread}: inclusive (share of all samples)")
         out += [f"{count / total:6.1%}  {name[:140]}" for name, count in inclusive[thread].most_common(top)]
         out.append(f"\n== {thread}: self, by line")

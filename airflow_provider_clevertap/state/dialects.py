@@ -41,8 +41,10 @@ class Dialect:
         has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for them (MySQL).
         Without it every recorded chunk's DELETE scans the whole table: a first run of a million
         rows took minutes on SQLite.
-    :param multirow_insert: write the state with one ``INSERT ... VALUES (...), (...)`` per chunk
-        instead of the driver's ``executemany`` (which may send a statement a row).
+    :param rows_per_insert: write the state with one ``INSERT ... VALUES (...), (...)`` of this many
+        rows at most, or with the driver's ``executemany`` where 1. An ``executemany`` may run a
+        statement a row: psycopg2's sends each (four minutes for a million rows), Python's sqlite3
+        gives up the GIL around each (a fifth of an event sync's CPU went to its state writer).
     :param snapshot: the statements that make the next statements of a transaction read one
         snapshot (and print rows as ``row_hash`` needs), or None where they are not known: the rows
         the warehouse finds unchanged are counted and the others streamed from the same data.
@@ -59,7 +61,7 @@ class Dialect:
     now: str = "CURRENT_TIMESTAMP"
     index: str | None = None
     write_beside_read: str | None = None
-    multirow_insert: bool = False
+    rows_per_insert: int = 1
     snapshot: tuple[str, ...] | None = None
     row_hash: str | None = None
 
@@ -86,7 +88,7 @@ DIALECTS = {
         timestamp="TIMESTAMP WITH TIME ZONE",
         now="STATEMENT_TIMESTAMP()",
         index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
-        multirow_insert=True,  # 500 rows of 6 parameters: far under its 65,535
+        rows_per_insert=500,  # of 6 parameters each: far under its 65,535
         # The row's text holds every column in its output form, so two rows of one text hold the
         # same values and map to the same record; floats only if printed exactly (a role may have
         # lowered extra_float_digits): 1 is PostgreSQL 12's default, shortest-exact.
@@ -102,6 +104,7 @@ DIALECTS = {
         index="CREATE INDEX IF NOT EXISTS {schema}{name} ON {table} (sync_id, row_key)",
         write_beside_read="SELECT 1 FROM pragma_journal_mode WHERE journal_mode = 'wal'",
         snapshot=("BEGIN",),  # a read transaction: one snapshot until the connection closes
+        rows_per_insert=160,  # of 6 parameters each: under the 999 of SQLite before 3.32
     ),
     "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
     "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
