@@ -134,9 +134,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         sync_id = self.sync_id or default_sync_id(
             self.dag_id, self.task_id, context.get("ti"), getattr(self, "map_index_template", None)
         )
-        state = SyncState(
-            source_hook, self.state_table, sync_id, self.state_key_column(), once_per_key=self.match_key_only
-        )
+        state = SyncState(source_hook, self.state_table, sync_id, self.state_key_column())
         report.stateful = True
         self._state = state
         self.log.info(

@@ -39,7 +39,8 @@ def fingerprint_key(options: Any) -> bytes:
 
 class ChangeFilter:
     """Wraps a row mapper: rows whose record CleverTap already holds become ``UNCHANGED``, the
-    others ``(identity, encoded record, [key, fingerprint])``, ready for ``upload_encoded``.
+    others ``(identity, encoded record, [key, fingerprint, row hash, held])``, ready for
+    ``upload_encoded``.
 
     Works on the joined query's rows: the state's MIN and MAX fingerprint, the row's key and the
     warehouse's hash of the row are their last four values. A row is unchanged only when both
@@ -80,7 +81,8 @@ class ChangeFilter:
         fingerprint = hashed.hexdigest()
         if row[-4] == fingerprint and row[-3] == fingerprint:
             return UNCHANGED
-        return self._identity_of_record(record), encoded, [row[-2], fingerprint, row[-1]]
+        held = row[-4] is not None  # the state had a row of this key: the new one replaces it
+        return self._identity_of_record(record), encoded, [row[-2], fingerprint, row[-1], held]
 
 
 class Confirmations(Protocol):
@@ -101,7 +103,7 @@ def confirmed_count(result: BatchResult) -> int:
 
 def confirmed_entries(result: BatchResult) -> list[list[Any]]:
     """What a batch confirms (``confirmed_count``): an entry per accepted item, its tag plus its
-    identity (``[key, fingerprint, row hash, identity]`` for an upload of ``ChangeFilter`` items,
+    identity (``[key, fingerprint, row hash, held, identity]`` for an upload of ``ChangeFilter`` items,
     ``[identity]`` for a batch with no tags, a delete)."""
     if not confirmed_count(result):
         return []

@@ -45,6 +45,12 @@ class Dialect:
         rows at most, or with the driver's ``executemany`` where 1. An ``executemany`` may run a
         statement a row: psycopg2's sends each (four minutes for a million rows), Python's sqlite3
         gives up the GIL around each (a fifth of an event sync's CPU went to its state writer).
+    :param stale_statistics: a query returning a row when the planner's statistics of ``{table}``
+        are stale (a tenth of it written since its last ``ANALYZE``), and ``analyze`` the statement
+        that renews them; None where the warehouse keeps them itself or has no planner to mislead.
+        PostgreSQL's autovacuum renews them late or, where it is off, never: a state table filled
+        by one run and read by the next was planned as nearly empty, its ``DELETE ... IN`` of 500
+        keys scanning every row of the sync (0.28 s each at 700k rows, 2 ms once analysed).
     :param snapshot: the statements that make the next statements of a transaction read one
         snapshot (and print rows as ``row_hash`` needs), or None where they are not known: the rows
         the warehouse finds unchanged are counted and the others streamed from the same data.
@@ -62,6 +68,8 @@ class Dialect:
     index: str | None = None
     write_beside_read: str | None = None
     rows_per_insert: int = 1
+    stale_statistics: str | None = None
+    analyze: str | None = None
     snapshot: tuple[str, ...] | None = None
     row_hash: str | None = None
 
@@ -89,6 +97,11 @@ DIALECTS = {
         now="STATEMENT_TIMESTAMP()",
         index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
         rows_per_insert=500,  # of 6 parameters each: far under its 65,535
+        stale_statistics=(
+            "SELECT 1 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+            "WHERE s.relid = CAST('{table}' AS regclass) AND s.n_mod_since_analyze > 1000 + c.reltuples / 10"
+        ),
+        analyze="ANALYZE {table}",  # by its owner; another role gets a warning, not an error
         # The row's text holds every column in its output form, so two rows of one text hold the
         # same values and map to the same record; floats only if printed exactly (a role may have
         # lowered extra_float_digits): 1 is PostgreSQL 12's default, shortest-exact.

@@ -101,17 +101,13 @@ class SyncState:
     :param table: the state table, ``[schema.]table``.
     :param sync_id: the sync's name in the table.
     :param key_column: the column of the user's query whose text is the state's key.
-    :param once_per_key: a key is recorded once and never replaced (events, sent once per id).
     """
 
-    def __init__(
-        self, hook: DbApiHook, table: str, sync_id: str, key_column: str, *, once_per_key: bool = False
-    ) -> None:
+    def __init__(self, hook: DbApiHook, table: str, sync_id: str, key_column: str) -> None:
         self.hook = hook
         self.table = check_table_name(table, "state_table")
         self.sync_id = check_sync_id(sync_id)
         self.dialect = dialect_of(hook)
-        self.once_per_key = once_per_key
         self._key = f"CAST(q.{self.dialect.column(key_column)} AS {self.dialect.cast_text})"
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
         self.started: Any = None
@@ -120,8 +116,12 @@ class SyncState:
         create_state_table(self.hook, self.table)
 
     def begin(self) -> None:
-        """Note when this run starts, by the database's clock: it replaces only older rows."""
+        """Note when this run starts, by the database's clock: it replaces only older rows. Renew
+        the planner's statistics of the state table where they are stale (``Dialect.analyze``)."""
         self.started = self.hook.get_first(f"SELECT {self.dialect.now}")[0]
+        stale, analyze = self.dialect.stale_statistics, self.dialect.analyze
+        if stale is not None and analyze is not None and self.hook.get_first(stale.format(table=self.table)):
+            self.hook.run(analyze.format(table=self.table))
 
     def exists(self) -> bool:
         """Whether the state table is there (a dry run creates nothing)."""
@@ -242,7 +242,7 @@ class SyncState:
         )
 
     def record(self, entries: Iterable[Sequence[Any]], run_id: str) -> int:
-        """Write ``(key, fingerprint, row hash, identity)`` entries CleverTap accepted, ``COMMIT_ROWS`` a
+        """Write ``(key, fingerprint, row hash, held, identity)`` entries CleverTap accepted, ``COMMIT_ROWS`` a
         transaction; return how many. A crash costs resends only: a transaction is whole or absent."""
         written = 0
         connection = self.hook.get_conn()
@@ -260,26 +260,25 @@ class SyncState:
     def write(self, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
         """Write entries through ``cursor``, in the caller's transaction (it commits).
 
-        Each key's rows written before this run began (``begin``) are replaced; a concurrent
-        run's rows are left beside this run's."""
+        The rows written before this run began (``begin``) of each key the state held are
+        replaced; a concurrent run's rows are left beside this run's."""
         if self.started is None:
             raise RuntimeError("SyncState.begin() must be called before writing")
         mark = self.hook.placeholder
         for chunk in _chunks(entries):
-            # Once per key (events), no DELETE: a key is sent only when this sync's state holds no
-            # row of it, and a full refresh deletes the query's keys before the read, so a DELETE
-            # could only find the row of an overlapping run that sent the same event meanwhile.
-            # That row is as true as ours (CleverTap accepted the event from both), and a second
-            # row of a key costs nothing (any row means "sent"; mirror and forget see keys). Half
-            # the statements, and no index lookups per key.
-            if not self.once_per_key:
-                keys = [key for key, _, _, _ in chunk]
+            # Only the keys the state held when the query was read can have older rows to
+            # replace: a first run (and each new row) needs no DELETE, half the statements and
+            # no index lookups. A row another run wrote meanwhile is kept beside ours: two rows
+            # of a key that disagree send the row again, and an event's second row is as true as
+            # its first (CleverTap accepted it from both runs).
+            keys = [key for key, _, _, held, _ in chunk if held]
+            if keys:
                 cursor.execute(
                     f"DELETE FROM {self.table} WHERE sync_id = {mark} AND synced_at < {mark} "
                     f"AND row_key IN ({', '.join([mark] * len(keys))})",
                     [self.sync_id, self.started, *keys],
                 )
-            rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, identity in chunk]
+            rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, _, identity in chunk]
             self._insert(cursor, rows)
 
     def _insert(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:

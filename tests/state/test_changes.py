@@ -26,16 +26,17 @@ def sent(row, fp_min=None, fp_max=None, options=("v1",)):
 
 
 def test_a_row_is_unchanged_only_when_every_state_row_holds_its_fingerprint():
-    identity, encoded, (key, fingerprint, row_hash) = sent(("u1", "gold"))
+    identity, encoded, (key, fingerprint, row_hash, held) = sent(("u1", "gold"))
     assert identity == key == "u1" and b'"plan":"gold"' in encoded and row_hash == "row-hash"
+    assert held is False  # a new key: nothing in the state to replace
     assert sent(("u1", "gold"), fingerprint, fingerprint) is UNCHANGED
-    assert sent(("u1", "gold"), fingerprint, "f" * 32) is not UNCHANGED  # two runs disagreed
-    assert sent(("u1", "free"), fingerprint, fingerprint) is not UNCHANGED  # the record changed
+    assert sent(("u1", "gold"), fingerprint, "f" * 32)[2][3] is True  # two runs disagreed: replaced
+    assert sent(("u1", "free"), fingerprint, fingerprint)[2][3] is True  # the record changed
 
 
 def test_the_mapping_options_are_part_of_the_fingerprint():
-    *_, (_, one, _) = sent(("u1", "gold"), options=("unix",))
-    *_, (_, other, _) = sent(("u1", "gold"), options=("clevertap_date",))
+    *_, (_, one, _, _) = sent(("u1", "gold"), options=("unix",))
+    *_, (_, other, _, _) = sent(("u1", "gold"), options=("clevertap_date",))
     assert one != other
 
 

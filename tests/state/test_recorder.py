@@ -258,7 +258,7 @@ def test_a_writer_that_falls_behind_makes_the_sender_wait(warehouse):
     state.create()
     state.begin()
     batches = [
-        BatchResult([f"c-{n}"] * 10, tags=[[f"o-{n}-{i}", "f" * 32, None] for i in range(10)])
+        BatchResult([f"c-{n}"] * 10, tags=[[f"o-{n}-{i}", "f" * 32, None, False] for i in range(10)])
         for n in range(QUEUE_BATCHES + 2)
     ]
     locker = warehouse.connect()
