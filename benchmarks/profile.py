@@ -3,6 +3,7 @@
     python -m benchmarks.profile                      # ours, upload, 200k rows, 50 ms
     python -m benchmarks.profile --op delete --rows 10000 --latency 0
     python -m benchmarks.profile --tool pyinstrument  # main thread only, with call tree
+    python -m benchmarks.profile --op state --kind first --rows 1000000 --latency 200 --postgres
 
 py-spy samples every thread, whichever holds the GIL (``pip install py-spy``); pyinstrument
 (``pip install pyinstrument``) only the thread that runs the operator, where rows are read and mapped.
@@ -23,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import dataset, runner
+from benchmarks import dataset, runner, stateful
 from benchmarks.emulator import EmulatorProcess
 
 _SITE = re.compile(r"\(/[^()]*?/(?:site-packages|lib/python3\.\d+)/")
@@ -68,8 +69,13 @@ def summarize(raw: Path, top: int = 25) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--op", choices=("upload", "delete", "event"), default="upload")
-    parser.add_argument("--kind", choices=("ours", "naive", "floor"), default="ours")
+    parser.add_argument("--op", choices=("upload", "delete", "event", "state"), default="upload")
+    parser.add_argument(
+        "--kind",
+        choices=("ours", "naive", "floor", *stateful.KINDS),
+        default="ours",
+        help="state: upsert, changed, first",
+    )
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--latency", type=float, default=50.0, help="milliseconds (default: %(default)s)")
     parser.add_argument("--tool", choices=("py-spy", "pyinstrument"), default="py-spy")
@@ -103,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         env["AIRFLOW_CONN_WAREHOUSE"] = copied.airflow_connection()
         spec["url"] = emulator.url
         env["AIRFLOW_CONN_CLEVERTAP_DEFAULT"] = emulator.connection_json
+        if args.op == "state":  # its untimed set-up first, as the runner does
+            limit = runner.API_CONCURRENCY
+            runner._run_process({**spec, "phase": "setup", "latency": case_of.latency, "emulator_limit": limit}, env)
         case = [sys.executable, "-m", "benchmarks.cases", json.dumps(spec)]
         if args.tool == "py-spy":
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))

@@ -45,6 +45,12 @@ class Dialect:
         rows at most, or with the driver's ``executemany`` where 1. An ``executemany`` may run a
         statement a row: psycopg2's sends each (four minutes for a million rows), Python's sqlite3
         gives up the GIL around each (a fifth of an event sync's CPU went to its state writer).
+    :param json_insert: instead, one ``INSERT`` of a whole chunk from one JSON array of rows
+        (``{table}``; its parameters: the sync id, the run id, and the JSON text of the
+        ``[key, identity, fingerprint, row hash]`` rows). The statement stays short and its one
+        value is encoded in C: psycopg 3 parses again each statement of over 4096 characters (the
+        VALUES of 500 rows took half of a first run's CPU there) and dumps list items one by one
+        in Python (arrays a column took a fifth).
     :param stale_statistics: a query returning a row when the planner's statistics of ``{table}``
         are stale (a tenth of it written since its last ``ANALYZE``), and ``analyze`` the statement
         that renews them; None where the warehouse keeps them itself or has no planner to mislead.
@@ -68,6 +74,7 @@ class Dialect:
     index: str | None = None
     write_beside_read: str | None = None
     rows_per_insert: int = 1
+    json_insert: str | None = None
     stale_statistics: str | None = None
     analyze: str | None = None
     snapshot: tuple[str, ...] | None = None
@@ -96,7 +103,11 @@ DIALECTS = {
         timestamp="TIMESTAMP WITH TIME ZONE",
         now="STATEMENT_TIMESTAMP()",
         index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
-        rows_per_insert=500,  # of 6 parameters each: far under its 65,535
+        json_insert=(
+            "INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
+            "SELECT %s, r->>0, r->>1, r->>2, r->>3, STATEMENT_TIMESTAMP(), %s "
+            "FROM json_array_elements(CAST(%s AS JSON)) r"
+        ),
         stale_statistics=(
             "SELECT 1 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
             "WHERE s.relid = CAST('{table}' AS regclass) AND s.n_mod_since_analyze > 1000 + c.reltuples / 10"

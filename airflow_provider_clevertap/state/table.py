@@ -29,10 +29,13 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
+import msgspec
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.sources import RowSource, sql_source
 from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of, existing_columns
+
+_encode_json = msgspec.json.Encoder().encode
 
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
 # Columns the joined query adds after the user's: the state's fingerprints, the row's key and hash.
@@ -278,16 +281,21 @@ class SyncState:
                     f"AND row_key IN ({', '.join([mark] * len(keys))})",
                     [self.sync_id, self.started, *keys],
                 )
-            rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, _, identity in chunk]
-            self._insert(cursor, rows)
+            self._insert(cursor, [(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in chunk], run_id)
 
-    def _insert(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
-        """INSERT ``rows``, as many a statement as the dialect takes (``Dialect.rows_per_insert``)."""
+    def _insert(self, cursor: Any, rows: list[tuple[Any, ...]], run_id: str) -> None:
+        """INSERT ``(key, identity, fingerprint, row hash)`` rows in as few statements as the
+        dialect takes (``Dialect.json_insert``, ``Dialect.rows_per_insert``)."""
+        if self.dialect.json_insert is not None:
+            insert = self.dialect.json_insert.format(table=self.table)
+            cursor.execute(insert, [self.sync_id, run_id, _encode_json(rows).decode()])
+            return
         mark = self.hook.placeholder
         values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
         insert = (
             f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "
         )
+        rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, identity, fp, row_hash in rows]
         if self.dialect.rows_per_insert == 1:
             cursor.executemany(insert + values, rows)
             return
