@@ -43,7 +43,7 @@ class Dialect:
         rows took minutes on SQLite.
     :param rows_per_insert: write the state with one ``INSERT ... VALUES (...), (...)`` of this many
         rows at most, or with the driver's ``executemany`` where 1. An ``executemany`` may run a
-        statement a row: psycopg2's sends each (four minutes for a million rows), Python's sqlite3
+        statement a row: psycopg2's sends each over the network, Python's sqlite3
         gives up the GIL around each (a fifth of an event sync's CPU went to its state writer).
     :param json_insert: instead, one ``INSERT`` of a whole chunk from one JSON array of rows
         (``{table}``; its parameters: the sync id, the run id, and the JSON text of the

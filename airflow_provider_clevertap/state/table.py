@@ -281,21 +281,22 @@ class SyncState:
                     f"AND row_key IN ({', '.join([mark] * len(keys))})",
                     [self.sync_id, self.started, *keys],
                 )
-            self._insert(cursor, [(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in chunk], run_id)
+            self._insert(cursor, chunk, run_id)
 
-    def _insert(self, cursor: Any, rows: list[tuple[Any, ...]], run_id: str) -> None:
-        """INSERT ``(key, identity, fingerprint, row hash)`` rows in as few statements as the
-        dialect takes (``Dialect.json_insert``, ``Dialect.rows_per_insert``)."""
+    def _insert(self, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
+        """INSERT the state rows of ``(key, fingerprint, row hash, held, identity)`` entries in as few
+        statements as the dialect takes (``Dialect.json_insert``, ``Dialect.rows_per_insert``)."""
         if self.dialect.json_insert is not None:
+            encoded = _encode_json([(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in entries])
             insert = self.dialect.json_insert.format(table=self.table)
-            cursor.execute(insert, [self.sync_id, run_id, _encode_json(rows).decode()])
+            cursor.execute(insert, [self.sync_id, run_id, encoded.decode()])
             return
         mark = self.hook.placeholder
         values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
         insert = (
             f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "
         )
-        rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, identity, fp, row_hash in rows]
+        rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, _, identity in entries]
         if self.dialect.rows_per_insert == 1:
             cursor.executemany(insert + values, rows)
             return

@@ -48,7 +48,7 @@ def test_warehouses_without_indexes_get_no_index_statement():
 @pytest.mark.parametrize("warehouse", ["sqlite", "postgres"])
 def test_every_entry_is_written_once_across_statements_of_many_rows(warehouse, request):
     """More entries than a chunk, and chunks that are no multiple of the rows a statement takes
-    (PostgreSQL: one statement of arrays a chunk): every entry is in the table once, with its own
+    (PostgreSQL: one statement of a JSON array a chunk): every entry is in the table once, with its own
     values, NULL row hashes too."""
     if warehouse == "sqlite":
         request.getfixturevalue("sqlite_warehouse")
@@ -58,7 +58,7 @@ def test_every_entry_is_written_once_across_statements_of_many_rows(warehouse, r
         hook, table = PostgresHook(postgres_conn_id="warehouse_pg"), f"{schema}.sync_state"
         hook.run(f"CREATE SCHEMA {schema}")
         request.addfinalizer(lambda: hook.run(f"DROP SCHEMA {schema} CASCADE"))
-    count = 2 * WRITE_CHUNK + 167  # SQLite: 160 rows a statement, and 7; PostgreSQL: arrays of 500, and 167
+    count = 2 * WRITE_CHUNK + 167  # SQLite: 160 rows a statement, and 7; PostgreSQL: 500 a statement, and 167
     entries = [(f"k{n}", f"fp{n}", f"rh{n}" if n % 3 else None, n % 2 == 0, f"id{n}") for n in range(count)]
     state = SyncState(hook, table, "many", "key")
     state.create()
