@@ -1,12 +1,15 @@
 """Where rows come from: a SQL query streamed from any Airflow SQL connection, or a list.
 
-Rows are read in chunks with ``fetchmany`` so memory stays flat however many rows the query
-returns. PostgreSQL's default (client-side) cursor would load the whole result on execute,
-so for psycopg connections a named, server-side cursor is used.
+Rows are read in chunks so memory stays flat however many rows the query returns. PostgreSQL's
+default (client-side) cursor would load the whole result on execute: psycopg 3 streams it instead
+(``Cursor.stream``: libpq's chunked rows, the query run as one statement, which PostgreSQL may give
+parallel workers, as it never does a cursor's: the join of a stateful sync took half the time),
+and psycopg2 reads through a named, server-side cursor. Other drivers' cursors use ``fetchmany``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -59,37 +62,94 @@ def sql_source(
     try:
         if before is not None:
             before(connection)
+        if _is_psycopg3(connection):
+            columns, rows = _psycopg3_stream(connection, sql, parameters)
+            yield RowSource(columns, _in_column_order(rows, columns))
+            return
         cursor = _streaming_cursor(connection)
         cursor.execute(sql, parameters) if parameters is not None else cursor.execute(sql)
         # A server-side cursor describes its columns only once it has fetched.
         first_chunk = cursor.fetchmany(FETCH_SIZE)
         if cursor.description is None:
-            raise ValueError("The source query returned no result set (is it a SELECT?)")
+            raise ValueError(NO_RESULT_SET)
         columns = [column[0] for column in cursor.description]
-        yield RowSource(columns, _stream(cursor, first_chunk, columns))
+        yield RowSource(columns, _in_column_order(_chunks(cursor, first_chunk), columns))
         cursor.close()
     finally:
         connection.close()
 
 
+NO_RESULT_SET = "The source query returned no result set (is it a SELECT?)"
+
+
+def as_derived_table(sql: str) -> str:
+    """``sql`` as a derived table's body: on its own lines (a trailing ``--`` comment must not
+    swallow the closing parenthesis), without a final semicolon."""
+    return "\n" + sql.strip().rstrip(";").rstrip()
+
+
+def _is_psycopg3(connection: Any) -> bool:
+    return type(connection).__module__.split(".")[0] == "psycopg"
+
+
+def _psycopg3_stream(connection: Any, sql: str, parameters: Any) -> tuple[list[str], Iterator[Any]]:
+    import psycopg
+
+    cursor = connection.cursor()
+    # Chunks need libpq 17 (psycopg-binary ships it); an older one streams row by row.
+    size = FETCH_SIZE if psycopg.pq.version() >= 170000 else 1
+    rows = cursor.stream(sql, parameters, size=size)
+    try:
+        first = next(rows, None)
+    except psycopg.ProgrammingError as error:
+        if error.sqlstate is not None:  # the server's error (a syntax error, a missing table)
+            raise
+        raise ValueError(NO_RESULT_SET) from error  # psycopg's own: "stream() didn't produce a result"
+    if first is None:  # an empty stream has no description: ask for one
+        return _describe(connection, cursor, sql, parameters), iter(())
+    return [column.name for column in cursor.description], itertools.chain((first,), rows)
+
+
+def _describe(connection: Any, cursor: Any, sql: str, parameters: Any) -> list[str]:
+    """The column names of a query whose stream was empty: planned as a derived table with
+    ``LIMIT 0`` (not run), or, where it cannot be one (a trailing ``; --`` comment), run again."""
+    import psycopg
+
+    try:
+        cursor.execute(f"SELECT * FROM ({as_derived_table(sql)}\n) AS described LIMIT 0", parameters)
+    except psycopg.Error:
+        connection.rollback()  # the read is over: its snapshot is no longer needed
+        cursor.execute(sql, parameters)
+    return [column.name for column in cursor.description]
+
+
 def _streaming_cursor(connection: Any) -> Any:
-    if type(connection).__module__.split(".")[0] in ("psycopg2", "psycopg"):
+    if type(connection).__module__.split(".")[0] == "psycopg2":
         cursor = connection.cursor(name=f"clevertap_sync_{uuid.uuid4().hex}")
         cursor.itersize = FETCH_SIZE
         return cursor
     return connection.cursor()
 
 
-def _stream(cursor: Any, first_chunk: list[Any], columns: list[str]) -> Iterator[tuple[Any, ...]]:
+def _chunks(cursor: Any, first_chunk: list[Any]) -> Iterator[Any]:
     chunk = first_chunk
     while chunk:
-        if isinstance(chunk[0], Mapping):
-            # A connection configured for dict rows (e.g. a postgres "cursor" extra): rows are
-            # read by position, so put them back in column order.
-            yield from (tuple(row[column] for column in columns) for row in chunk)
-        else:
-            yield from chunk
+        yield from chunk
         chunk = cursor.fetchmany(FETCH_SIZE)
+
+
+def _in_column_order(rows: Iterator[Any], columns: list[str]) -> Iterator[tuple[Any, ...]]:
+    first = next(rows, None)
+    if first is None:
+        return
+    if isinstance(first, Mapping):
+        # A connection configured for dict rows (e.g. a postgres "cursor" extra): rows are read
+        # by position, so put them back in column order.
+        yield tuple(first[column] for column in columns)
+        yield from (tuple(row[column] for column in columns) for row in rows)
+    else:
+        yield first
+        yield from rows
 
 
 def mapping_source(rows: Iterable[Mapping[str, Any]]) -> RowSource:

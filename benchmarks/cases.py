@@ -421,23 +421,29 @@ def measure(timed: Prepared) -> dict[str, Any]:
     }
 
 
+def prepare(spec: Spec) -> Prepared:
+    """The timed part of one case, ready to run (``measure``, or a profiler)."""
+    if spec["op"] == "state":
+        from benchmarks import stateful  # it builds on this module's cases
+
+        return stateful.timed(spec)
+    if spec["op"] == "event":
+        from benchmarks import events  # it builds on this module's cases
+
+        return events.CASES[spec["kind"]](spec)
+    return CASES[(spec["op"], spec["kind"])](spec)
+
+
 def run_case(spec: Spec) -> dict[str, Any]:
     """Prepare and measure one case in this process (the runner gives each case its own).
 
     A stateful case (op ``state``) may first need its set-up, run by the runner in a process of
     its own (``"phase": "setup"``), untimed.
     """
-    if spec["op"] == "state":
-        from benchmarks import stateful  # it builds on this module's cases
+    if spec.get("phase") == "setup":
+        from benchmarks import stateful
 
-        if spec.get("phase") == "setup":
-            return stateful.set_up(spec)
-        return measure(stateful.timed(spec))
-    if spec["op"] == "event":
-        from benchmarks import events  # it builds on this module's cases
-
-        return measure(events.CASES[spec["kind"]](spec))
-    prepare = CASES[(spec["op"], spec["kind"])]
+        return stateful.set_up(spec)
     return measure(prepare(spec))
 
 

@@ -128,13 +128,14 @@ def main(argv: list[str] | None = None) -> int:
                 "import json, sys, pyinstrument\n"
                 "from benchmarks import cases\n"
                 "spec = json.loads(sys.argv[1])\n"
-                "timed = cases.CASES[(spec['op'], spec['kind'])](spec)\n"
+                "timed = cases.prepare(spec)\n"
                 "with pyinstrument.Profiler(interval=0.0005) as profiler:\n"
                 "    cases.measure(timed)\n"
                 "print(profiler.output_text(unicode=False, show_all=False))\n"
             )
             command = [sys.executable, "-c", script, json.dumps(spec)]
-            print(subprocess.run(command, cwd=dataset.ROOT, env=env, check=True, capture_output=True, text=True).stdout)
+            done = subprocess.run(command, cwd=dataset.ROOT, env=env, capture_output=True, text=True)
+            print(done.stdout if done.returncode == 0 else done.stderr[-4000:])
     return 0
 
 

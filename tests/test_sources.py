@@ -136,26 +136,41 @@ def pg_table(postgres_uri, postgres_warehouse):
         connection.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def test_postgres_uses_a_server_side_cursor_and_fetches_in_chunks(pg_table, monkeypatch):
+def test_postgres_rows_stream_while_the_query_still_runs(postgres_uri, pg_table):
+    """The first rows are in hand while the server is still producing the rest: a result far
+    larger than any socket buffer, whose query stays active until it is read or closed."""
     import psycopg
 
-    monkeypatch.setattr(sources, "FETCH_SIZE", 5)
-    recorder = Recorder(monkeypatch)
-
-    with sql_source(
-        get_sql_hook("warehouse_pg"), f"SELECT * FROM {pg_table} WHERE id > %s ORDER BY id", (0,)
-    ) as source:
-        (cursor,) = recorder.cursors
-        assert isinstance(cursor, psycopg.ServerCursor)
-        # The server itself holds the cursor: the result was not shipped to us on execute.
-        open_cursors = cursor.connection.execute("SELECT name FROM pg_cursors").fetchall()
-        assert (cursor.name,) in open_cursors
-        assert source.columns == ["id", "plan"]
+    hook = get_sql_hook("warehouse_pg")
+    sql = "SELECT g, repeat('x', 200) AS padding FROM generate_series(1, %s) g"
+    with sql_source(hook, sql, (3_000_000,)) as source:
+        assert source.columns == ["g", "padding"]
+        assert next(source.rows)[0] == 1
+        with psycopg.connect(postgres_uri, autocommit=True) as watcher:
+            states = watcher.execute(
+                "SELECT state FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+                ("%generate_series(1, $1)%",),
+            ).fetchall()
+        assert states == [("active",)]
+    with sql_source(hook, f"SELECT * FROM {pg_table} WHERE id > %s ORDER BY id", (0,)) as source:
         rows = list(source.rows)
-
-    assert recorder.fetches == [5, 5, 5, 5, 3, 0]
     assert rows[0] == (1, "p1") and rows[-1] == (23, "p23") and len(rows) == 23
-    assert cursor.connection.closed
+
+
+def test_postgres_empty_result_still_has_columns_and_a_statement_without_one_is_refused(pg_table):
+    hook = get_sql_hook("warehouse_pg")
+    with sql_source(hook, f"SELECT plan, id FROM {pg_table} WHERE id > %s;", (100,)) as source:
+        assert source.columns == ["plan", "id"]
+        assert list(source.rows) == []
+    with sql_source(hook, f"SELECT plan, id FROM {pg_table} WHERE id > %s; -- none", (100,)) as source:
+        assert source.columns == ["plan", "id"]  # no derived table: described by running it again
+        assert list(source.rows) == []
+    with sql_source(hook, f"SELECT plan, id FROM {pg_table} WHERE id > %s; -- none", (100,)) as source:
+        assert source.columns == ["plan", "id"]  # no derived table: described by running it again
+        assert list(source.rows) == []
+    with pytest.raises(ValueError, match="no result set"):
+        with sql_source(hook, f"UPDATE {pg_table} SET plan = 'free' WHERE id > 100"):
+            pass
 
 
 def test_postgres_dict_rows_are_put_back_in_column_order(pg_table, postgres_connection_json, monkeypatch):

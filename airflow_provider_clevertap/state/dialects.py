@@ -2,7 +2,9 @@
 
 Everything else the state stage runs is SQL that PostgreSQL, SQLite, Snowflake, BigQuery, Redshift
 and MySQL all accept: CREATE TABLE IF NOT EXISTS, derived tables, LEFT JOIN, GROUP BY, DELETE with
-IN lists, INSERT ... VALUES, CAST and CURRENT_TIMESTAMP. No MERGE, no ON CONFLICT, no locks.
+IN lists, INSERT ... VALUES, CAST and CURRENT_TIMESTAMP. No MERGE, no locks. PostgreSQL alone
+writes with ON CONFLICT (``json_upsert``), for a state of one row a key that is read without an
+aggregate; the other warehouses' state may hold a key twice after overlapping runs.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import Any
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 # A sync id is written into SQL as a string literal: only characters no dialect escapes.
 SYNC_ID = re.compile(r"[A-Za-z0-9_.:\-\[\]]{1,250}")
+# The fingerprint of a key two overlapping runs sent different records of: no record's (those are
+# hex digits), so the next run sends the row again whatever it holds.
+DISPUTED = "disputed"
 
 
 @dataclass(frozen=True)
@@ -34,23 +39,28 @@ class Dialect:
         older record (PostgreSQL's CURRENT_TIMESTAMP is its transaction's start).
     :param write_beside_read: a query returning a row when a second connection can commit while
         the source's read is open, so the state is written as the run goes; None where it always
-        can (row versions: PostgreSQL's read is a named server-side cursor in its own transaction,
-        and the other warehouses' reads do not block writers). SQLite can only in WAL mode: in
+        can (row versions: PostgreSQL's read is streamed on a connection of its own, in its own
+        transaction, and the other warehouses' reads do not block writers). SQLite can only in WAL mode: in
         rollback-journal mode the reader's SHARED lock blocks every commit until the read ends.
-    :param index: the statement that indexes ``(sync_id, row_key)``, or None where the warehouse
-        has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for them (MySQL).
+    :param index: the statement that indexes ``(sync_id, row_key)`` (``{name}``), or None where
+        the warehouse has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for
+        them (MySQL). It must be harmless to repeat.
         Without it every recorded chunk's DELETE scans the whole table: a first run of a million
         rows took minutes on SQLite.
     :param rows_per_insert: write the state with one ``INSERT ... VALUES (...), (...)`` of this many
         rows at most, or with the driver's ``executemany`` where 1. An ``executemany`` may run a
         statement a row: psycopg2's sends each over the network, Python's sqlite3
         gives up the GIL around each (a fifth of an event sync's CPU went to its state writer).
-    :param json_insert: instead, one ``INSERT`` of a whole chunk from one JSON array of rows
-        (``{table}``; its parameters: the sync id, the run id, and the JSON text of the
-        ``[key, identity, fingerprint, row hash]`` rows). The statement stays short and its one
-        value is encoded in C: psycopg 3 parses again each statement of over 4096 characters (the
-        VALUES of 500 rows took half of a first run's CPU there) and dumps list items one by one
-        in Python (arrays a column took a fifth).
+    :param json_upsert: instead, one ``INSERT`` of a whole chunk from one JSON array of rows
+        (``{table}``; its parameters: the sync id, the run id, the JSON text of the
+        ``[key, identity, fingerprint, row hash]`` rows, then twice the run's start) into a table
+        of one row a key (``index`` is unique; a chunk holds a key once): a row written before the
+        run began is replaced,
+        and a row another run wrote meanwhile is kept only where both runs sent the same record,
+        else marked disputed (``DISPUTED``: no record's fingerprint, so the next run sends the row
+        again). The reads then join the state with no GROUP BY. The statement stays short and its
+        one value is encoded in C: psycopg 3 parses again each statement of over 4096 characters
+        (the VALUES of 500 rows took half of a first run's CPU there).
     :param stale_statistics: a query returning a row when the planner's statistics of ``{table}``
         are stale (a tenth of it written since its last ``ANALYZE``), and ``analyze`` the statement
         that renews them; None where the warehouse keeps them itself or has no planner to mislead.
@@ -72,13 +82,19 @@ class Dialect:
     quote: str = '"'
     now: str = "CURRENT_TIMESTAMP"
     index: str | None = None
+    index_name: str = "{table}_sync_key"
     write_beside_read: str | None = None
     rows_per_insert: int = 1
-    json_insert: str | None = None
+    json_upsert: str | None = None
     stale_statistics: str | None = None
     analyze: str | None = None
     snapshot: tuple[str, ...] | None = None
     row_hash: str | None = None
+
+    @property
+    def one_row_a_key(self) -> bool:
+        """Whether the state holds at most one row a key (``json_upsert``)."""
+        return self.json_upsert is not None
 
     def text(self, length: int) -> str:
         return self.text_column.format(length=length)
@@ -88,7 +104,8 @@ class Dialect:
         if self.index is None:
             return None
         schema, _, bare = table.rpartition(".")
-        return self.index.format(name=f"{bare}_sync_key", schema=f"{schema}." if schema else "", table=bare)
+        name = self.index_name.format(table=bare)
+        return self.index.format(name=name, schema=f"{schema}." if schema else "", table=bare)
 
     def column(self, name: str) -> str:
         """``name`` quoted, exactly as the query's cursor describes it (quoting keeps its case)."""
@@ -102,11 +119,31 @@ DIALECTS = {
     "postgres": Dialect(
         timestamp="TIMESTAMP WITH TIME ZONE",
         now="STATEMENT_TIMESTAMP()",
-        index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
-        json_insert=(
-            "INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
+        # Unique: one row a key. A table of an earlier version (an index that was not unique, and
+        # maybe two rows of a key from overlapping runs) has each such key's rows made one
+        # disputed row (sent again, never forgotten: a mirror still deletes it) before the index.
+        index=(
+            "DO $$ BEGIN IF to_regclass('{schema}{name}') IS NULL THEN "
+            "UPDATE {schema}{table} SET fingerprint = '" + DISPUTED + "', row_hash = NULL "
+            "WHERE (sync_id, row_key) IN (SELECT sync_id, row_key FROM {schema}{table} "
+            "GROUP BY sync_id, row_key HAVING COUNT(*) > 1); "
+            "DELETE FROM {schema}{table} a USING {schema}{table} b "
+            "WHERE a.sync_id = b.sync_id AND a.row_key = b.row_key AND a.ctid > b.ctid; "
+            "CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key); "
+            "DROP INDEX IF EXISTS {schema}{table}_sync_key; END IF; END $$"
+        ),
+        index_name="{table}_sync_unique",
+        # A disputed row never keeps a row hash: the warehouse would take the row as unchanged.
+        json_upsert=(
+            "INSERT INTO {table} AS t (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
             "SELECT %s, r->>0, r->>1, r->>2, r->>3, STATEMENT_TIMESTAMP(), %s "
-            "FROM json_array_elements(CAST(%s AS JSON)) r"
+            "FROM json_array_elements(CAST(%s AS JSON)) r "
+            "ON CONFLICT (sync_id, row_key) DO UPDATE SET identity = EXCLUDED.identity, "
+            "fingerprint = CASE WHEN t.synced_at < %s OR t.fingerprint = EXCLUDED.fingerprint "
+            "THEN EXCLUDED.fingerprint ELSE '" + DISPUTED + "' END, "
+            "row_hash = CASE WHEN t.synced_at < %s OR (t.row_hash = EXCLUDED.row_hash "
+            "AND t.fingerprint = EXCLUDED.fingerprint) THEN EXCLUDED.row_hash END, "
+            "synced_at = EXCLUDED.synced_at, run_id = EXCLUDED.run_id"
         ),
         stale_statistics=(
             "SELECT 1 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "

@@ -11,6 +11,8 @@ and a run replaces only rows written before it started (by the database's clock,
 with the time of its own statement: after CleverTap confirmed it). Two runs of one sync
 at once therefore never overwrite each other: where both sent a key, both rows stay, the join
 aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
+On PostgreSQL the state keeps one row a key (``Dialect.json_upsert``), read with no aggregate:
+there the two runs' disagreeing records leave one disputed row, sent again all the same.
 Overwriting would be wrong: the run that writes last need not be the one whose record CleverTap
 received last. Overlapping runs cost resends, never a skipped change.
 
@@ -32,8 +34,14 @@ from typing import Any
 import msgspec
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from airflow_provider_clevertap.sources import RowSource, sql_source
-from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of, existing_columns
+from airflow_provider_clevertap.sources import RowSource, as_derived_table, sql_source
+from airflow_provider_clevertap.state.dialects import (
+    DISPUTED,
+    check_sync_id,
+    check_table_name,
+    dialect_of,
+    existing_columns,
+)
 
 _encode_json = msgspec.json.Encoder().encode
 
@@ -61,12 +69,15 @@ def _ddl(hook: DbApiHook, table: str) -> str:
 
 def create_state_table(hook: DbApiHook, table: str) -> None:
     """Create the state table, and its index where the warehouse has indexes, if they are missing;
-    add ``row_hash`` to an older version's table (its rows, without one, stream by until sent)."""
+    add ``row_hash`` to an older version's table (its rows, without one, stream by until sent),
+    before the index (on PostgreSQL, making it unique rewrites the rows of a key held twice)."""
     check_table_name(table, "state_table")
-    index = dialect_of(hook).index_ddl(table)
-    hook.run([_ddl(hook, table)] + ([index] if index else []))
+    hook.run(_ddl(hook, table))
     if "row_hash" not in existing_columns(hook, table):
         hook.run(f"ALTER TABLE {table} ADD COLUMN row_hash {dialect_of(hook).text(32)}")
+    index = dialect_of(hook).index_ddl(table)
+    if index:
+        hook.run(index)
 
 
 def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sync_id: str | None = None) -> int:
@@ -137,11 +148,20 @@ class SyncState:
     # -- reading ----------------------------------------------------------------------------------
 
     def _joined(self, sql: str) -> str:
-        """The user's query, each row with its key's state (NULLs where the state has none)."""
+        """The user's query, each row with its key's state (NULLs where the state has none): the
+        MIN and MAX of its rows' fingerprints and row hashes, or of its one row's."""
+        if self.dialect.one_row_a_key:  # a plain join, which PostgreSQL hashes once for all workers
+            state = "fingerprint AS fp_min, fingerprint AS fp_max, row_hash AS rh_min, row_hash AS rh_max"
+            grouped = ""
+        else:
+            state = (
+                "MIN(fingerprint) AS fp_min, MAX(fingerprint) AS fp_max, "
+                "MIN(row_hash) AS rh_min, MAX(row_hash) AS rh_max"
+            )
+            grouped = " GROUP BY row_key"
         return (
-            f"FROM ({_inner(sql)}\n) q\nLEFT JOIN (SELECT row_key, MIN(fingerprint) AS fp_min, "
-            f"MAX(fingerprint) AS fp_max, MIN(row_hash) AS rh_min, MAX(row_hash) AS rh_max "
-            f"FROM {self.table} WHERE {self._this_sync} GROUP BY row_key) s ON s.row_key = {self._key}"
+            f"FROM ({as_derived_table(sql)}\n) q\nLEFT JOIN (SELECT row_key, {state} "
+            f"FROM {self.table} WHERE {self._this_sync}{grouped}) s ON s.row_key = {self._key}"
         )
 
     def _row_hash(self, salt: str) -> str:
@@ -165,7 +185,7 @@ class SyncState:
         (NULL where the warehouse has none); without the rows for which ``held`` is true."""
         row_hash = self._row_hash(salt)
         if resend_all:
-            return f"SELECT q.*, NULL, NULL, {self._key}, {row_hash}\nFROM ({_inner(sql)}\n) q"
+            return f"SELECT q.*, NULL, NULL, {self._key}, {row_hash}\nFROM ({as_derived_table(sql)}\n) q"
         keep = "" if held is None else f"\nWHERE CASE WHEN {held} THEN 1 ELSE 0 END = 0"
         return f"SELECT q.*, s.fp_min, s.fp_max, {self._key}, {row_hash}\n{self._joined(sql)}{keep}"
 
@@ -198,7 +218,7 @@ class SyncState:
             try:
                 for statement in self.dialect.snapshot or ():
                     cursor.execute(statement)
-                count = f"SELECT COUNT(*) FROM ({_inner(sql)}\n) q"
+                count = f"SELECT COUNT(*) FROM ({as_derived_table(sql)}\n) q"
                 cursor.execute(count, parameters) if parameters is not None else cursor.execute(count)
                 total[0] = int(cursor.fetchone()[0])
             finally:
@@ -218,7 +238,7 @@ class SyncState:
     def _leavers_query(self, sql: str) -> str:
         return (
             f"SELECT s.row_key, MIN(s.identity) FROM {self.table} s LEFT JOIN "
-            f"(SELECT DISTINCT {self._key} AS row_key FROM ({_inner(sql)}\n) q) k ON k.row_key = s.row_key "
+            f"(SELECT DISTINCT {self._key} AS row_key FROM ({as_derived_table(sql)}\n) q) k ON k.row_key = s.row_key "
             f"WHERE s.{self._this_sync} AND k.row_key IS NULL GROUP BY s.row_key"
         )
 
@@ -240,7 +260,7 @@ class SyncState:
         Keys that left the query keep their state, so a mirror still deletes them."""
         self.hook.run(
             f"DELETE FROM {self.table} WHERE {self._this_sync} AND row_key IN "
-            f"(SELECT {self._key} FROM ({_inner(sql)}\n) q)",
+            f"(SELECT {self._key} FROM ({as_derived_table(sql)}\n) q)",
             parameters=parameters,
         )
 
@@ -264,9 +284,16 @@ class SyncState:
         """Write entries through ``cursor``, in the caller's transaction (it commits).
 
         The rows written before this run began (``begin``) of each key the state held are
-        replaced; a concurrent run's rows are left beside this run's."""
+        replaced; a concurrent run's row is kept beside this run's (where one row a key: kept if
+        it holds the same record, else disputed)."""
         if self.started is None:
             raise RuntimeError("SyncState.begin() must be called before writing")
+        if self.dialect.json_upsert is not None:  # one row a key: the statement replaces or disputes
+            upsert = self.dialect.json_upsert.format(table=self.table)
+            for chunk in _chunks(entries):
+                rows = _json_rows(_one_entry_a_key(chunk))
+                cursor.execute(upsert, [self.sync_id, run_id, rows, self.started, self.started])
+            return
         mark = self.hook.placeholder
         for chunk in _chunks(entries):
             # Only the keys the state held when the query was read can have older rows to
@@ -284,13 +311,8 @@ class SyncState:
             self._insert(cursor, chunk, run_id)
 
     def _insert(self, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
-        """INSERT the state rows of ``(key, fingerprint, row hash, held, identity)`` entries in as few
-        statements as the dialect takes (``Dialect.json_insert``, ``Dialect.rows_per_insert``)."""
-        if self.dialect.json_insert is not None:
-            encoded = _encode_json([(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in entries])
-            insert = self.dialect.json_insert.format(table=self.table)
-            cursor.execute(insert, [self.sync_id, run_id, encoded.decode()])
-            return
+        """INSERT the state rows of ``(key, fingerprint, row hash, held, identity)`` entries,
+        ``Dialect.rows_per_insert`` a statement."""
         mark = self.hook.placeholder
         values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
         insert = (
@@ -304,6 +326,27 @@ class SyncState:
             cursor.execute(insert + ", ".join([values] * len(part)), [value for row in part for value in row])
 
 
+def _one_entry_a_key(entries: list[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The entries with each key once (ON CONFLICT changes a row once a statement): a key the
+    query returned twice keeps its fingerprint where both agree, else is disputed, and its row hash
+    only where both agree on that too."""
+    if len({entry[0] for entry in entries}) == len(entries):
+        return entries
+    merged: dict[Any, list[Any]] = {}
+    for key, fingerprint, row_hash, held, identity in entries:
+        seen = merged.setdefault(key, [key, fingerprint, row_hash, held, identity])
+        if seen[1] != fingerprint:
+            seen[1], seen[2] = DISPUTED, None
+        elif seen[2] != row_hash:
+            seen[2] = None
+    return list(merged.values())
+
+
+def _json_rows(entries: list[Sequence[Any]]) -> str:
+    """``[key, identity, fingerprint, row hash]`` of each entry, as the JSON text of one array."""
+    return _encode_json([(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in entries]).decode()
+
+
 def _noting_the_rest(source: RowSource, rows: Iterator[tuple[Any, ...]], total: int) -> Iterator[tuple[Any, ...]]:
     """``rows``; once they end, the rows of ``total`` not streamed are ``source.unchanged``."""
     streamed = 0
@@ -311,9 +354,3 @@ def _noting_the_rest(source: RowSource, rows: Iterator[tuple[Any, ...]], total: 
         streamed += 1
         yield row
     source.unchanged = total - streamed
-
-
-def _inner(sql: str) -> str:
-    """The user's query as a derived table's body: on its own lines (a trailing ``--`` comment
-    must not swallow the closing parenthesis), without a final semicolon."""
-    return "\n" + sql.strip().rstrip(";").rstrip()

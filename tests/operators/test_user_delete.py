@@ -152,21 +152,21 @@ def test_an_http_failure_that_outlasts_retries_fails_with_the_accepted_count(cle
     assert [call.body["identity"] for call in clevertap.deletes] == [["u1", "u2"], ["u3", "u4"], ["u3", "u4"]]
 
 
-def test_delete_reads_postgres_through_a_named_cursor_in_chunks(pg, clevertap, context, monkeypatch):
-    import psycopg
-
+def test_delete_streams_postgres_rows(pg, clevertap, context, monkeypatch):
     table = f"{pg.prefix}_gone"
     pg.execute(f"CREATE TABLE {table} AS SELECT g::text AS identity FROM generate_series(1, 30) g")
-    monkeypatch.setattr(sources, "FETCH_SIZE", 7)
-    cursors: list[Any] = []
-    real = sources._streaming_cursor
-    monkeypatch.setattr(
-        sources, "_streaming_cursor", lambda connection: cursors.append(real(connection)) or cursors[-1]
-    )
+    streamed: list[Any] = []
+    real = sources._psycopg3_stream
+
+    def recording(*args: Any) -> Any:
+        columns, rows = real(*args)
+        return columns, (streamed.append(row) or row for row in rows)
+
+    monkeypatch.setattr(sources, "_psycopg3_stream", recording)
 
     summary = delete(source_conn_id="warehouse_pg", sql=f"SELECT identity FROM {table}", batch_size=10).execute(context)
 
-    assert isinstance(cursors[0], psycopg.ServerCursor)
+    assert len(streamed) == 30
     assert summary["rows_accepted"] == 30 and summary["batches"] == 3
 
 

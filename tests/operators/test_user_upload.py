@@ -219,15 +219,22 @@ def record_fetches(monkeypatch, events: list[tuple[str, Any]], cursors: list[Any
     monkeypatch.setattr(sources, "_streaming_cursor", recording)
 
 
-def test_postgres_rows_are_streamed_through_a_named_server_side_cursor(pg, clevertap, context, monkeypatch):
-    import psycopg
+def record_streamed_rows(monkeypatch, events: list[tuple[str, Any]]) -> None:
+    """Note each row psycopg 3's stream hands over (the real stream), in a shared event list."""
+    real = sources._psycopg3_stream
 
+    def recording(*args: Any) -> Any:
+        columns, rows = real(*args)
+        return columns, (events.append(("fetch", 1)) or row for row in rows)
+
+    monkeypatch.setattr(sources, "_psycopg3_stream", recording)
+
+
+def test_postgres_rows_are_streamed_interleaved_with_sending(pg, clevertap, context, monkeypatch):
     table = f"{pg.prefix}_many"
     pg.execute(f"CREATE TABLE {table} AS SELECT g AS user_id, 'plan-' || g AS plan FROM generate_series(1, 25) g")
-    monkeypatch.setattr(sources, "FETCH_SIZE", 4)
     events: list[tuple[str, Any]] = []
-    cursors: list[Any] = []
-    record_fetches(monkeypatch, events, cursors)
+    record_streamed_rows(monkeypatch, events)
     clevertap.on_request = lambda body: events.append(("send", len(body["d"])))
     operator = upload(
         source_conn_id="warehouse_pg",
@@ -239,14 +246,11 @@ def test_postgres_rows_are_streamed_through_a_named_server_side_cursor(pg, cleve
 
     summary = operator.execute(context)
 
-    (cursor,) = cursors
-    assert isinstance(cursor, psycopg.ServerCursor)  # server-side: the result is not loaded on execute
-    assert cursor.name.startswith("clevertap_sync_")
-    fetches = [size for kind, size in events if kind == "fetch"]
-    assert fetches == [4, 4, 4, 4, 4, 4, 1, 0]
-    assert [event[0] for event in events].index("send") < len(events) - 1 - events[::-1].index(("fetch", 0))
-    first_send = [event[0] for event in events].index("send")
-    assert sum(size for kind, size in events[:first_send] if kind == "fetch") < 25
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("fetch") == 25
+    first_send = kinds.index("send")
+    assert first_send < len(kinds) - 1 - kinds[::-1].index("fetch")  # sending began before the last row came
+    assert kinds[:first_send].count("fetch") < 25
     assert [record["identity"] for record in clevertap.records] == [str(n) for n in range(1, 26)]
     assert summary["rows_read"] == summary["rows_accepted"] == 25
     assert summary["batches"] == 5

@@ -9,7 +9,7 @@ import pytest
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
-from airflow_provider_clevertap.state.dialects import DIALECTS, GENERIC
+from airflow_provider_clevertap.state.dialects import DIALECTS, DISPUTED, GENERIC
 from airflow_provider_clevertap.state.table import WRITE_CHUNK, SyncState, create_state_table
 
 
@@ -24,7 +24,7 @@ def test_sqlite_state_table_gets_its_index_and_a_second_create_is_harmless(sqlit
     assert any("sync_state_sync_key" in str(step) for step in plan), plan
 
 
-def test_postgres_state_table_gets_its_index_in_the_tables_schema(postgres_warehouse):
+def test_postgres_state_table_gets_its_unique_index_in_the_tables_schema(postgres_warehouse):
     hook = PostgresHook(postgres_conn_id="warehouse_pg")
     schema = postgres_warehouse
     hook.run(f"CREATE SCHEMA {schema}")
@@ -32,9 +32,45 @@ def test_postgres_state_table_gets_its_index_in_the_tables_schema(postgres_wareh
         create_state_table(hook, f"{schema}.sync_state")
         create_state_table(hook, f"{schema}.sync_state")
         indexes = hook.get_records(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'sync_state'", parameters=(schema,)
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'sync_state'",
+            parameters=(schema,),
         )
-        assert [row[0] for row in indexes] == ["sync_state_sync_key"]
+        assert [name for name, _ in indexes] == ["sync_state_sync_unique"]
+        assert "UNIQUE" in indexes[0][1] and "(sync_id, row_key)" in indexes[0][1]
+    finally:
+        hook.run(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_an_earlier_postgres_state_keeps_its_keys_and_a_key_held_twice_becomes_one_disputed_row(postgres_warehouse):
+    """A table of an earlier version: an index that is not unique, and a key two overlapping runs
+    left two rows of. Each key stays (a mirror still deletes it), the doubled one sent again."""
+    hook = PostgresHook(postgres_conn_id="warehouse_pg")
+    schema = postgres_warehouse
+    table = f"{schema}.sync_state"
+    hook.run(f"CREATE SCHEMA {schema}")
+    try:
+        hook.run(
+            f"CREATE TABLE {table} (sync_id VARCHAR(250) NOT NULL, row_key VARCHAR(1024) NOT NULL, "
+            "identity VARCHAR(1024) NOT NULL, fingerprint VARCHAR(32) NOT NULL, "
+            "synced_at TIMESTAMP WITH TIME ZONE NOT NULL, run_id VARCHAR(250), row_hash VARCHAR(32))"
+        )
+        hook.run(f"CREATE INDEX sync_state_sync_key ON {table} (sync_id, row_key)")
+        hook.run(
+            f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, synced_at, row_hash) VALUES "
+            "('a', 'twice', 'id-t', 'fp-1', now(), 'rh-1'), ('a', 'twice', 'id-t', 'fp-2', now(), 'rh-2'), "
+            "('a', 'once', 'id-o', 'fp-o', now(), 'rh-o'), ('b', 'twice', 'id-t', 'fp-b', now(), 'rh-b')"
+        )
+
+        create_state_table(hook, table)
+
+        rows = hook.get_records(f"SELECT sync_id, row_key, identity, fingerprint, row_hash FROM {table}")
+        assert sorted(rows) == [
+            ("a", "once", "id-o", "fp-o", "rh-o"),
+            ("a", "twice", "id-t", DISPUTED, None),
+            ("b", "twice", "id-t", "fp-b", "rh-b"),
+        ]
+        indexes = hook.get_records("SELECT indexname FROM pg_indexes WHERE schemaname = %s", parameters=(schema,))
+        assert [name for (name,) in indexes] == ["sync_state_sync_unique"]
     finally:
         hook.run(f"DROP SCHEMA {schema} CASCADE")
 
@@ -128,3 +164,47 @@ def test_keys_the_state_held_have_their_older_rows_replaced_and_new_keys_are_onl
 
     rows = hook.get_records("SELECT row_key, fingerprint FROM sync_state ORDER BY row_key, fingerprint")
     assert rows == [("held", "fp-h"), ("new", "fp-n"), ("new", "other-run")]
+
+
+def test_a_postgres_state_keeps_one_row_a_key_and_disputes_what_overlapping_runs_disagree_on(postgres_warehouse):
+    """A key's row from before this run is replaced; one another run wrote meanwhile is kept if it
+    holds this run's record, else disputed; so is a key the query returned twice, differently."""
+    hook = PostgresHook(postgres_conn_id="warehouse_pg")
+    schema = postgres_warehouse
+    table = f"{schema}.sync_state"
+    hook.run(f"CREATE SCHEMA {schema}")
+    try:
+        state = SyncState(hook, table, "a", "key")
+        state.create()
+        hook.run(
+            f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at) VALUES "
+            "('a', 'old', 'id-o', 'fp-before', 'rh-before', now() - interval '1 day')"
+        )
+        state.begin()
+        hook.run(  # another run's rows, written after this run began
+            f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at) VALUES "
+            "('a', 'agreed', 'id-a', 'fp-a', 'rh-other', now()), ('a', 'disagreed', 'id-d', 'fp-other', 'rh-d', now())"
+        )
+
+        state.record(
+            [
+                ("old", "fp-o", "rh-o", True, "id-o"),
+                ("agreed", "fp-a", "rh-a", False, "id-a"),
+                ("disagreed", "fp-d", "rh-d", False, "id-d"),
+                ("twice", "fp-1", "rh-1", False, "id-t"),
+                ("twice", "fp-2", "rh-2", False, "id-t"),
+                ("new", "fp-n", "rh-n", False, "id-n"),
+            ],
+            "run-1",
+        )
+
+        rows = hook.get_records(f"SELECT row_key, fingerprint, row_hash, run_id FROM {table} ORDER BY row_key")
+        assert rows == [
+            ("agreed", "fp-a", None, "run-1"),  # the same record; rows of other text: judged in Python
+            ("disagreed", DISPUTED, None, "run-1"),  # streams next run, whatever its hash
+            ("new", "fp-n", "rh-n", "run-1"),
+            ("old", "fp-o", "rh-o", "run-1"),
+            ("twice", DISPUTED, None, "run-1"),
+        ]
+    finally:
+        hook.run(f"DROP SCHEMA {schema} CASCADE")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from airflow_provider_clevertap.sources import get_sql_hook
 from airflow_provider_clevertap.state import SyncState
 from airflow_provider_clevertap.state.changes import fingerprint_key
+from airflow_provider_clevertap.state.dialects import DISPUTED
 from tests.state.conftest import upload
 
 SYNC_ID = "comparison.sync"
@@ -70,14 +71,20 @@ def test_event_keys_the_state_holds_stay_in_the_warehouse(warehouse, emu):
     assert streamed(warehouse, match_key_only=True) == ([], USERS)
 
 
-def test_a_key_two_runs_recorded_with_different_hashes_streams(warehouse, emu):
+def test_a_key_two_runs_recorded_differently_streams(warehouse, emu):
+    """Two rows of the key with different hashes, or (PostgreSQL, one row a key) its disputed row."""
     warehouse.stage(USERS)
     run(warehouse)
-    warehouse.execute(
-        f"INSERT INTO {warehouse.state} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
-        f"SELECT sync_id, row_key, identity, fingerprint, 'another run', synced_at, run_id FROM {warehouse.state} "
-        "WHERE identity = 'user-0007'"
-    )
+    if warehouse.kind == "postgres":
+        warehouse.execute(
+            f"UPDATE {warehouse.state} SET fingerprint = '{DISPUTED}', row_hash = NULL WHERE identity = 'user-0007'"
+        )
+    else:
+        warehouse.execute(
+            f"INSERT INTO {warehouse.state} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
+            f"SELECT sync_id, row_key, identity, fingerprint, 'another run', synced_at, run_id FROM {warehouse.state} "
+            "WHERE identity = 'user-0007'"
+        )
     rows, unchanged = streamed(warehouse)
     assert "user-0007" in rows
     assert unchanged == (USERS - 1 if warehouse.kind == "postgres" else 0)
