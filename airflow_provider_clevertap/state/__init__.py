@@ -1,9 +1,9 @@
 """The state of stateful syncs: what CleverTap accepted, kept in a table of the source warehouse.
 
-``table`` owns the SQL (the join of the user's query with the state, recording, forgetting, the
-mirror's leavers), ``dialects`` the few differences between warehouses, ``changes`` the
-fingerprints and the confirmations a run collects, ``recorder`` their writing while the run goes,
-``mirror`` the deletion of profiles that left.
+``table`` owns the SQL that reads the state (the join of the user's query with it, forgetting,
+the mirror's leavers), ``writes`` the SQL that records in it, ``dialects`` the few differences
+between warehouses, ``changes`` the fingerprints and the confirmations a run collects,
+``recorder`` their writing while the run goes, ``mirror`` the deletion of profiles that left.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.state.changes import Confirmations, Confirmed, confirmed_count, confirmed_entries
 from airflow_provider_clevertap.state.dialects import writes_beside_read
-from airflow_provider_clevertap.state.table import COMMIT_ROWS, SyncState
+from airflow_provider_clevertap.state.table import SyncState
+from airflow_provider_clevertap.state.writes import COMMIT_ROWS
 
 QUEUE_BATCHES = 8  # confirmed batches waiting for the writer: about 2 MB at 1000 rows a batch
 COMMIT_SECONDS = 0.5  # the longest a confirmation waits uncommitted while the writer keeps up

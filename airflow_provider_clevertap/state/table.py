@@ -6,10 +6,9 @@ key a row is matched on is the same SQL expression (the identity column CAST to 
 statement, so a difference between Python's and the warehouse's text of an identity can only
 cause a resend, never a wrong deletion.
 
-Writes are ``DELETE`` of a chunk's keys then ``INSERT`` of the chunk, many chunks a transaction,
-and a run replaces only rows written before it started (by the database's clock, each row stamped
-with the time of its own statement: after CleverTap confirmed it). Two runs of one sync
-at once therefore never overwrite each other: where both sent a key, both rows stay, the join
+Writes (``writes``) replace only rows written before the run started (by the database's clock,
+each row stamped with the time of its own statement: after CleverTap confirmed it). Two runs of
+one sync at once therefore never overwrite each other: where both sent a key, both rows stay, the join
 aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
 On PostgreSQL the state keeps one row a key (``Dialect.json_upsert``), read with no aggregate:
 there the two runs' disagreeing records leave one disputed row, sent again all the same.
@@ -28,30 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from itertools import islice
 from typing import Any
 
-import msgspec
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.sources import RowSource, as_derived_table, sql_source
-from airflow_provider_clevertap.state.dialects import (
-    DISPUTED,
-    check_sync_id,
-    check_table_name,
-    dialect_of,
-    existing_columns,
-)
-
-_encode_json = msgspec.json.Encoder().encode
+from airflow_provider_clevertap.state import writes
+from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of, existing_columns
+from airflow_provider_clevertap.state.writes import chunks
 
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
 # Columns the joined query adds after the user's: the state's fingerprints, the row's key and hash.
 STATE_COLUMNS = 4
-WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under every driver's limits
-# Rows per transaction of the state: a commit cost SQLite ~12 ms (402 of them were 5 s of a 200k-event
-# run); a larger transaction is what a kill can lose before it commits (see state/recorder.py).
-COMMIT_ROWS = 5000
 KEY_LENGTH = 1024
 
 Parameters = Mapping[str, Any] | Sequence[Any] | None
@@ -91,7 +78,7 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     connection = hook.get_conn()
     try:
         cursor = connection.cursor()
-        for chunk in _chunks(identities):
+        for chunk in chunks(identities):
             marks = ", ".join([mark] * len(chunk))
             cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({marks})", [*scope, *chunk])
             connection.commit()
@@ -100,12 +87,6 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     finally:
         connection.close()
     return forgotten
-
-
-def _chunks(items: Iterable[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 class SyncState:
@@ -265,86 +246,15 @@ class SyncState:
         )
 
     def record(self, entries: Iterable[Sequence[Any]], run_id: str) -> int:
-        """Write ``(key, fingerprint, row hash, held, identity)`` entries CleverTap accepted, ``COMMIT_ROWS`` a
-        transaction; return how many. A crash costs resends only: a transaction is whole or absent."""
-        written = 0
-        connection = self.hook.get_conn()
-        try:
-            cursor = connection.cursor()
-            for transaction in _chunks(entries, COMMIT_ROWS):
-                self.write(cursor, transaction, run_id)
-                connection.commit()
-                written += len(transaction)
-            cursor.close()
-        finally:
-            connection.close()
-        return written
+        """Write ``(key, fingerprint, row hash, held, identity)`` entries CleverTap accepted, in
+        transactions of their own; return how many (``writes.record``)."""
+        return writes.record(self, entries, run_id)
 
     def write(self, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
-        """Write entries through ``cursor``, in the caller's transaction (it commits).
-
-        The rows written before this run began (``begin``) of each key the state held are
-        replaced; a concurrent run's row is kept beside this run's (where one row a key: kept if
-        it holds the same record, else disputed)."""
+        """Write entries through ``cursor``, in the caller's transaction (``writes.write``)."""
         if self.started is None:
             raise RuntimeError("SyncState.begin() must be called before writing")
-        if self.dialect.json_upsert is not None:  # one row a key: the statement replaces or disputes
-            upsert = self.dialect.json_upsert.format(table=self.table)
-            for chunk in _chunks(entries):
-                rows = _json_rows(_one_entry_a_key(chunk))
-                cursor.execute(upsert, [self.sync_id, run_id, rows, self.started, self.started])
-            return
-        mark = self.hook.placeholder
-        for chunk in _chunks(entries):
-            # Only the keys the state held when the query was read can have older rows to
-            # replace: a first run (and each new row) needs no DELETE, half the statements and
-            # no index lookups. A row another run wrote meanwhile is kept beside ours: two rows
-            # of a key that disagree send the row again, and an event's second row is as true as
-            # its first (CleverTap accepted it from both runs).
-            keys = [key for key, _, _, held, _ in chunk if held]
-            if keys:
-                cursor.execute(
-                    f"DELETE FROM {self.table} WHERE sync_id = {mark} AND synced_at < {mark} "
-                    f"AND row_key IN ({', '.join([mark] * len(keys))})",
-                    [self.sync_id, self.started, *keys],
-                )
-            self._insert(cursor, chunk, run_id)
-
-    def _insert(self, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
-        """INSERT the state rows of ``(key, fingerprint, row hash, held, identity)`` entries,
-        ``Dialect.rows_per_insert`` a statement."""
-        mark = self.hook.placeholder
-        values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {self.dialect.now}, {mark})"
-        insert = (
-            f"INSERT INTO {self.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "
-        )
-        rows = [(self.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, _, identity in entries]
-        if self.dialect.rows_per_insert == 1:
-            cursor.executemany(insert + values, rows)
-            return
-        for part in _chunks(rows, self.dialect.rows_per_insert):
-            cursor.execute(insert + ", ".join([values] * len(part)), [value for row in part for value in row])
-
-
-def _one_entry_a_key(entries: list[Sequence[Any]]) -> list[Sequence[Any]]:
-    """The entries with each key once (ON CONFLICT changes a row once a statement): a key the
-    query returned twice keeps its fingerprint where both agree, else is disputed, and its row hash
-    only where both agree on that too."""
-    if len({entry[0] for entry in entries}) == len(entries):
-        return entries
-    merged: dict[Any, list[Any]] = {}
-    for key, fingerprint, row_hash, held, identity in entries:
-        seen = merged.setdefault(key, [key, fingerprint, row_hash, held, identity])
-        if seen[1] != fingerprint:
-            seen[1], seen[2] = DISPUTED, None
-        elif seen[2] != row_hash:
-            seen[2] = None
-    return list(merged.values())
-
-
-def _json_rows(entries: list[Sequence[Any]]) -> str:
-    """``[key, identity, fingerprint, row hash]`` of each entry, as the JSON text of one array."""
-    return _encode_json([(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in entries]).decode()
+        writes.write(self, cursor, entries, run_id)
 
 
 def _noting_the_rest(source: RowSource, rows: Iterator[tuple[Any, ...]], total: int) -> Iterator[tuple[Any, ...]]:

@@ -10,7 +10,8 @@ from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
 from airflow_provider_clevertap.state.dialects import DIALECTS, DISPUTED, GENERIC
-from airflow_provider_clevertap.state.table import WRITE_CHUNK, SyncState, create_state_table
+from airflow_provider_clevertap.state.table import SyncState, create_state_table
+from airflow_provider_clevertap.state.writes import WRITE_CHUNK
 
 
 def test_sqlite_state_table_gets_its_index_and_a_second_create_is_harmless(sqlite_warehouse):

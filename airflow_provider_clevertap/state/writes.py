@@ -1,0 +1,119 @@
+"""Writing the state: the entries CleverTap confirmed, as rows of the sync's state table.
+
+An entry is ``(key, fingerprint, row hash, held, identity)``: the tag a change-filtered record
+carried, plus the identity it was sent with. Entries go in chunks of ``WRITE_CHUNK``, many chunks a
+transaction (``COMMIT_ROWS``), in as few statements as the warehouse takes (``Dialect``):
+
+- PostgreSQL (one row a key): one ``INSERT ... ON CONFLICT`` a chunk, from one JSON array;
+- elsewhere: a ``DELETE`` of the older rows of the keys the state held, then ``INSERT ... VALUES``.
+
+Either way a row written before the run began is replaced, and a row another run wrote meanwhile
+is never overwritten with a claim it did not earn (``table``'s docstring says why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from airflow_provider_clevertap.state.dialects import DISPUTED
+
+if TYPE_CHECKING:
+    from airflow_provider_clevertap.state.table import SyncState
+
+_encode_json = msgspec.json.Encoder().encode
+
+WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under every driver's limits
+# Rows per transaction of the state: a commit cost SQLite ~12 ms (402 of them were 5 s of a 200k-event
+# run); a larger transaction is what a kill can lose before it commits (see state/recorder.py).
+COMMIT_ROWS = 5000
+
+
+def chunks(items: Iterable[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def record(state: SyncState, entries: Iterable[Sequence[Any]], run_id: str) -> int:
+    """Write entries, ``COMMIT_ROWS`` a transaction on a connection of their own; return how many.
+    A crash costs resends only: a transaction is whole or absent."""
+    written = 0
+    connection = state.hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        for transaction in chunks(entries, COMMIT_ROWS):
+            state.write(cursor, transaction, run_id)
+            connection.commit()
+            written += len(transaction)
+        cursor.close()
+    finally:
+        connection.close()
+    return written
+
+
+def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
+    """Write entries through ``cursor``, in the caller's transaction (it commits).
+
+    The rows written before the run began (``SyncState.begin``) of each key the state held are
+    replaced; a concurrent run's row is kept beside this run's (where one row a key: kept if it
+    holds the same record, else disputed)."""
+    dialect = state.dialect
+    if dialect.json_upsert is not None:  # one row a key: the statement replaces or disputes
+        upsert = dialect.json_upsert.format(table=state.table)
+        for chunk in chunks(entries):
+            rows = _json_rows(_one_entry_a_key(chunk))
+            cursor.execute(upsert, [state.sync_id, run_id, rows, state.started, state.started])
+        return
+    mark = state.hook.placeholder
+    for chunk in chunks(entries):
+        # Only the keys the state held when the query was read can have older rows to replace: a
+        # first run (and each new row) needs no DELETE, half the statements and no index lookups.
+        # A row another run wrote meanwhile is kept beside ours: two rows of a key that disagree
+        # send the row again, and an event's second row is as true as its first (CleverTap
+        # accepted it from both runs).
+        keys = [key for key, _, _, held, _ in chunk if held]
+        if keys:
+            cursor.execute(
+                f"DELETE FROM {state.table} WHERE sync_id = {mark} AND synced_at < {mark} "
+                f"AND row_key IN ({', '.join([mark] * len(keys))})",
+                [state.sync_id, state.started, *keys],
+            )
+        _insert(state, cursor, chunk, run_id)
+
+
+def _insert(state: SyncState, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
+    """INSERT the state rows of the entries, ``Dialect.rows_per_insert`` a statement."""
+    mark = state.hook.placeholder
+    values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {state.dialect.now}, {mark})"
+    insert = f"INSERT INTO {state.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "
+    rows = [(state.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, _, identity in entries]
+    if state.dialect.rows_per_insert == 1:
+        cursor.executemany(insert + values, rows)
+        return
+    for part in chunks(rows, state.dialect.rows_per_insert):
+        cursor.execute(insert + ", ".join([values] * len(part)), [value for row in part for value in row])
+
+
+def _one_entry_a_key(entries: list[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The entries with each key once (ON CONFLICT changes a row once a statement): a key the
+    query returned twice keeps its fingerprint where both agree, else is disputed, and its row hash
+    only where both agree on that too."""
+    if len({entry[0] for entry in entries}) == len(entries):
+        return entries
+    merged: dict[Any, list[Any]] = {}
+    for key, fingerprint, row_hash, held, identity in entries:
+        seen = merged.setdefault(key, [key, fingerprint, row_hash, held, identity])
+        if seen[1] != fingerprint:
+            seen[1], seen[2] = DISPUTED, None
+        elif seen[2] != row_hash:
+            seen[2] = None
+    return list(merged.values())
+
+
+def _json_rows(entries: list[Sequence[Any]]) -> str:
+    """``[key, identity, fingerprint, row hash]`` of each entry, as the JSON text of one array."""
+    return _encode_json([(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in entries]).decode()
