@@ -14,7 +14,9 @@ the open read of the source:
   ``COMMIT_ROWS`` rows plus a batch): at most 15,000 confirmations with batches of 1000, and while
   the writer keeps up only those of the last half second. They are sent again by the next run
   (events: CleverTap stores them twice, as after an ambiguous failure);
-- a write that fails stops the run: the next batch's ``note`` raises ``StateWriteError``, nothing
+- a transaction PostgreSQL ends to break a deadlock (another run of the sync writing the same keys)
+  is written again (``writes.write_redoing_deadlocks``), from the entries it holds until it commits;
+- a write that fails otherwise stops the run: the next batch's ``note`` raises ``StateWriteError``, nothing
   more is sent, and what was not written is sent again by the next run.
 
 Where a second connection cannot commit while the read is open (SQLite in rollback-journal mode),
@@ -37,7 +39,7 @@ from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.state.changes import Confirmations, Confirmed, confirmed_count, confirmed_entries
 from airflow_provider_clevertap.state.dialects import writes_beside_read
 from airflow_provider_clevertap.state.table import SyncState
-from airflow_provider_clevertap.state.writes import COMMIT_ROWS
+from airflow_provider_clevertap.state.writes import COMMIT_ROWS, write_redoing_deadlocks
 
 QUEUE_BATCHES = 8  # confirmed batches waiting for the writer: about 2 MB at 1000 rows a batch
 COMMIT_SECONDS = 0.5  # the longest a confirmation waits uncommitted while the writer keeps up
@@ -125,12 +127,13 @@ class StateRecorder:
             pass
 
     def _write(self, connection: Any, cursor: Any) -> None:
-        uncommitted, deadline = 0, 0.0
+        uncommitted: list[Any] = []  # the open transaction's entries, written again after a deadlock
+        deadline = 0.0
         while True:
             try:
                 result = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0) if uncommitted else None)
             except queue.Empty:  # COMMIT_SECONDS are up
-                uncommitted = self._commit(connection, uncommitted)
+                self._commit(connection, uncommitted)
                 continue
             if result is _DONE:
                 self._done = True
@@ -138,18 +141,18 @@ class StateRecorder:
             if not uncommitted:
                 deadline = time.monotonic() + COMMIT_SECONDS
             entries = confirmed_entries(result)
-            self._state.write(cursor, entries, self._run_id)
-            uncommitted += len(entries)
-            if uncommitted >= COMMIT_ROWS:
-                uncommitted = self._commit(connection, uncommitted)
+            uncommitted.extend(entries)
+            write_redoing_deadlocks(self._state, connection, cursor, entries, uncommitted, self._run_id)
+            if len(uncommitted) >= COMMIT_ROWS:
+                self._commit(connection, uncommitted)
         self._commit(connection, uncommitted)
 
-    def _commit(self, connection: Any, rows: int) -> int:
-        if rows:
+    def _commit(self, connection: Any, uncommitted: list[Any]) -> None:
+        if uncommitted:
             connection.commit()
-            self.written += rows
+            self.written += len(uncommitted)
             self.commits += 1
-        return 0
+            uncommitted.clear()
 
 
 class SpooledRecorder(Confirmed):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -30,6 +31,10 @@ WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under eve
 # Rows per transaction of the state: a commit cost SQLite ~12 ms (402 of them were 5 s of a 200k-event
 # run); a larger transaction is what a kill can lose before it commits (see state/recorder.py).
 COMMIT_ROWS = 5000
+# SQLSTATE class 40, a transaction the warehouse rolled back: PostgreSQL's deadlock_detected, and
+# the standard serialization_failure. Tried this many times in all before the error stands.
+TRANSACTION_ROLLBACK = ("40P01", "40001")
+DEADLOCK_ATTEMPTS = 5
 
 
 def chunks(items: Iterable[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
@@ -46,13 +51,39 @@ def record(state: SyncState, entries: Iterable[Sequence[Any]], run_id: str) -> i
     try:
         cursor = connection.cursor()
         for transaction in chunks(entries, COMMIT_ROWS):
-            state.write(cursor, transaction, run_id)
+            write_redoing_deadlocks(state, connection, cursor, transaction, transaction, run_id)
             connection.commit()
             written += len(transaction)
         cursor.close()
     finally:
         connection.close()
     return written
+
+
+def write_redoing_deadlocks(
+    state: SyncState,
+    connection: Any,
+    cursor: Any,
+    entries: Sequence[Sequence[Any]],
+    uncommitted: Sequence[Sequence[Any]],
+    run_id: str,
+) -> None:
+    """Write ``entries`` in the open transaction, whose entries so far (these included) are
+    ``uncommitted``. Where the warehouse ends the transaction to break a deadlock, roll it back
+    and write all of them again: two overlapping runs writing the same keys in other orders
+    (one row a key: each waits for the other's uncommitted row) deadlock, and one is chosen."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            state.write(cursor, entries if attempt == 1 else uncommitted, run_id)
+            return
+        except Exception as error:
+            if attempt == DEADLOCK_ATTEMPTS or _sqlstate(error) not in TRANSACTION_ROLLBACK:
+                raise
+            connection.rollback()
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)  # psycopg 3, psycopg2
 
 
 def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
@@ -64,7 +95,8 @@ def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_i
     dialect = state.dialect
     if dialect.json_upsert is not None:  # one row a key: the statement replaces or disputes
         upsert = dialect.json_upsert.format(table=state.table)
-        for chunk in chunks(entries):
+        # In key order: two runs writing the same keys at once lock them in one order, mostly.
+        for chunk in chunks(sorted(entries, key=itemgetter(0))):
             rows = _json_rows(_one_entry_a_key(chunk))
             cursor.execute(upsert, [state.sync_id, run_id, rows, state.started, state.started])
         return

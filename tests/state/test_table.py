@@ -4,6 +4,8 @@ written in statements of as many rows as its dialect takes."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from typing import Any
 
 import pytest
 from airflow.providers.postgres.hooks.postgres import PostgresHook
@@ -11,7 +13,8 @@ from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
 from airflow_provider_clevertap.state.dialects import DIALECTS, DISPUTED, GENERIC
 from airflow_provider_clevertap.state.table import SyncState, create_state_table
-from airflow_provider_clevertap.state.writes import WRITE_CHUNK
+from airflow_provider_clevertap.state.writes import WRITE_CHUNK, write_redoing_deadlocks
+from tests.reliability._reliability import wait_until
 
 
 def test_sqlite_state_table_gets_its_index_and_a_second_create_is_harmless(sqlite_warehouse):
@@ -207,5 +210,53 @@ def test_a_postgres_state_keeps_one_row_a_key_and_disputes_what_overlapping_runs
             ("old", "fp-o", "rh-o", "run-1"),
             ("twice", DISPUTED, None, "run-1"),
         ]
+    finally:
+        hook.run(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_two_postgres_writers_that_deadlock_on_each_others_keys_both_end_with_their_rows(postgres_warehouse):
+    """Two overlapping runs, each holding a key uncommitted that the other then writes: PostgreSQL
+    ends one transaction to break the deadlock; that writer rolls back and writes its entries
+    again once the other commits. Neither fails, and each key ends disputed (they disagreed)."""
+    hook = PostgresHook(postgres_conn_id="warehouse_pg")
+    schema = postgres_warehouse
+    table = f"{schema}.sync_state"
+    hook.run(f"CREATE SCHEMA {schema}")
+    try:
+        state = SyncState(hook, table, "a", "key")
+        state.create()
+        state.begin()
+        first, second = hook.get_conn(), hook.get_conn()
+        first_cursor, second_cursor = first.cursor(), second.cursor()
+        a_of_first, b_of_first = ("a", "fp-1a", None, False, "id-a"), ("b", "fp-1b", None, False, "id-b")
+        a_of_second, b_of_second = ("a", "fp-2a", None, False, "id-a"), ("b", "fp-2b", None, False, "id-b")
+        state.write(first_cursor, [a_of_first], "run-1")  # uncommitted: the first holds "a"
+        state.write(second_cursor, [b_of_second], "run-2")  # and the second "b"
+        first_pid = first.info.backend_pid
+        outcome: dict[str, Any] = {}
+
+        def first_writes_b() -> None:
+            try:
+                write_redoing_deadlocks(state, first, first_cursor, [b_of_first], [a_of_first, b_of_first], "run-1")
+                first.commit()
+            except BaseException as error:  # noqa: BLE001 - the test reports it
+                outcome["error"] = error
+
+        thread = threading.Thread(target=first_writes_b)
+        thread.start()
+        # The first now waits for the second's "b" (a lock wait PostgreSQL reports), then the
+        # second writes "a": a deadlock.
+        wait_until(
+            lambda: hook.get_first(f"SELECT wait_event_type FROM pg_stat_activity WHERE pid = {first_pid}")[0] == "Lock"
+        )
+        write_redoing_deadlocks(state, second, second_cursor, [a_of_second], [b_of_second, a_of_second], "run-2")
+        second.commit()
+        thread.join(60)
+
+        assert "error" not in outcome, outcome
+        rows = hook.get_records(f"SELECT row_key, fingerprint FROM {table} ORDER BY row_key")
+        assert rows == [("a", DISPUTED), ("b", DISPUTED)]
+        first.close()
+        second.close()
     finally:
         hook.run(f"DROP SCHEMA {schema} CASCADE")
