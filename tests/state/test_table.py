@@ -17,6 +17,15 @@ from airflow_provider_clevertap.state.writes import WRITE_CHUNK, write_redoing_d
 from tests.reliability._reliability import wait_until
 
 
+@pytest.fixture
+def pg_schema(postgres_warehouse):
+    """The PostgreSQL hook and a schema of the test's own, dropped afterwards."""
+    hook = PostgresHook(postgres_conn_id="warehouse_pg")
+    hook.run(f"CREATE SCHEMA {postgres_warehouse}")
+    yield hook, postgres_warehouse
+    hook.run(f"DROP SCHEMA {postgres_warehouse} CASCADE")
+
+
 def test_sqlite_state_table_gets_its_index_and_a_second_create_is_harmless(sqlite_warehouse):
     hook = SqliteHook(sqlite_conn_id="warehouse")
     create_state_table(hook, "sync_state")
@@ -28,55 +37,45 @@ def test_sqlite_state_table_gets_its_index_and_a_second_create_is_harmless(sqlit
     assert any("sync_state_sync_key" in str(step) for step in plan), plan
 
 
-def test_postgres_state_table_gets_its_unique_index_in_the_tables_schema(postgres_warehouse):
-    hook = PostgresHook(postgres_conn_id="warehouse_pg")
-    schema = postgres_warehouse
-    hook.run(f"CREATE SCHEMA {schema}")
-    try:
-        create_state_table(hook, f"{schema}.sync_state")
-        create_state_table(hook, f"{schema}.sync_state")
-        indexes = hook.get_records(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'sync_state'",
-            parameters=(schema,),
-        )
-        assert [name for name, _ in indexes] == ["sync_state_sync_unique"]
-        assert "UNIQUE" in indexes[0][1] and "(sync_id, row_key)" in indexes[0][1]
-    finally:
-        hook.run(f"DROP SCHEMA {schema} CASCADE")
+def test_postgres_state_table_gets_its_unique_index_in_the_tables_schema(pg_schema):
+    hook, schema = pg_schema
+    create_state_table(hook, f"{schema}.sync_state")
+    create_state_table(hook, f"{schema}.sync_state")
+    indexes = hook.get_records(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'sync_state'",
+        parameters=(schema,),
+    )
+    assert [name for name, _ in indexes] == ["sync_state_sync_unique"]
+    assert "UNIQUE" in indexes[0][1] and "(sync_id, row_key)" in indexes[0][1]
 
 
-def test_an_earlier_postgres_state_keeps_its_keys_and_a_key_held_twice_becomes_one_disputed_row(postgres_warehouse):
+def test_an_earlier_postgres_state_keeps_its_keys_and_a_key_held_twice_becomes_one_disputed_row(pg_schema):
     """A table of an earlier version: an index that is not unique, and a key two overlapping runs
     left two rows of. Each key stays (a mirror still deletes it), the doubled one sent again."""
-    hook = PostgresHook(postgres_conn_id="warehouse_pg")
-    schema = postgres_warehouse
+    hook, schema = pg_schema
     table = f"{schema}.sync_state"
-    hook.run(f"CREATE SCHEMA {schema}")
-    try:
-        hook.run(
-            f"CREATE TABLE {table} (sync_id VARCHAR(250) NOT NULL, row_key VARCHAR(1024) NOT NULL, "
-            "identity VARCHAR(1024) NOT NULL, fingerprint VARCHAR(32) NOT NULL, "
-            "synced_at TIMESTAMP WITH TIME ZONE NOT NULL, run_id VARCHAR(250), row_hash VARCHAR(32))"
-        )
-        hook.run(f"CREATE INDEX sync_state_sync_key ON {table} (sync_id, row_key)")
-        hook.run(
-            f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, synced_at, row_hash) VALUES "
-            "('a', 'twice', 'id-t', 'fp-1', now(), 'rh-1'), ('a', 'twice', 'id-t', 'fp-2', now(), 'rh-2'), "
-            "('a', 'once', 'id-o', 'fp-o', now(), 'rh-o'), ('b', 'twice', 'id-t', 'fp-b', now(), 'rh-b')"
-        )
+    hook.run(
+        f"CREATE TABLE {table} (sync_id VARCHAR(250) NOT NULL, row_key VARCHAR(1024) NOT NULL, "
+        "identity VARCHAR(1024) NOT NULL, fingerprint VARCHAR(32) NOT NULL, "
+        "synced_at TIMESTAMP WITH TIME ZONE NOT NULL, run_id VARCHAR(250), row_hash VARCHAR(32))"
+    )
+    hook.run(f"CREATE INDEX sync_state_sync_key ON {table} (sync_id, row_key)")
+    hook.run(
+        f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, synced_at, row_hash) VALUES "
+        "('a', 'twice', 'id-t', 'fp-1', now(), 'rh-1'), ('a', 'twice', 'id-t', 'fp-2', now(), 'rh-2'), "
+        "('a', 'once', 'id-o', 'fp-o', now(), 'rh-o'), ('b', 'twice', 'id-t', 'fp-b', now(), 'rh-b')"
+    )
 
-        create_state_table(hook, table)
+    create_state_table(hook, table)
 
-        rows = hook.get_records(f"SELECT sync_id, row_key, identity, fingerprint, row_hash FROM {table}")
-        assert sorted(rows) == [
-            ("a", "once", "id-o", "fp-o", "rh-o"),
-            ("a", "twice", "id-t", DISPUTED, None),
-            ("b", "twice", "id-t", "fp-b", "rh-b"),
-        ]
-        indexes = hook.get_records("SELECT indexname FROM pg_indexes WHERE schemaname = %s", parameters=(schema,))
-        assert [name for (name,) in indexes] == ["sync_state_sync_unique"]
-    finally:
-        hook.run(f"DROP SCHEMA {schema} CASCADE")
+    rows = hook.get_records(f"SELECT sync_id, row_key, identity, fingerprint, row_hash FROM {table}")
+    assert sorted(rows) == [
+        ("a", "once", "id-o", "fp-o", "rh-o"),
+        ("a", "twice", "id-t", DISPUTED, None),
+        ("b", "twice", "id-t", "fp-b", "rh-b"),
+    ]
+    indexes = hook.get_records("SELECT indexname FROM pg_indexes WHERE schemaname = %s", parameters=(schema,))
+    assert [name for (name,) in indexes] == ["sync_state_sync_unique"]
 
 
 def test_warehouses_without_indexes_get_no_index_statement():
@@ -127,28 +126,23 @@ def _write_behind_the_planners_back(hook: PostgresHook, table: str, first: int, 
         connection.close()
 
 
-def test_a_run_renews_the_statistics_of_a_postgres_state_table_written_since_its_last_analyze(postgres_warehouse):
+def test_a_run_renews_the_statistics_of_a_postgres_state_table_written_since_its_last_analyze(pg_schema):
     """Planned as nearly empty, a state table of many rows had each DELETE of 500 keys scan all the
     sync's rows. begin() analyses it when a tenth of it was written since, and only then."""
-    hook = PostgresHook(postgres_conn_id="warehouse_pg")
-    schema = postgres_warehouse
-    hook.run(f"CREATE SCHEMA {schema}")
+    hook, schema = pg_schema
     table = f"{schema}.sync_state"
     reltuples = f"SELECT reltuples FROM pg_class WHERE oid = CAST('{table}' AS regclass)"
-    try:
-        state = SyncState(hook, table, "a", "key")
-        state.create()
-        _write_behind_the_planners_back(hook, table, 1, 5000)
-        assert hook.get_first(reltuples)[0] <= 0  # never analysed
+    state = SyncState(hook, table, "a", "key")
+    state.create()
+    _write_behind_the_planners_back(hook, table, 1, 5000)
+    assert hook.get_first(reltuples)[0] <= 0  # never analysed
 
-        state.begin()
-        assert hook.get_first(reltuples)[0] == 5000
+    state.begin()
+    assert hook.get_first(reltuples)[0] == 5000
 
-        _write_behind_the_planners_back(hook, table, 5001, 5400)  # under a tenth more
-        state.begin()
-        assert hook.get_first(reltuples)[0] == 5000
-    finally:
-        hook.run(f"DROP SCHEMA {schema} CASCADE")
+    _write_behind_the_planners_back(hook, table, 5001, 5400)  # under a tenth more
+    state.begin()
+    assert hook.get_first(reltuples)[0] == 5000
 
 
 def test_keys_the_state_held_have_their_older_rows_replaced_and_new_keys_are_only_added(sqlite_warehouse):
@@ -170,93 +164,83 @@ def test_keys_the_state_held_have_their_older_rows_replaced_and_new_keys_are_onl
     assert rows == [("held", "fp-h"), ("new", "fp-n"), ("new", "other-run")]
 
 
-def test_a_postgres_state_keeps_one_row_a_key_and_disputes_what_overlapping_runs_disagree_on(postgres_warehouse):
+def test_a_postgres_state_keeps_one_row_a_key_and_disputes_what_overlapping_runs_disagree_on(pg_schema):
     """A key's row from before this run is replaced; one another run wrote meanwhile is kept if it
     holds this run's record, else disputed; so is a key the query returned twice, differently."""
-    hook = PostgresHook(postgres_conn_id="warehouse_pg")
-    schema = postgres_warehouse
+    hook, schema = pg_schema
     table = f"{schema}.sync_state"
-    hook.run(f"CREATE SCHEMA {schema}")
-    try:
-        state = SyncState(hook, table, "a", "key")
-        state.create()
-        hook.run(
-            f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at) VALUES "
-            "('a', 'old', 'id-o', 'fp-before', 'rh-before', now() - interval '1 day')"
-        )
-        state.begin()
-        hook.run(  # another run's rows, written after this run began
-            f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at) VALUES "
-            "('a', 'agreed', 'id-a', 'fp-a', 'rh-other', now()), ('a', 'disagreed', 'id-d', 'fp-other', 'rh-d', now())"
-        )
+    state = SyncState(hook, table, "a", "key")
+    state.create()
+    hook.run(
+        f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at) VALUES "
+        "('a', 'old', 'id-o', 'fp-before', 'rh-before', now() - interval '1 day')"
+    )
+    state.begin()
+    hook.run(  # another run's rows, written after this run began
+        f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at) VALUES "
+        "('a', 'agreed', 'id-a', 'fp-a', 'rh-other', now()), ('a', 'disagreed', 'id-d', 'fp-other', 'rh-d', now())"
+    )
 
-        state.record(
-            [
-                ("old", "fp-o", "rh-o", True, "id-o"),
-                ("agreed", "fp-a", "rh-a", False, "id-a"),
-                ("disagreed", "fp-d", "rh-d", False, "id-d"),
-                ("twice", "fp-1", "rh-1", False, "id-t"),
-                ("twice", "fp-2", "rh-2", False, "id-t"),
-                ("new", "fp-n", "rh-n", False, "id-n"),
-            ],
-            "run-1",
-        )
+    state.record(
+        [
+            ("old", "fp-o", "rh-o", True, "id-o"),
+            ("agreed", "fp-a", "rh-a", False, "id-a"),
+            ("disagreed", "fp-d", "rh-d", False, "id-d"),
+            ("twice", "fp-1", "rh-1", False, "id-t"),
+            ("twice", "fp-2", "rh-2", False, "id-t"),
+            ("new", "fp-n", "rh-n", False, "id-n"),
+        ],
+        "run-1",
+    )
 
-        rows = hook.get_records(f"SELECT row_key, fingerprint, row_hash, run_id FROM {table} ORDER BY row_key")
-        assert rows == [
-            ("agreed", "fp-a", None, "run-1"),  # the same record; rows of other text: judged in Python
-            ("disagreed", DISPUTED, None, "run-1"),  # streams next run, whatever its hash
-            ("new", "fp-n", "rh-n", "run-1"),
-            ("old", "fp-o", "rh-o", "run-1"),
-            ("twice", DISPUTED, None, "run-1"),
-        ]
-    finally:
-        hook.run(f"DROP SCHEMA {schema} CASCADE")
+    rows = hook.get_records(f"SELECT row_key, fingerprint, row_hash, run_id FROM {table} ORDER BY row_key")
+    assert rows == [
+        ("agreed", "fp-a", None, "run-1"),  # the same record; rows of other text: judged in Python
+        ("disagreed", DISPUTED, None, "run-1"),  # streams next run, whatever its hash
+        ("new", "fp-n", "rh-n", "run-1"),
+        ("old", "fp-o", "rh-o", "run-1"),
+        ("twice", DISPUTED, None, "run-1"),
+    ]
 
 
-def test_two_postgres_writers_that_deadlock_on_each_others_keys_both_end_with_their_rows(postgres_warehouse):
+def test_two_postgres_writers_that_deadlock_on_each_others_keys_both_end_with_their_rows(pg_schema):
     """Two overlapping runs, each holding a key uncommitted that the other then writes: PostgreSQL
     ends one transaction to break the deadlock; that writer rolls back and writes its entries
     again once the other commits. Neither fails, and each key ends disputed (they disagreed)."""
-    hook = PostgresHook(postgres_conn_id="warehouse_pg")
-    schema = postgres_warehouse
+    hook, schema = pg_schema
     table = f"{schema}.sync_state"
-    hook.run(f"CREATE SCHEMA {schema}")
-    try:
-        state = SyncState(hook, table, "a", "key")
-        state.create()
-        state.begin()
-        first, second = hook.get_conn(), hook.get_conn()
-        first_cursor, second_cursor = first.cursor(), second.cursor()
-        a_of_first, b_of_first = ("a", "fp-1a", None, False, "id-a"), ("b", "fp-1b", None, False, "id-b")
-        a_of_second, b_of_second = ("a", "fp-2a", None, False, "id-a"), ("b", "fp-2b", None, False, "id-b")
-        state.write(first_cursor, [a_of_first], "run-1")  # uncommitted: the first holds "a"
-        state.write(second_cursor, [b_of_second], "run-2")  # and the second "b"
-        first_pid = first.info.backend_pid
-        outcome: dict[str, Any] = {}
+    state = SyncState(hook, table, "a", "key")
+    state.create()
+    state.begin()
+    first, second = hook.get_conn(), hook.get_conn()
+    first_cursor, second_cursor = first.cursor(), second.cursor()
+    a_of_first, b_of_first = ("a", "fp-1a", None, False, "id-a"), ("b", "fp-1b", None, False, "id-b")
+    a_of_second, b_of_second = ("a", "fp-2a", None, False, "id-a"), ("b", "fp-2b", None, False, "id-b")
+    state.write(first_cursor, [a_of_first], "run-1")  # uncommitted: the first holds "a"
+    state.write(second_cursor, [b_of_second], "run-2")  # and the second "b"
+    first_pid = first.info.backend_pid
+    outcome: dict[str, Any] = {}
 
-        def first_writes_b() -> None:
-            try:
-                write_redoing_deadlocks(state, first, first_cursor, [b_of_first], [a_of_first, b_of_first], "run-1")
-                first.commit()
-            except BaseException as error:  # noqa: BLE001 - the test reports it
-                outcome["error"] = error
+    def first_writes_b() -> None:
+        try:
+            write_redoing_deadlocks(state, first, first_cursor, [b_of_first], [a_of_first, b_of_first], "run-1")
+            first.commit()
+        except BaseException as error:  # noqa: BLE001 - the test reports it
+            outcome["error"] = error
 
-        thread = threading.Thread(target=first_writes_b)
-        thread.start()
-        # The first now waits for the second's "b" (a lock wait PostgreSQL reports), then the
-        # second writes "a": a deadlock.
-        wait_until(
-            lambda: hook.get_first(f"SELECT wait_event_type FROM pg_stat_activity WHERE pid = {first_pid}")[0] == "Lock"
-        )
-        write_redoing_deadlocks(state, second, second_cursor, [a_of_second], [b_of_second, a_of_second], "run-2")
-        second.commit()
-        thread.join(60)
+    thread = threading.Thread(target=first_writes_b)
+    thread.start()
+    # The first now waits for the second's "b" (a lock wait PostgreSQL reports), then the
+    # second writes "a": a deadlock.
+    wait_until(
+        lambda: hook.get_first(f"SELECT wait_event_type FROM pg_stat_activity WHERE pid = {first_pid}")[0] == "Lock"
+    )
+    write_redoing_deadlocks(state, second, second_cursor, [a_of_second], [b_of_second, a_of_second], "run-2")
+    second.commit()
+    thread.join(60)
 
-        assert "error" not in outcome, outcome
-        rows = hook.get_records(f"SELECT row_key, fingerprint FROM {table} ORDER BY row_key")
-        assert rows == [("a", DISPUTED), ("b", DISPUTED)]
-        first.close()
-        second.close()
-    finally:
-        hook.run(f"DROP SCHEMA {schema} CASCADE")
+    assert "error" not in outcome, outcome
+    rows = hook.get_records(f"SELECT row_key, fingerprint FROM {table} ORDER BY row_key")
+    assert rows == [("a", DISPUTED), ("b", DISPUTED)]
+    first.close()
+    second.close()
