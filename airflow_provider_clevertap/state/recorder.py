@@ -16,8 +16,9 @@ the open read of the source:
   (events: CleverTap stores them twice, as after an ambiguous failure);
 - a transaction PostgreSQL ends to break a deadlock (another run of the sync writing the same keys)
   is written again (``writes.write_redoing_deadlocks``), from the entries it holds until it commits;
-- a write that fails otherwise stops the run: the next batch's ``note`` raises ``StateWriteError``, nothing
-  more is sent, and what was not written is sent again by the next run.
+- a write that fails otherwise stops the run: the next batch's ``note`` raises
+  ``StateWriteError``, nothing more is sent, and what was not written is sent again by the next
+  run.
 
 Where a second connection cannot commit while the read is open (SQLite in rollback-journal mode),
 ``SpooledRecorder`` keeps the confirmations in a temporary file and writes them when the read is
