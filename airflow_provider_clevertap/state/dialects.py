@@ -40,8 +40,9 @@ class Dialect:
     :param write_beside_read: a query returning a row when a second connection can commit while
         the source's read is open, so the state is written as the run goes; None where it always
         can (row versions: PostgreSQL's read is streamed on a connection of its own, in its own
-        transaction, and the other warehouses' reads do not block writers). SQLite can only in WAL mode: in
-        rollback-journal mode the reader's SHARED lock blocks every commit until the read ends.
+        transaction, and the other warehouses' reads do not block writers). SQLite can only in WAL
+        mode: in rollback-journal mode the reader's SHARED lock blocks every commit until the read
+        ends.
     :param index: the statement that indexes ``(sync_id, row_key)`` (``{name}``), or None where
         the warehouse has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for
         them (MySQL). It must be harmless to repeat.
@@ -55,10 +56,9 @@ class Dialect:
         (``{table}``; its parameters: the sync id, the run id, the JSON text of the
         ``[key, identity, fingerprint, row hash]`` rows, then twice the run's start) into a table
         of one row a key (``index`` is unique; a chunk holds a key once): a row written before the
-        run began is replaced,
-        and a row another run wrote meanwhile is kept only where both runs sent the same record,
-        else marked disputed (``DISPUTED``: no record's fingerprint, so the next run sends the row
-        again). The reads then join the state with no GROUP BY. The statement stays short and its
+        run began is replaced, and a row another run wrote meanwhile is kept only where both runs
+        sent the same record, else marked disputed (``DISPUTED``: no record's fingerprint, so the
+        next run sends the row again). The reads then join the state with no GROUP BY. The statement stays short and its
         one value is encoded in C: psycopg 3 parses again each statement of over 4096 characters
         (the VALUES of 500 rows took half of a first run's CPU there).
     :param stale_statistics: a query returning a row when the planner's statistics of ``{table}``

@@ -8,8 +8,8 @@ cause a resend, never a wrong deletion.
 
 Writes (``writes``) replace only rows written before the run started (by the database's clock,
 each row stamped with the time of its own statement: after CleverTap confirmed it). Two runs of
-one sync at once therefore never overwrite each other: where both sent a key, both rows stay, the join
-aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
+one sync at once therefore never overwrite each other: where both sent a key, both rows stay, the
+join aggregates them (MIN and MAX of the fingerprint), and a key whose rows disagree is sent again.
 On PostgreSQL the state keeps one row a key (``Dialect.json_upsert``), read with no aggregate:
 there the two runs' disagreeing records leave one disputed row, sent again all the same.
 Overwriting would be wrong: the run that writes last need not be the one whose record CleverTap
