@@ -115,7 +115,8 @@ def state_dags(dag_runner) -> Callable[..., Any]:
 
 
 def upload(warehouse: Warehouse, sync_id: str, cls: Any = None, **kwargs: Any) -> Any:
-    """A ``changed`` sync of the staged users, run outside a DAG (``execute``) under ``sync_id``."""
+    """A ``changed`` sync (or the ``sync_mode`` given) of the staged users, run outside a DAG
+    (``execute``) under ``sync_id``."""
     from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
     return (cls or CleverTapUserUploadOperator)(
@@ -123,9 +124,8 @@ def upload(warehouse: Warehouse, sync_id: str, cls: Any = None, **kwargs: Any) -
         source_conn_id=warehouse.conn_id,
         sql=f'SELECT identity, "Email", plan FROM {warehouse.users}',
         state_table=warehouse.state,
-        sync_mode="changed",
         sync_id=sync_id,
-        **kwargs,
+        **{"sync_mode": "changed", **kwargs},
     )
 
 
