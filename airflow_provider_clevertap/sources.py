@@ -20,6 +20,8 @@ from typing import Any
 from airflow.providers.common.compat.sdk import BaseHook
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_provider_clevertap.sql_text import statement_of
+
 FETCH_SIZE = 5000
 
 
@@ -83,9 +85,10 @@ NO_RESULT_SET = "The source query returned no result set (is it a SELECT?)"
 
 
 def as_derived_table(sql: str) -> str:
-    """``sql`` as a derived table's body: on its own lines (a trailing ``--`` comment must not
-    swallow the closing parenthesis), without a final semicolon."""
-    return "\n" + sql.strip().rstrip(";").rstrip()
+    """``sql`` as a derived table's body: without its trailing semicolons and comments
+    (``statement_of``), on lines of its own (a ``--`` comment inside must not swallow the
+    closing parenthesis)."""
+    return "\n" + statement_of(sql).lstrip()
 
 
 def _is_psycopg3(connection: Any) -> bool:
@@ -112,7 +115,7 @@ def _psycopg3_stream(connection: Any, sql: str, parameters: Any) -> tuple[list[s
 
 def _describe(connection: Any, cursor: Any, sql: str, parameters: Any) -> list[str]:
     """The column names of a query whose stream was empty: planned as a derived table with
-    ``LIMIT 0`` (not run), or, where it cannot be one (a trailing ``; --`` comment), run again."""
+    ``LIMIT 0`` (not run), or, where it cannot be one (a data-modifying ``WITH``), run again."""
     import psycopg
 
     try:

@@ -163,10 +163,13 @@ def test_postgres_empty_result_still_has_columns_and_a_statement_without_one_is_
         assert source.columns == ["plan", "id"]
         assert list(source.rows) == []
     with sql_source(hook, f"SELECT plan, id FROM {pg_table} WHERE id > %s; -- none", (100,)) as source:
-        assert source.columns == ["plan", "id"]  # no derived table: described by running it again
+        assert source.columns == ["plan", "id"]
         assert list(source.rows) == []
-    with sql_source(hook, f"SELECT plan, id FROM {pg_table} WHERE id > %s; -- none", (100,)) as source:
-        assert source.columns == ["plan", "id"]  # no derived table: described by running it again
+    # A data-modifying WITH cannot be a derived table: described by running it again.
+    with sql_source(
+        hook, f"WITH d AS (DELETE FROM {pg_table} WHERE id > %s RETURNING plan, id) SELECT plan, id FROM d", (100,)
+    ) as source:
+        assert source.columns == ["plan", "id"]
         assert list(source.rows) == []
     with pytest.raises(ValueError, match="no result set"):
         with sql_source(hook, f"UPDATE {pg_table} SET plan = 'free' WHERE id > 100"):
