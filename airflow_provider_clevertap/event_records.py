@@ -15,6 +15,7 @@ import msgspec
 from airflow_provider_clevertap.properties import (
     IDENTITY_TYPES,
     MAX_KEY_BYTES,
+    UNREADABLE,
     InvalidRow,
     PropertyColumns,
     PropertyMapper,
@@ -22,6 +23,7 @@ from airflow_provider_clevertap.properties import (
     find_column,
     key_too_long,
     text_of,
+    unreadable,
 )
 from airflow_provider_clevertap.timestamps import TimestampFormat
 
@@ -165,6 +167,8 @@ class EventMapper(PropertyMapper):
         column = self.event_id_column
         if value is None:
             raise InvalidRow(f"event_id_column {column!r} is null: the event cannot be sent once without its id")
+        if value is UNREADABLE:
+            raise unreadable(column)
         text = text_of(value)
         if text is None or len(text) > MAX_EVENT_ID_CHARS:
             raise InvalidRow(f"event_id_column {column!r} is longer than {MAX_EVENT_ID_CHARS} characters")
@@ -173,6 +177,8 @@ class EventMapper(PropertyMapper):
         column = self.event_name_column
         if value is None:
             raise InvalidRow(f"event_name_column {column!r} is null")
+        if value is UNREADABLE:
+            raise unreadable(column)
         if not isinstance(value, str):
             raise InvalidRow(f"event_name_column {column!r} holds a {type(value).__name__}, not a name")
         problem = event_name_problem(value)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_clevertap.properties import UNREADABLE
 from airflow_provider_clevertap.records import (
     MAX_CUSTOM_PROPERTIES,
     MAX_KEY_BYTES,
@@ -250,6 +251,13 @@ SCALARS = st.one_of(
     st.dates(),
     st.times(),
     st.uuids(),
+    st.just(UNREADABLE),  # a value the driver could not read (PostgreSQL's infinite dates)
+    st.builds(type("Text", (str,), {}), st.text(max_size=5)),
+    st.builds(bytearray, st.binary(max_size=3)),
+    st.builds(memoryview, st.binary(max_size=3)),
+    st.timedeltas(),
+    st.complex_numbers(),
+    st.builds(object),
 )
 VALUES = st.one_of(
     SCALARS,
@@ -311,3 +319,17 @@ def test_any_row_becomes_a_valid_record_or_an_invalid_row(
         assert str(reason)
         return
     _check_record(record, identity_type)
+
+
+@settings(max_examples=300, deadline=None)
+@given(identity=VALUES, other=VALUES)
+def test_any_id_becomes_an_id_to_delete_or_an_invalid_row(identity, other):
+    mapper = IdMapper(["id", "other"], id_column="id")
+    found = mapper.identity_of((identity, other))
+    assert found is None or isinstance(found, str)
+    try:
+        deleted = mapper.convert((identity, other))
+    except InvalidRow as reason:
+        assert "'id'" in str(reason)
+        return
+    assert isinstance(deleted, str) and deleted.strip()
