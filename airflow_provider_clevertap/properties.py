@@ -172,7 +172,7 @@ def read_identity(value: Any, column: str) -> str:
         raise InvalidRow(f"identity column {column!r} holds binary data")
     if isinstance(value, (float, decimal.Decimal)) and not _is_finite(value):
         raise InvalidRow(f"identity column {column!r} is not a finite number")
-    identity = value if isinstance(value, str) else text_of(value)
+    identity = value if type(value) is str else text_of(value)  # a str subclass becomes a str
     if identity is None:
         raise InvalidRow(f"identity column {column!r} is a number too long to be an identity")
     if not identity.strip():

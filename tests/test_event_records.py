@@ -184,6 +184,19 @@ def test_a_null_event_id_is_an_invalid_row_never_sent_without_it():
     assert events.convert(("o-1", "c-1", 300, EPOCH))["evtData"]["order_id"] == "o-1"
 
 
+def test_a_second_row_of_an_event_id_is_invalid_and_every_problem_names_the_event():
+    events = mapper(event_id_column="order_id")
+    assert events.convert(("o-1", "c-1", 300, EPOCH))["evtData"]["order_id"] == "o-1"
+    with pytest.raises(InvalidRow, match="^event 'o-1': event id repeated in this run"):
+        events.convert(("o-1", "c-1", 300, EPOCH))
+    with pytest.raises(InvalidRow, match="^event 'o-2': ts column 'ordered_at' is null"):
+        events.convert(("o-2", "c-2", 300, None))
+    with pytest.raises(InvalidRow, match="^event 'o-2': event id repeated"):  # its first row was invalid
+        events.convert(("o-2", "c-2", 300, EPOCH))
+    # Another mapper, another run: o-1 is new there.
+    assert mapper(event_id_column="order_id").convert(("o-1", "c-1", 300, EPOCH))["identity"] == "c-1"
+
+
 @pytest.mark.parametrize(("identity", "reason"), [(None, "is null"), ("  ", "is empty")])
 def test_an_event_without_identity_is_an_invalid_row(identity, reason):
     events = mapper()
@@ -255,3 +268,11 @@ def test_any_row_becomes_an_event_record_or_an_invalid_row(
     # What goes on the wire: strict JSON (no NaN), encoded the way the hook encodes it.
     json.dumps(record, allow_nan=False)
     msgspec.json.encode(record)
+
+
+def test_a_str_subclass_event_name_is_sent_as_a_str():
+    text = type("Text", (str,), {})
+    record = mapper(["customer_id", "ordered_at", "name"], event_name_column="name").convert(
+        (text("c-1"), EPOCH, text("Viewed"))
+    )
+    assert msgspec.json.decode(msgspec.json.encode(record))["evtName"] == "Viewed"

@@ -296,7 +296,10 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             try:
                 item = mapper.convert(row)
             except InvalidRow as reason:
-                report.invalid(mapper.identity_of(row), str(reason))
+                identity = mapper.identity_of(row)
+                if identity is None or not identity.strip():  # found again by its place in the read
+                    reason = InvalidRow(f"row {report.rows_read} of the read: {reason}")
+                report.invalid(identity, str(reason))
                 continue
             if item is UNCHANGED:
                 report.rows_unchanged += 1
