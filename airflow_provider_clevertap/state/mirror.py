@@ -49,6 +49,7 @@ class Leavers:
         self._file: IO[bytes] = tempfile.TemporaryFile()
 
     def read(self, identities: Iterator[str]) -> None:
+        """Count every identity, and keep those the guard can approve."""
         for identity in identities:
             self.count += 1
             if self.count <= self._max_delete_ratio * self.held:  # check_delete_ratio's own test
