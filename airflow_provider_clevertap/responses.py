@@ -108,7 +108,7 @@ def read_answer(
     if status == "fail" and not unprocessed and processed in (None, 0) and type(processed) is not bool:
         # The whole batch refused with one top-level error: every item shares it.
         error = scrub(str(body.get("error") or "refused with no reason given"))
-        code = _as_int(body.get("code"))
+        code = as_code(body.get("code"))
         return [Refusal(position, code, error) for position in range(len(identities))], None
     if processed is None and not counted and status == "success" and not unprocessed:
         return [], None
@@ -136,7 +136,7 @@ def parse_refusals(
     unplaced: list[Refusal] = []
     for entry in unprocessed:
         message = scrub(str(entry.get("error") or "refused with no reason given"))
-        code = _as_int(entry.get("code"))
+        code = as_code(entry.get("code"))
         match = _SKIPPED_RECORD.search(message)
         position: int | None
         if match:
@@ -166,8 +166,9 @@ def _position_by_identity(echoed: Any, identities: Sequence[Any], taken: dict[in
     return None
 
 
-def _as_int(value: Any) -> int | None:
+def as_code(value: Any) -> int | None:
+    """A code from an answer as a number, or None: never the answer's text."""
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None

@@ -241,7 +241,7 @@ _errors = st.text(max_size=20) | st.builds(
 _entries = st.fixed_dictionaries(
     {},
     optional={
-        "code": st.integers(400, 600) | st.text(max_size=5),
+        "code": st.integers(400, 600) | st.text(max_size=5) | st.floats(),
         "error": _errors,
         "record": st.fixed_dictionaries({}, optional={"identity": st.integers(0, 60).map(str) | _scalars}),
     },

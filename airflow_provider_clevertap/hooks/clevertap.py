@@ -38,7 +38,7 @@ from airflow_provider_clevertap.hooks.session import (
     NoRedirectSession,
     settle_environment,
 )
-from airflow_provider_clevertap.responses import BatchResult, Unreadable, read_answer
+from airflow_provider_clevertap.responses import BatchResult, Unreadable, as_code, read_answer
 
 # CleverTap's documented limits.
 MAX_UPLOAD_BATCH = 1000
@@ -458,7 +458,7 @@ class CleverTapHook(HttpHook):
         # the connection's secrets (a proxy may echo the passcode).
         reason = self._scrub(response.reason or status_phrase(status))
         message = self._scrub(str(body.get("error") or reason)) if isinstance(body, dict) else reason
-        code = body.get("code") if isinstance(body, dict) else None
+        code = as_code(body.get("code")) if isinstance(body, dict) else None
         if 200 <= status < 300:
             if content is None:
                 return Unreadable(f"the answer (HTTP {status}) was larger than {limit} bytes, the most read")

@@ -93,6 +93,19 @@ def test_a_trickling_answer_times_out_at_the_exchange_deadline(hostile, make_hoo
     assert hostile.bytes_sent < length
 
 
+def test_a_retry_after_the_deadline_counts_its_batch_maybe_duplicated(hostile, make_hook):
+    # The first attempt trickles past its deadline (it may have been stored); the second is answered.
+    trickled = trickle(100_000, 0.05, headers_too=False)
+    answered = json_answer(200, {"status": "success", "processed": 1, "unprocessed": []})
+    hostile.answer = lambda writer, seen: (trickled if len(hostile.requests) == 1 else answered)(writer, seen)
+    hook = make_hook(connect_timeout=0.5, read_timeout=1.5, max_attempts=2)
+
+    outcome = finish(lambda: list(hook.upload_profiles(profiles(1))))
+
+    [result] = outcome["result"]
+    assert (result.accepted_count, result.attempts, result.maybe_duplicated) == (1, 2, True)
+
+
 # -- an endless answer (item 7) ----------------------------------------------------------------------
 
 
@@ -114,7 +127,9 @@ def test_an_answer_past_the_bound_is_not_read_and_leaves_its_batch_unconfirmed(h
 
 
 def test_a_400_echoing_the_passcode_is_raised_without_it(hostile, make_hook, passcode):
-    hostile.answer = json_answer(400, {"status": "fail", "error": f"bad header X-CleverTap-Passcode: {passcode}"})
+    hostile.answer = json_answer(
+        400, {"status": "fail", "error": f"bad header X-CleverTap-Passcode: {passcode}", "code": passcode}
+    )
 
     with pytest.raises(CleverTapAPIError) as raised:
         list(make_hook().upload_profiles(profiles(1)))
