@@ -74,6 +74,15 @@ def test_a_200_that_confirms_nothing_leaves_the_batch_unconfirmed(hostile, make_
     assert result.unconfirmed and result.unconfirmed_count == 3
 
 
+def test_the_other_batches_are_read_on_their_own(hostile, make_hook):
+    good = json_answer(200, {"status": "success", "processed": 2, "unprocessed": []})
+    hostile.answer = lambda writer, seen: (json_answer(200, {}) if len(hostile.requests) == 2 else good)(writer, seen)
+
+    results = list(make_hook(max_concurrency=1).upload_profiles(profiles(6), batch_size=2))
+
+    assert sorted((result.accepted_count, result.unconfirmed_count) for result in results) == [(0, 2), (2, 0), (2, 0)]
+
+
 # -- a trickle (item 3) -------------------------------------------------------------------------------
 
 
