@@ -24,6 +24,7 @@ SUMMARY_KEYS = {
     "rows_unchanged",
     "profiles_deleted",
     "rows_maybe_duplicated",
+    "rows_unconfirmed",
     "batches",
     "requests",
     "retries",
