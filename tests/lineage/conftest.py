@@ -48,8 +48,6 @@ def run_dag(airflow_db, emulator, tmp_path, monkeypatch) -> Callable[..., dict[s
             # A bound, not a wait: the listener returns as soon as the event is written.
             "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "600",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or dag_file.parent),
-            # The DAGs scheduled on the Asset are switched on, as a user does: a paused one is not queued.
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "PYTHONPATH": str(ROOT),
         }
         python = [sys.executable]
