@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from pathlib import Path
@@ -9,7 +10,11 @@ from pathlib import Path
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="clevertap-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+# The secrets a deployment's airflow.cfg holds: connections are encrypted with a Fernet key, and
+# the execution API (which dag.test() starts in process before Airflow 3.3) signs with a JWT
+# secret. Airflow's unit-test mode would set both, but changes other behaviour too.
+os.environ["AIRFLOW__CORE__FERNET_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
+os.environ["AIRFLOW__API_AUTH__JWT_SECRET"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "example_dags")
 

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the comp
 
 def main(dag_file: str, dag_id: str, logical_date: str) -> None:
     from _airflow_compat import load_dag, write_dags_to_db
+    from airflow.models import DagModel
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -28,6 +29,10 @@ def main(dag_file: str, dag_id: str, logical_date: str) -> None:
     # demo's `airflow dags test` and the in-process tests have it.
     wait_for_in_process_api_startup()
     write_dags_to_db()
+    # Every DAG switched on, as a user switches on those scheduled on the Asset (`airflow dags
+    # unpause`): a paused one gets no queued run.
+    with create_session() as session:
+        session.query(DagModel).update({DagModel.is_paused: False})
     dag = load_dag(Path(dag_file), dag_id)
     run = dag.test(logical_date=dt.datetime.fromisoformat(logical_date))
     with create_session() as session:
