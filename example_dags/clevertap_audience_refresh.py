@@ -15,6 +15,7 @@ from airflow.sdk import DAG, Asset, task
 # The profiles of whichever account clevertap_default points at: named by the connection, not the
 # Account ID, so the examples run unchanged against any account (clevertap_asset(<Account ID>)
 # names the account, and the task then checks it against its connection).
+# --8<-- [start:dag]
 CLEVERTAP_PROFILES = Asset("clevertap_default_profiles")
 
 with DAG(
@@ -40,3 +41,4 @@ with DAG(
         return {"profiles_updated": stored, "syncs": len(events)}
 
     refresh_audience()
+# --8<-- [end:dag]

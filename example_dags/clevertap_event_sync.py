@@ -33,6 +33,7 @@ with DAG(
     tags=["clevertap"],
     doc_md=__doc__,
 ):
+    # --8<-- [start:operator]
     CleverTapEventUploadOperator(
         task_id="upload_orders",
         clevertap_conn_id="clevertap_default",
@@ -50,3 +51,4 @@ with DAG(
         pool_slots=MAX_CONCURRENCY,
         outlets=[Asset("clevertap_default_events")],
     )
+    # --8<-- [end:operator]

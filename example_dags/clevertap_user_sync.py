@@ -49,6 +49,7 @@ with DAG(
     tags=["clevertap"],
     doc_md=__doc__,
 ):
+    # --8<-- [start:operator]
     CleverTapUserUploadOperator(
         task_id="upload_profiles",
         clevertap_conn_id="clevertap_default",
@@ -78,3 +79,4 @@ with DAG(
         # DAGs scheduled on this Asset (clevertap_audience_refresh) run after each successful sync.
         outlets=[Asset("clevertap_default_profiles")],
     )
+    # --8<-- [end:operator]

@@ -136,6 +136,7 @@ REFUSED = [
     pytest.param(record(Bio="é" * 257), 555, id="value-over-512-bytes-multibyte"),
     pytest.param(record(Tags=["x" * 513]), 555, id="array-item-over-512-bytes"),
     pytest.param(record(DOB="1990-01-01"), 555, id="dob-not-a-date"),
+    pytest.param(record(DOB=1487576752), 555, id="dob-a-number"),
     pytest.param(record(**{"MSG-email": "yes"}), 555, id="subscription-flag-not-boolean"),
     pytest.param(record(**{"MSG-dndPhone": 1}), 555, id="dnd-flag-not-boolean"),
     pytest.param({"type": "profile", "identity": "a", "profileData": ["x"]}, 555, id="profileData-not-object"),
