@@ -198,6 +198,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             if confirmed is not None:
                 confirmed.close()
         report.log_summary()
+        self._check_unconfirmed(report)
         self._check_rejected_ratio(report)
         summary = report.summary()
         self.record_summary(context, summary)
@@ -271,7 +272,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                 f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
                 f"{report.rows_invalid} invalid, {unchanged}"
                 f"{report.rows_read - report.rows_failed - report.rows_accepted - report.rows_unchanged} "
-                f"unconfirmed (not sent, or no answer came). {error}"
+                f"unconfirmed (not sent, or no answer came, or an answer that did not say). {error}"
             ) from None
 
     @contextmanager
@@ -296,12 +297,25 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             try:
                 item = mapper.convert(row)
             except InvalidRow as reason:
-                report.invalid(mapper.identity_of(row), str(reason))
+                identity = mapper.identity_of(row)
+                if identity is None or not identity.strip():  # found again by its place in the read
+                    reason = InvalidRow(f"row {report.rows_read} of the read: {reason}")
+                report.invalid(identity, str(reason))
                 continue
             if item is UNCHANGED:
                 report.rows_unchanged += 1
             else:
                 yield item
+
+    def _check_unconfirmed(self, report: SyncReport) -> None:
+        if report.rows_unconfirmed:
+            # CleverTap may not hold them: fail, with Airflow's retries, so that they are sent again.
+            raise AirflowException(
+                f"CleverTap {self.action}: {report.rows_unconfirmed} rows in {report.batches_unconfirmed} batches "
+                "are unconfirmed: CleverTap's answers did not say which records it stored (the log names the "
+                "batches). They are neither counted accepted nor recorded in a state, and are sent again by "
+                "the next run"
+            )
 
     def _check_rejected_ratio(self, report: SyncReport) -> None:
         if not report.rows_read:
