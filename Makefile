@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv test demo bench bench-quick emulator lint matrix clean
+.PHONY: venv test demo bench bench-quick emulator lint matrix clean docs readme airflow airflow-stop wheel-check
 
 venv: $(STAMP)
 
@@ -42,5 +42,26 @@ lint: venv
 emulator: venv
 	$(PY) -m airflow_provider_clevertap.emulator
 
+# The docs site into site/: a broken link, anchor or snippet fails it; README.md must be current.
+docs: venv
+	$(PY) scripts/readme.py --check
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+# README.md from docs/index.md.
+readme:
+	$(PYTHON) scripts/readme.py
+
+# A local Airflow (airflow standalone) with the emulator, staged data and the example DAGs; Ctrl-C
+# or `make airflow-stop` stops it.
+airflow: venv
+	$(PY) -m demo.local_airflow
+
+airflow-stop:
+	$(PY) -m demo.local_airflow --stop
+
+# Build the sdist and wheel, check them, install the wheel alone and run an example DAG from it.
+wheel-check: venv
+	scripts/check-wheel.sh
+
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .matrix .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .airflow .pytest_cache .matrix .mypy_cache .ruff_cache site dist .wheel-check

@@ -12,7 +12,8 @@ from airflow_provider_clevertap.regions import DEFAULT_REGION, REGION_HOSTS, REG
 # a port, and the API server then refuses the test ("The host or port to test differs from the
 # stored connection", apache/airflow PR #73298 fixes it). A stored port of 0 matches what the
 # button sends, and the hook ignores a port of 0: on those versions the form shows Port and asks
-# for 0.
+# for 0, with no placeholder (a grey "0" looked filled in). The form has no default values for its
+# standard fields, so nothing can store the 0 for the user.
 _TEST_BUTTON_SENDS_PORT_0 = ((3, 3, 1), (3, 3, 2))
 
 
@@ -31,14 +32,13 @@ def _field_behaviour() -> dict[str, object]:
     placeholders = {
         "login": "e.g. W9R-486-4W5Z",
         "password": "the account's Passcode (Settings > Passcode)",
-        "host": "empty: the region's API host",
+        "host": "empty: the Region's host (Extra Fields)",
         "extra": '{"region": "eu1"}',
     }
     hidden = ["schema", "port"]
     if needs_port_0_for_test_button():
         hidden = ["schema"]
-        relabeling["port"] = "Port (enter 0 for the Test button)"
-        placeholders["port"] = "0"
+        relabeling["port"] = "Port: type 0 (the Test button of Airflow 3.3.1 and 3.3.2 needs it)"
     return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
 
 

@@ -14,7 +14,9 @@ the methods it calls):
 
 Assets: ``clevertap_asset(account_id, kind)`` is ``clevertap://<account id>/<kind>``, declared in
 an operator's ``outlets`` without any connection lookup at parse time; the operator checks it
-against its connection before sending, and puts the counts in the asset event's extra.
+against its connection before sending. Every Asset outlet's event (a ``clevertap://`` one or
+any other, such as the example DAGs' account-free ``Asset("clevertap_default_profiles")``) gets
+the counts in its extra.
 """
 
 from __future__ import annotations
@@ -141,11 +143,11 @@ class CleverTapLineageMixin(_Operator):
         self._lineage_rejected_written = True
 
     def record_summary(self, context: Any, summary: Mapping[str, Any]) -> None:
-        """Keep the summary for OpenLineage and put its counts in each CleverTap outlet's asset event."""
+        """Keep the summary for OpenLineage and put its counts in each Asset outlet's event."""
         self._lineage_summary = summary
         extra = {**counts_of(summary), "dry_run": bool(summary.get("dry_run"))}
         for outlet in self.outlets:
-            if isinstance(outlet, Asset) and _asset_target(outlet.uri) is not None:
+            if isinstance(outlet, Asset):
                 context["outlet_events"][outlet].extra.update(extra)
 
     def _outlet_uris(self) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
@@ -94,6 +95,7 @@ class SyncReport:
         # The first SAMPLE_SIZE of each kind; ``problems`` picks the sample from them.
         self._invalid_sample: list[Problem] = []
         self._refused_sample: list[Problem] = []
+        self._refusal_codes: Counter[int | None] = Counter()  # CleverTap's refusals by code
         self.stopped_reason: str | None = None  # set when the sync stops before every row was processed
         self._kept: IO[bytes] | None = tempfile.TemporaryFile() if keep_problems else None
         self._started = time.monotonic()
@@ -116,6 +118,7 @@ class SyncReport:
         if result.maybe_duplicated:
             self.rows_maybe_duplicated += result.accepted_count
         for refusal in result.refused:
+            self._refusal_codes[refusal.code] += 1
             identity = None if refusal.position is None else result.identities[refusal.position]
             self._note(Problem(identity, refusal.code, refusal.error), self._refused_sample)
         if time.monotonic() >= self._next_progress:
@@ -211,9 +214,12 @@ class SyncReport:
         }
 
     def log_summary(self) -> None:
-        self.log.info(
+        """One line of counts: a WARNING when rows did not make it, were left unconfirmed, or the sync
+        stopped; else INFO."""
+        failed = bool(self.rows_failed or self.rows_unconfirmed) or self.stopped_reason is not None
+        (self.log.warning if failed else self.log.info)(
             "CleverTap %s%s %s: %d rows read, %d accepted, %d refused by CleverTap, %d invalid, "
-            "%d batches, %d requests, %d retries, %.1f s%s%s%s",
+            "%d batches, %d requests, %d retries, %.1f s%s%s%s%s",
             self.action,
             " (dry run)" if self.dry_run else "",
             "finished" if self.stopped_reason is None else f"stopped ({self.stopped_reason})",
@@ -227,6 +233,7 @@ class SyncReport:
             self.seconds,
             self._state_counts(),
             f"; {self.rows_unconfirmed} unconfirmed" if self.rows_unconfirmed else "",
+            self._codes(),
             self._examples(),
         )
         if self.rows_maybe_duplicated:
@@ -243,6 +250,13 @@ class SyncReport:
             return ""
         deleted = f", {self.profiles_deleted} profiles deleted" if self.mirror else ""
         return f"; {self.rows_unchanged} unchanged (not sent){deleted}"
+
+    def _codes(self) -> str:
+        """CleverTap's refusals counted by code, most frequent first: ``; refused by code: 516 x2, 515 x1``."""
+        if not self._refusal_codes:
+            return ""
+        counts = ", ".join(f"{code} x{count}" for code, count in self._refusal_codes.most_common())
+        return f"; refused by code: {counts}"
 
     def _examples(self) -> str:
         parts = [

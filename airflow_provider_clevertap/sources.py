@@ -43,12 +43,33 @@ class RowSource:
     unchanged: int = 0
 
 
+_ROWS_AFFECTED = "Rows affected: %s"  # common-sql's line after each statement ``run()`` executes
+
+
+class _QuietStatementLog:
+    """A hook's logger without common-sql's ``Rows affected: N`` line: the statements are ours (the
+    state and rejected-rows tables), and the sync's summary says what they did."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+
+    def info(self, event: Any, *args: Any, **kwargs: Any) -> Any:
+        if event == _ROWS_AFFECTED:
+            return None
+        return self._log.info(event, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+
 def get_sql_hook(conn_id: str) -> DbApiHook:
-    """Return the connection's SQL hook, with statement logging off (parameters can be personal data)."""
+    """Return the connection's SQL hook, with statement logging off (parameters can be personal data)
+    and without the per-statement ``Rows affected`` lines."""
     hook = BaseHook.get_connection(conn_id).get_hook()
     if not isinstance(hook, DbApiHook):
         raise TypeError(f"Connection {conn_id!r} is of type {type(hook).__name__}, not a SQL connection (DbApiHook)")
     hook.log_sql = False
+    hook._log = _QuietStatementLog(hook.log)
     return hook
 
 

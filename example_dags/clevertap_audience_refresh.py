@@ -9,16 +9,14 @@ that stored nothing, refreshes nothing.
 
 from __future__ import annotations
 
-import os
-
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Asset, task
 
-from airflow_provider_clevertap.lineage import clevertap_asset
-
-# The Account ID of the clevertap_default connection (make demo's emulator account by default):
-# Assets are declared when the file is parsed, so it cannot be read from the connection.
-CLEVERTAP_PROFILES = clevertap_asset(os.environ.get("CLEVERTAP_ACCOUNT_ID", "DEMO-ACCOUNT"), "profiles")
+# The profiles of whichever account clevertap_default points at: named by the connection, not the
+# Account ID, so the examples run unchanged against any account (clevertap_asset(<Account ID>)
+# names the account, and the task then checks it against its connection).
+# --8<-- [start:dag]
+CLEVERTAP_PROFILES = Asset("clevertap_default_profiles")
 
 with DAG(
     dag_id="clevertap_audience_refresh",
@@ -43,3 +41,4 @@ with DAG(
         return {"profiles_updated": stored, "syncs": len(events)}
 
     refresh_audience()
+# --8<-- [end:dag]

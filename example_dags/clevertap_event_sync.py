@@ -12,17 +12,14 @@ only those CleverTap never accepted. Runs in the ``clevertap`` pool
 
 from __future__ import annotations
 
-import os
-
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 try:
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # Airflow before 3.2 has it only in airflow.timetables
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[assignment]
 
-from airflow_provider_clevertap.lineage import clevertap_asset
 from airflow_provider_clevertap.operators import CleverTapEventUploadOperator
 
 MAX_CONCURRENCY = 5
@@ -36,6 +33,7 @@ with DAG(
     tags=["clevertap"],
     doc_md=__doc__,
 ):
+    # --8<-- [start:operator]
     CleverTapEventUploadOperator(
         task_id="upload_orders",
         clevertap_conn_id="clevertap_default",
@@ -51,5 +49,6 @@ with DAG(
         rejected_rows_table="clevertap_rejected_rows",
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY,
-        outlets=[clevertap_asset(os.environ.get("CLEVERTAP_ACCOUNT_ID", "DEMO-ACCOUNT"), "events")],
+        outlets=[Asset("clevertap_default_events")],
     )
+    # --8<-- [end:operator]

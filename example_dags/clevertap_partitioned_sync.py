@@ -15,6 +15,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
+# --8<-- [start:dag]
 PARTITIONS = 4
 MAX_CONCURRENCY_PER_PARTITION = 3
 
@@ -47,3 +48,4 @@ with DAG(
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY_PER_PARTITION,
     ).expand(sql=[PARTITION_SQL.format(partitions=PARTITIONS, partition=p) for p in range(PARTITIONS)])
+# --8<-- [end:dag]

@@ -41,6 +41,7 @@ with DAG(
     tags=["clevertap"],
     doc_md=__doc__,
 ):
+    # --8<-- [start:operator]
     CleverTapUserDeleteOperator(
         task_id="delete_profiles",
         clevertap_conn_id="clevertap_default",
@@ -64,3 +65,4 @@ with DAG(
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY,
     )
+    # --8<-- [end:operator]

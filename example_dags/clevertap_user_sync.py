@@ -23,17 +23,14 @@ takes as many slots as requests it keeps in flight.
 
 from __future__ import annotations
 
-import os
-
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Asset, Param
 
 try:
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # Airflow before 3.2 has it only in airflow.timetables
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[assignment]
 
-from airflow_provider_clevertap.lineage import clevertap_asset
 from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
 MAX_CONCURRENCY = 10
@@ -52,6 +49,7 @@ with DAG(
     tags=["clevertap"],
     doc_md=__doc__,
 ):
+    # --8<-- [start:operator]
     CleverTapUserUploadOperator(
         task_id="upload_profiles",
         clevertap_conn_id="clevertap_default",
@@ -79,5 +77,6 @@ with DAG(
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY,
         # DAGs scheduled on this Asset (clevertap_audience_refresh) run after each successful sync.
-        outlets=[clevertap_asset(os.environ.get("CLEVERTAP_ACCOUNT_ID", "DEMO-ACCOUNT"), "profiles")],
+        outlets=[Asset("clevertap_default_profiles")],
     )
+    # --8<-- [end:operator]

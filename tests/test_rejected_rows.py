@@ -144,7 +144,7 @@ def test_an_older_table_on_postgres_gets_the_new_columns(postgres_uri, pg_table)
 
 
 def _readme_latest_problem_query(table: str) -> str:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "monitoring.md").read_text()
     block = readme.split("The latest problem of each identity:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
     return block.replace("clevertap_rejected_rows", table).replace("'clevertap_user_sync'", "'d'")
 

@@ -128,6 +128,7 @@ def test_an_unconfirmed_batch_is_counted_apart_and_named_in_the_log(caplog):
     warning = next(record for record in caplog.records if record.levelno == logging.WARNING).getMessage()
     assert "a batch of 3 rows (u3 to u5) is unconfirmed: the answer gives no status" in warning
     assert "; 3 unconfirmed" in caplog.records[-1].getMessage()
+    assert caplog.records[-1].levelno == logging.WARNING  # the summary line too
 
 
 def test_the_summary_line_names_a_few_of_each_kind(caplog):
@@ -139,6 +140,7 @@ def test_the_summary_line_names_a_few_of_each_kind(caplog):
     report.log_summary()
 
     line = caplog.records[-1].getMessage()
+    assert "; refused by code: 515 x1. invalid" in line
     assert line.endswith(
         ". invalid e.g. bad-0: identity column 'id' is empty; bad-1: identity column 'id' is empty; "
         "bad-2: identity column 'id' is empty. refused e.g. u2: code 515, Email is not valid"
@@ -180,6 +182,34 @@ def test_no_progress_line_before_the_interval(caplog):
     report = SyncReport("upload", False, LOG)
     report.batch_done(batch(["u1"]))
     assert not [record for record in caplog.records if "progress" in record.getMessage()]
+
+
+def test_rows_that_did_not_make_it_make_the_summary_a_warning_with_counts_by_code(caplog):
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    clean, failed = SyncReport("upload", False, LOG), SyncReport("upload", False, LOG)
+    clean.batch_done(batch(["u1", "u2"]))
+    failed.batch_done(batch(["u1", "u2", "u3"], [Refusal(0, 516, "Phone is not valid"), Refusal(2, 516, "Phone")]))
+    failed.batch_done(batch(["u4", "u5"], [Refusal(1, 515, "Email is not valid")]))
+    clean.log_summary()
+    failed.log_summary()
+
+    [clean_line, failed_line] = caplog.records
+    assert clean_line.levelno == logging.INFO
+    assert failed_line.levelno == logging.WARNING
+    assert "2 accepted, 3 refused by CleverTap, 0 invalid" in failed_line.getMessage()
+    assert "; refused by code: 516 x2, 515 x1." in failed_line.getMessage()
+
+
+def test_invalid_rows_alone_make_the_summary_a_warning(caplog):
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    report = SyncReport("upload", False, LOG)
+    report.rows_read = 1
+    report.invalid("u1", "identity column 'id' is empty")
+    report.log_summary()
+
+    [line] = caplog.records
+    assert line.levelno == logging.WARNING
+    assert "refused by code" not in line.getMessage()
 
 
 @pytest.mark.parametrize(("mirror", "says_deleted"), [(False, False), (True, True)])

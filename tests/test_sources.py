@@ -63,6 +63,29 @@ def test_the_sql_hook_has_statement_logging_off(sqlite_warehouse, postgres_wareh
         assert hook.log_sql is False
 
 
+def test_the_sql_hook_runs_statements_without_rows_affected_lines(task_logs, sqlite_warehouse, postgres_warehouse):
+    table = postgres_warehouse
+    for conn_id in ("warehouse", "warehouse_pg"):
+        hook = get_sql_hook(conn_id)
+        hook.run(f"CREATE TABLE {table} (identity VARCHAR(20))")
+        hook.run(f"INSERT INTO {table} VALUES ('u1'), ('u2')")
+        hook.run(f"DELETE FROM {table}")
+        hook.run(f"DROP TABLE {table}")
+        hook.log.info("the hook still logs %s", conn_id)
+
+    messages = [record.getMessage() for record in task_logs.records]
+    assert not [message for message in messages if "Rows affected" in message]
+    assert "the hook still logs warehouse" in messages
+    assert "the hook still logs warehouse_pg" in messages
+    # What the plain hook logs for the same statement: the line the provider removes.
+    from airflow.providers.sqlite.hooks.sqlite import SqliteHook
+
+    plain = SqliteHook(sqlite_conn_id="warehouse")
+    plain.run(f"CREATE TABLE {table} (identity TEXT)")
+    plain.run(f"INSERT INTO {table} VALUES ('u')")
+    assert "Rows affected: 1" in [record.getMessage() for record in task_logs.records]
+
+
 def test_a_connection_that_is_not_sql_is_refused(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SOME_API", json.dumps({"conn_type": "http", "host": "example.com"}))
     with pytest.raises(TypeError, match="not a SQL connection"):

@@ -53,7 +53,8 @@ _SAFE_KEY_CHARS = MAX_KEY_BYTES // 4
 _SAFE_VALUE_CHARS = MAX_VALUE_BYTES // 4
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+").fullmatch
-_PHONE = re.compile(r"\+[0-9]{7,15}").fullmatch
+# E.164: "+", a country code (never starting with 0), at most 15 digits in all.
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}").fullmatch
 _DATE = re.compile(r"\$D_-?[0-9]{1,12}").fullmatch
 
 # Fields CleverTap knows do not count against the custom-key limit: one list, the provider's.
@@ -108,6 +109,8 @@ def _field_message(what: str) -> str:
     return f"Profile data is incorrect. {what} is not valid."
 
 
+SUBSCRIPTION_FLAGS = ("MSG-email", "MSG-push", "MSG-sms", "MSG-whatsapp", "MSG-dndPhone", "MSG-dndEmail")
+
 _RESERVED: dict[str, _Rule] = {
     "Email": _Rule(_is_email, EMAIL_INVALID, _field_message("Email")),
     "Phone": _Rule(_is_phone, PHONE_INVALID, _field_message("Phone")),
@@ -117,10 +120,7 @@ _RESERVED: dict[str, _Rule] = {
     "Married": _Rule(_one_of("Y", "N"), MARRIED_INVALID, _field_message("Married")),
     "Age": _Rule(_is_age, AGE_INVALID, _field_message("Age")),
     "DOB": _Rule(_is_date, MISCELLANEOUS, _field_message("DOB")),
-    **{
-        flag: _Rule(_is_bool, MISCELLANEOUS, _field_message(flag))
-        for flag in ("MSG-email", "MSG-push", "MSG-sms", "MSG-whatsapp")
-    },
+    **{flag: _Rule(_is_bool, MISCELLANEOUS, _field_message(flag)) for flag in SUBSCRIPTION_FLAGS},
 }
 
 _REFUSE_NOT_A_RECORD = Refusal(NOT_A_RECORD, "Record type must be either profile or event.", None)

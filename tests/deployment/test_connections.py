@@ -94,5 +94,5 @@ def test_the_form_the_api_server_gives_the_ui(deployment):
     port = meta["standard_fields"]["port"]
     assert port["hidden"] is not PORT_0
     if PORT_0:
-        assert port["placeholder"] == "0" and "0" in port["title"]
+        assert not port["placeholder"] and "type 0" in port["title"]
     assert len(meta["standard_fields"]["host"]["placeholder"]) <= 40

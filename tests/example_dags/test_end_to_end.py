@@ -36,7 +36,7 @@ def environment(emulator, airflow_db, tmp_path, monkeypatch):
     emulator.reset()
     warehouse = build_warehouse(tmp_path / "warehouse.db", CUSTOMERS, INTERVAL_START, deletions=DELETIONS)
     monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", emulator.connection_json())
-    monkeypatch.setenv("CLEVERTAP_ACCOUNT_ID", emulator.account_id)  # the example DAGs' Asset outlets
+    monkeypatch.delenv("CLEVERTAP_ACCOUNT_ID", raising=False)  # the example DAGs run unchanged for any account
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)}))
     return warehouse
 
@@ -178,3 +178,32 @@ def test_event_sync_run_without_a_data_interval_sends_every_staged_order_not_yet
     assert emulator.stats.records_received - received == sum(not in_interval(key) for key in range(1, 201))
     events = [event for stored in emulator.events().values() for event in stored]
     assert sorted(event["evtData"]["Order ID"] for event in events) == [order_id(key) for key in range(1, 201)]
+
+
+def test_first_sync_checks_with_a_dry_run_then_uploads(environment, emulator):
+    run = run_dag("clevertap_first_sync")
+
+    assert run.state == "success"
+    # Its query leaves Gender out: only bad emails and phones are refused.
+    rows = [row for row in customer_rows(CUSTOMERS, INTERVAL_START) if row[1] is not None]
+    stored = {row[1] for row in rows if row[3] != "not-an-email" and row[4].startswith("+")}
+    assert set(emulator.profiles) == stored
+    assert emulator.stats.records_received == 2 * len(rows)  # each valid row: in the dry run, then for real
+    assert emulator.stats.dry_run_requests == 3  # 1000 a request
+    with sqlite3.connect(environment) as db:
+        (problems,) = db.execute("SELECT COUNT(*) FROM clevertap_rejected_rows WHERE task_id = 'upload'").fetchone()
+    assert problems == CUSTOMERS - len(stored)
+
+
+def test_first_sync_stops_after_its_dry_run_when_too_many_rows_would_be_refused(environment, emulator):
+    with sqlite3.connect(environment) as db:  # 1 phone in 20 without its country code: 5% refused
+        db.execute("UPDATE staged_customers SET phone = '020 7946 0018' WHERE customer_key % 20 = 0")
+
+    run = run_dag("clevertap_first_sync")
+
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["dry_run"] == "failed"
+    assert states["upload"] != "success"
+    assert emulator.stats.dry_run_requests == emulator.stats.requests == 3
+    assert emulator.profiles == {}

@@ -39,12 +39,15 @@ def test_the_profile_sync_emits_its_asset_with_the_counts_and_queues_the_audienc
     outcome = run_dag(USER_SYNC, "clevertap_user_sync", dags_folder=EXAMPLE_DAGS)
 
     assert outcome["state"] == "success", outcome["log"][-3000:]
-    uri = f"clevertap://{emulator.account_id}/profiles"
+    # The example's Asset is named by the connection, not the account: it runs unchanged for any account.
+    uri = "clevertap_default_profiles"
     summary = outcome["summaries"]["upload_profiles"]
     assert summary["rows_accepted"] == len(emulator.profiles) > 0
     assert outcome["asset_events"] == [{"uri": uri, "extra": {**_counts(summary), "dry_run": False}}]
     # The scheduler creates a run of each DAG scheduled on the Asset from this queue.
     assert {"uri": uri, "dag_id": "clevertap_audience_refresh"} in outcome["queued_dag_runs"]
+    assert {"uri": uri, "dag_id": "clevertap_failed_rows_alert"} in outcome["queued_dag_runs"]
+    _the_failed_rows_alert_reads_the_event(outcome["asset_events"][0]["extra"])
 
     complete = task_events(outcome, "clevertap_user_sync.upload_profiles")["COMPLETE"]
     assert [dataset["name"] for dataset in complete["outputs"]] == [f"{emulator.account_id}/profiles"]
@@ -52,6 +55,23 @@ def test_the_profile_sync_emits_its_asset_with_the_counts_and_queues_the_audienc
     assert complete["inputs"] == []
     assert complete["run"]["facets"]["clevertap_sync"]["counts"] == _counts(summary)
     assert complete["run"]["facets"]["clevertap_rejected_rows"]["rejectedRowsTable"] == "clevertap_rejected_rows"
+
+
+def _the_failed_rows_alert_reads_the_event(extra):
+    """The alert DAG's task, given the sync's real asset event: 1 row of 300 refused is above 0.1%."""
+    from types import SimpleNamespace
+
+    from _airflow_compat import load_dag
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    alert = load_dag(EXAMPLE_DAGS / "clevertap_failed_rows_alert.py", "clevertap_failed_rows_alert")
+    check = alert.get_task("check_failed_rows").python_callable
+    assert (extra["rows_read"], extra["rows_rejected"], extra["rows_invalid"]) == (CUSTOMERS, 1, 0)
+    with pytest.raises(AirflowFailException, match="1 rows refused by CleverTap and 0 invalid of 300 read"):
+        check(triggering_asset_events={"clevertap_default_profiles": [SimpleNamespace(extra=extra)]})
+    clean = SimpleNamespace(extra={**extra, "rows_rejected": 0})
+    counts = check(triggering_asset_events={"clevertap_default_profiles": [clean]})
+    assert counts == {"rows_read": CUSTOMERS, "rows_rejected": 0, "rows_invalid": 0}
 
 
 def test_without_the_openlineage_provider_the_sync_and_its_asset_event_still_work(run_dag, warehouse, emulator):

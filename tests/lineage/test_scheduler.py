@@ -42,7 +42,6 @@ def airflow_env(emulator, tmp_path) -> dict[str, str]:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW_CONN_CLEVERTAP_DEFAULT": emulator.connection_json(),
             "AIRFLOW_CONN_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
-            "CLEVERTAP_ACCOUNT_ID": emulator.account_id,
             "PYTHONPATH": str(ROOT),
         }
     )

@@ -160,8 +160,8 @@ def test_the_host_override_is_described_as_an_administrators_setting():
     # The Host placeholder is short (it must fit the input); the form's explanation is in the
     # Region's description, next to it.
     assert "administrator" in connection_type["conn-fields"]["region"]["description"]
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert "administrator" in readme.split("## The connection", 1)[1].split("\n## ", 1)[0]
+    connection_doc = (Path(__file__).resolve().parents[2] / "docs" / "connection.md").read_text()
+    assert "administrator" in connection_doc
 
 
 # -- TLS verification stays on unless the connection turns it off -----------------------------------------
