@@ -50,7 +50,18 @@ var CleverTapChart = (function () {
     return { svg: svg, plotHeight: plotHeight };
   }
 
+  // Dates on the time axis; to the second when every run is within a day.
+  function tickLabel(runs) {
+    var times = runs.map(function (run) { return new Date(run.when).getTime(); }).filter(isFinite);
+    var sameDay = times.length && Math.max.apply(null, times) - Math.min.apply(null, times) < 86400000;
+    return function (iso) {
+      if (!iso || !sameDay) return shortDate(iso);
+      return new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    };
+  }
+
   function xAxis(svg, runs, xOf, baseline) {
+    var label = tickLabel(runs);
     var ticks = Math.min(runs.length, 5);
     var seen = {};
     for (var i = 0; i < ticks; i++) {
@@ -58,7 +69,7 @@ var CleverTapChart = (function () {
       if (seen[index]) continue;
       seen[index] = true;
       var anchor = ticks > 1 && i === 0 ? "start" : ticks > 1 && i === ticks - 1 ? "end" : "middle";
-      svg.appendChild(el("text", { x: xOf(index), y: baseline + 18, "text-anchor": anchor }, shortDate(runs[index].when)));
+      svg.appendChild(el("text", { x: xOf(index), y: baseline + 18, "text-anchor": anchor }, label(runs[index].when)));
     }
   }
 
@@ -85,7 +96,7 @@ var CleverTapChart = (function () {
       return run.summary ? SERIES.reduce(function (sum, s) { return sum + (run.summary[s.key] || 0); }, 0) : 0;
     };
     var yMax = niceMax(Math.max.apply(null, runs.map(total).concat([0])));
-    var parts = frame(height, yMax, "rows");
+    var parts = frame(height, yMax, "");
     var svg = parts.svg, plotHeight = parts.plotHeight, baseline = TOP + plotHeight;
     var step = (WIDTH - LEFT - RIGHT) / runs.length;
     var barWidth = Math.max(1, Math.min(48, step * 0.7));
