@@ -197,13 +197,30 @@ def list_syncs(session: Session, dag_ids: Collection[str]) -> list[Sync]:
     """
     if not dag_ids:
         return []
+    # The latest run of each sync, ranked without the summaries; only the latest's are read.
     partition = (TaskInstance.dag_id, TaskInstance.task_id, TaskInstance.map_index)
-    ranked = _runs_select(
-        func.row_number().over(partition_by=partition, order_by=DagRun.run_after.desc()).label("rank"),
-        func.count().over(partition_by=partition).label("runs"),
-    ).where(TaskInstance.dag_id.in_(dag_ids))
-    latest = ranked.subquery()
-    rows = list(session.execute(select(latest).where(latest.c.rank == 1)))
+    ranked = (
+        select(
+            *partition,
+            TaskInstance.run_id,
+            func.row_number().over(partition_by=partition, order_by=DagRun.run_after.desc()).label("rank"),
+            func.count().over(partition_by=partition).label("runs"),
+        )
+        .join(DagRun, and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id))
+        .where(_is_clevertap(), TaskInstance.dag_id.in_(dag_ids))
+        .subquery()
+    )
+    latest = _runs_select(ranked.c.runs).join(
+        ranked,
+        and_(
+            ranked.c.dag_id == TaskInstance.dag_id,
+            ranked.c.task_id == TaskInstance.task_id,
+            ranked.c.map_index == TaskInstance.map_index,
+            ranked.c.run_id == TaskInstance.run_id,
+            ranked.c.rank == 1,
+        ),
+    )
+    rows = list(session.execute(latest))
     rendered = _rendered(session, ((row.dag_id, row.task_id, row.run_id, row.map_index) for row in rows))
     syncs = {
         (row.dag_id, row.task_id, row.map_index): _with_rendered(
