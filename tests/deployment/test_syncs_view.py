@@ -30,6 +30,10 @@ DAG_ID, TASK_ID = "clevertap_user_sync", "upload_profiles"
 # Counted in the chart's stacked bars and in the table (the table also has maybe duplicated).
 CHARTED = ("rows_accepted", "rows_unchanged", "rows_invalid", "rows_rejected", "profiles_deleted")
 TABLED = (*CHARTED, "rows_maybe_duplicated")
+# A page's background: its <html>'s or, when that is transparent, its <body>'s.
+BACKGROUND = """[document.documentElement, document.body]
+    .map((element) => getComputedStyle(element).backgroundColor)
+    .find((color) => color !== "rgba(0, 0, 0, 0)")"""
 # An overall bound for a busy machine, not a wait: Playwright returns as soon as the element is there.
 TIMEOUT_MS = 120_000
 
@@ -82,6 +86,8 @@ def _summaries(deployment) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.browser
 def test_the_view_shows_the_counts_of_a_syncs_runs_in_its_chart_and_table(deployment, browser):
+    from playwright.sync_api import expect
+
     triggered = [deployment.trigger(DAG_ID) for _ in range(2)]
     for run_id in triggered:
         assert deployment.finished_run(DAG_ID, run_id)["state"] == "success"
@@ -102,7 +108,10 @@ def test_the_view_shows_the_counts_of_a_syncs_runs_in_its_chart_and_table(deploy
     page.get_by_role("button", name="Browse").click()
     page.get_by_role("menuitem", name="CleverTap syncs").click()
     view = page.frame_locator('iframe[title="CleverTap syncs"]')
-    view.locator(f'tr.sync[data-dag-id="{DAG_ID}"][data-task-id="{TASK_ID}"] a').click()
+    listed = view.locator(f'tr.sync[data-dag-id="{DAG_ID}"][data-task-id="{TASK_ID}"]')
+    # The demo's rows include refused and invalid ones: the sync is flagged.
+    assert "flagged" in listed.get_attribute("class")
+    listed.locator("a").click()
     view.locator("#counts-chart svg g.run").first.wait_for()
 
     bars = view.locator("#counts-chart g.run")
@@ -136,9 +145,30 @@ def test_the_view_shows_the_counts_of_a_syncs_runs_in_its_chart_and_table(deploy
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "syncs-view-in-airflow.png")
+    # The view's background is Airflow's own, light; and dark once Airflow's colour mode (the class
+    # its theme sets on <html>) is dark.
+    airflow_background = {"light": page.evaluate(BACKGROUND)}
+    expect(view.locator("body")).to_have_css("background-color", airflow_background["light"])
+    page.evaluate("document.documentElement.classList.replace('light', 'dark')")
+    airflow_background["dark"] = page.evaluate(BACKGROUND)
+    assert airflow_background["dark"] != airflow_background["light"]
+    expect(view.locator("body")).to_have_css("background-color", airflow_background["dark"], timeout=TIMEOUT_MS)
+    page.screenshot(path=ARTIFACTS / "syncs-view-in-airflow-dark.png")
+
+    # A run's log link opens the task's page in Airflow itself, not inside the frame.
+    view.locator(f'#runs tr[data-run-id="{newest_first[0]}"] a', has_text="log").click()
+    page.wait_for_url(f"**/dags/{DAG_ID}/runs/**/tasks/{TASK_ID}**")
+    expect(page.locator('iframe[title="CleverTap syncs"]')).to_have_count(0, timeout=TIMEOUT_MS)
+    # The DAG's page has the view too, for that DAG's syncs.
+    page.goto(f"{deployment.url}/dags/{DAG_ID}/plugin/clevertap-dag-syncs")
+    in_dag = page.frame_locator('iframe[title="CleverTap syncs"]').locator("tr.sync")
+    in_dag.first.wait_for()
+    assert {row.get_attribute("data-dag-id") for row in in_dag.all()} == {DAG_ID}
+
     # The whole page on its own (inside Airflow it scrolls in its frame), in both colour modes.
     page.goto(f"{deployment.url}{URL_PREFIX}/?dag_id={DAG_ID}&task_id={TASK_ID}&map_index=-1")
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.locator("#failed-rows tbody tr").first.wait_for()
+        assert page.evaluate(BACKGROUND) == airflow_background[scheme]
         page.screenshot(path=ARTIFACTS / f"syncs-view-{scheme}.png", full_page=True)
