@@ -14,10 +14,9 @@ from typing import Any
 
 from airflow.models.dagrun import DagRun
 from airflow.models.renderedtifields import RenderedTaskInstanceFields as RenderedFields
-from airflow.models.serialized_dag import SerializedDagModel
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
-from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from airflow_provider_clevertap.operators import (
@@ -26,6 +25,7 @@ from airflow_provider_clevertap.operators import (
     CleverTapUserUploadOperator,
 )
 from airflow_provider_clevertap.operators.base import XCOM_RETURN_KEY
+from airflow_provider_clevertap.syncs_view.serialized import declared_tasks
 
 # What each CleverTap operator syncs, by the class name Airflow records as the task's operator.
 KINDS: dict[str, str] = {
@@ -62,7 +62,7 @@ class Sync:
 
     dag_id: str
     task_id: str
-    map_index: int  # -1: not mapped; None would be a mapped task that never ran (see ``never_ran``)
+    map_index: int  # -1: not mapped, or a mapped task that never ran (``mapped`` tells them apart)
     kind: str
     runs_count: int = 0
     mode: str | None = None
@@ -287,39 +287,7 @@ def sync_history(session: Session, dag_id: str, task_id: str, map_index: int) ->
 
 
 def _declared_syncs(session: Session, dag_ids: Collection[str]) -> Iterator[Sync]:
-    """The CleverTap tasks of the DAGs' latest serialized versions, as syncs with no runs.
-
-    The database finds the DAGs whose serialization names a CleverTap operator; only theirs are
-    decoded. A DAG serialized compressed (``[core] compress_serialized_dags``) is not searched:
-    its syncs appear once they have run.
-    """
-    newest = (
-        select(
-            SerializedDagModel.id,
-            func.row_number()
-            .over(partition_by=SerializedDagModel.dag_id, order_by=SerializedDagModel.created_at.desc())
-            .label("rank"),
-        )
-        .where(SerializedDagModel.dag_id.in_(dag_ids))
-        .subquery()
-    )
-    text = cast(SerializedDagModel._data, Text)
-    query = (
-        select(SerializedDagModel.dag_id, SerializedDagModel._data)
-        .join(newest, newest.c.id == SerializedDagModel.id)
-        .where(newest.c.rank == 1, or_(*(text.like(f'%"{name}"%') for name in KINDS)))
-    )
-    for dag_id, data in session.execute(query):
-        for task in _tasks(data):
-            kind = _kind(task.get("task_type") or task.get("_task_type"), task.get("_operator_name"))
-            if kind != "unknown":
-                mapped = bool(task.get("_is_mapped"))
-                yield Sync(dag_id=dag_id, task_id=task["task_id"], map_index=-1, kind=kind, mapped=mapped)
-
-
-def _tasks(data: Any) -> list[dict[str, Any]]:
-    """The tasks of a serialized DAG, as they are stored."""
-    if isinstance(data, str):
-        data = json.loads(data)
-    tasks = (data or {}).get("dag", {}).get("tasks", [])
-    return [task.get("__var", task) for task in tasks if isinstance(task, dict)]
+    """The CleverTap tasks of the DAGs' latest serialized versions, as syncs with no runs."""
+    for task in declared_tasks(session, dag_ids, list(KINDS)):
+        kind = _kind(task.operator, task.custom_operator_name)
+        yield Sync(dag_id=task.dag_id, task_id=task.task_id, map_index=-1, kind=kind, mapped=task.mapped)
