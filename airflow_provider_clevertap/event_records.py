@@ -15,6 +15,7 @@ import msgspec
 from airflow_provider_clevertap.properties import (
     IDENTITY_TYPES,
     MAX_KEY_BYTES,
+    UNREADABLE,
     InvalidRow,
     PropertyColumns,
     PropertyMapper,
@@ -22,7 +23,9 @@ from airflow_provider_clevertap.properties import (
     find_column,
     key_too_long,
     text_of,
+    unreadable,
 )
+from airflow_provider_clevertap.seen_ids import SeenIds
 from airflow_provider_clevertap.timestamps import TimestampFormat
 
 # CleverTap's event limits (docs/events.md says where each comes from).
@@ -124,6 +127,7 @@ class EventMapper(PropertyMapper):
             None if event_name_column is None else find_column(columns, event_name_column, "event_name_column")
         )
         self._id_index = None if event_id_column is None else find_column(columns, event_id_column, "event_id_column")
+        self._ids_seen = SeenIds()
         items = [index for index, name in self._properties if name == ITEMS]
         self._items_index = items[0] if items else None
         self._properties = [(index, name) for index, name in self._properties if name != ITEMS]
@@ -138,10 +142,20 @@ class EventMapper(PropertyMapper):
         return [(self.identity_type,), ("ts",), ("evtName",), *properties, *items]
 
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
-        """Return the row's event record, or raise InvalidRow saying why it cannot be sent."""
+        """Return the row's event record, or raise InvalidRow saying why it cannot be sent, naming
+        the event by its id where it has one. A second row of an event id is never sent."""
+        if self._id_index is None:
+            return self._record(row)
+        event_id = self._read_event_id(row[self._id_index])
+        try:
+            if not self._ids_seen.add(event_id):
+                raise InvalidRow("event id repeated in this run: only its first row is sent")
+            return self._record(row)
+        except InvalidRow as reason:
+            raise InvalidRow(f"event {event_id!r}: {reason}") from None
+
+    def _record(self, row: Sequence[Any]) -> dict[str, Any]:
         identity = self._identity(row)
-        if self._id_index is not None:
-            self._check_event_id(row[self._id_index])
         ts = row[self._ts_index]  # type: ignore[index]  # ts_column is required
         if ts is None:
             raise InvalidRow(f"ts column {self.ts_column!r} is null: an event needs the time it happened")
@@ -161,24 +175,29 @@ class EventMapper(PropertyMapper):
             "evtData": data,
         }
 
-    def _check_event_id(self, value: Any) -> None:
+    def _read_event_id(self, value: Any) -> str:
         column = self.event_id_column
         if value is None:
             raise InvalidRow(f"event_id_column {column!r} is null: the event cannot be sent once without its id")
+        if value is UNREADABLE:
+            raise unreadable(column)
         text = text_of(value)
         if text is None or len(text) > MAX_EVENT_ID_CHARS:
             raise InvalidRow(f"event_id_column {column!r} is longer than {MAX_EVENT_ID_CHARS} characters")
+        return text
 
     def _read_name(self, value: Any) -> str:
         column = self.event_name_column
         if value is None:
             raise InvalidRow(f"event_name_column {column!r} is null")
+        if value is UNREADABLE:
+            raise unreadable(column)
         if not isinstance(value, str):
             raise InvalidRow(f"event_name_column {column!r} holds a {type(value).__name__}, not a name")
         problem = event_name_problem(value)
         if problem is not None:
             raise InvalidRow(f"event_name_column {column!r} {problem}")
-        return value
+        return str(value)  # a str subclass (an enum's value, say) becomes a str
 
     def _items(self, value: Any) -> list[dict[str, Any]]:
         """Charged's items: a list of objects of single values (or its JSON text: SQLite has no JSON type)."""

@@ -47,6 +47,25 @@ class InvalidRow(ValueError):
     """A row that cannot become a CleverTap record; the message says why, never with its values."""
 
 
+class Unreadable:
+    """What a source reads a value as when its driver cannot make it a Python object (PostgreSQL's
+    infinite or BC dates, say): a row using it is invalid, the others go on. The value's text is
+    not kept (the driver's error quotes it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNREADABLE"
+
+
+UNREADABLE = Unreadable()
+
+
+def unreadable(column: str | None) -> InvalidRow:
+    """The reason a row is invalid when ``column`` holds an ``UNREADABLE`` value."""
+    return InvalidRow(f"column {column!r} holds a value Python cannot represent (an infinite or BC date, say)")
+
+
 def _is_finite(value: float | int | decimal.Decimal) -> bool:
     # math.isfinite() raises on a signalling NaN Decimal, and on an int too big for a float.
     if isinstance(value, int):
@@ -55,7 +74,9 @@ def _is_finite(value: float | int | decimal.Decimal) -> bool:
 
 
 def text_of(value: Any) -> str | None:
-    """``str(value)``, or None for an int past Python's 4300-digit conversion limit."""
+    """``str(value)``, or None for an int past Python's 4300-digit conversion limit or ``UNREADABLE``."""
+    if value is UNREADABLE:
+        return None
     try:
         return str(value)
     except ValueError:
@@ -145,11 +166,13 @@ def read_identity(value: Any, column: str) -> str:
     """Return a row's identity as the string CleverTap receives, or raise InvalidRow."""
     if value is None:
         raise InvalidRow(f"identity column {column!r} is null")
+    if value is UNREADABLE:
+        raise unreadable(column)
     if isinstance(value, (bytes, bytearray, memoryview)):
         raise InvalidRow(f"identity column {column!r} holds binary data")
     if isinstance(value, (float, decimal.Decimal)) and not _is_finite(value):
         raise InvalidRow(f"identity column {column!r} is not a finite number")
-    identity = value if isinstance(value, str) else text_of(value)
+    identity = value if type(value) is str else text_of(value)  # a str subclass becomes a str
     if identity is None:
         raise InvalidRow(f"identity column {column!r} is a number too long to be an identity")
     if not identity.strip():
@@ -200,6 +223,7 @@ class PropertyMapper:
         self._ts_index = None if ts_column is None else find_column(columns, ts_column, "ts_column")
         skipped = {identity_column, ts_column, *skipped_columns}
         self._properties = self._select_properties(columns, property_columns, skipped)
+        self._column_of = {name: columns[index] for index, name in self._properties}
 
     @staticmethod
     def _select_properties(
@@ -268,6 +292,8 @@ class PropertyMapper:
             if not _is_finite(value):
                 raise InvalidRow(f"ts column {column!r} is not a finite number")
             seconds = int(value)
+        elif value is UNREADABLE:
+            raise unreadable(column)
         else:
             raise InvalidRow(f"ts column {column!r} holds a {type(value).__name__}, not a time")
         if seconds <= 0:
@@ -308,6 +334,8 @@ class PropertyMapper:
     def _uncommon_value(self, name: str, value: Any) -> Any:
         """A scalar of a less common type (Decimal, datetime, UUID, str subclass) as CleverTap takes it;
         the mappers add their own collections (lists for profiles, ``Items`` for events)."""
+        if value is UNREADABLE:
+            raise unreadable(self._column_of.get(name, name))
         if isinstance(value, str):
             return self._property_value(name, str(value))
         if isinstance(value, bool):

@@ -4,16 +4,28 @@ CleverTap answers HTTP 200 even when it refuses some or all records, listing the
 under ``unprocessed`` with an error ending in "Skipped record number : N" (1-based position in
 the batch). The echoed ``record`` is normalised by the server (identity as a string, phone
 without its "+"), so the position is the reliable key; the echoed identity is only a fallback.
+An answer that does not account for every record of its batch confirms none of them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 _SKIPPED_RECORD = re.compile(r"\s*\.?\s*Skipped record number\s*:\s*(\d+)\s*$", re.IGNORECASE)
+_STATUSES = ("success", "partial", "fail")
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A 2xx answer that could not be read: not JSON, or larger than the hook reads.
+
+    :param reason: what was wrong with it (no text of the answer).
+    """
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,8 @@ class BatchResult:
         CleverTap (a read timeout, a connection dropped once the request was out, a 500, 502 or
         504 answer): CleverTap may have stored its accepted items twice. Harmless for profiles
         (upserts), not for events.
+    :param unconfirmed: why CleverTap's answer confirms none of the batch's items (``read_answer``),
+        or None. Its items are neither accepted nor refused: CleverTap may or may not hold them.
     """
 
     identities: Sequence[Any]
@@ -52,40 +66,77 @@ class BatchResult:
     attempts: int = 1
     tags: Sequence[Any] | None = None
     maybe_duplicated: bool = False
+    unconfirmed: str | None = None
 
     @property
     def accepted_count(self) -> int:
-        return len(self.identities) - len(self.refused)
+        return 0 if self.unconfirmed is not None else len(self.identities) - len(self.refused)
+
+    @property
+    def unconfirmed_count(self) -> int:
+        return len(self.identities) if self.unconfirmed is not None else 0
 
 
-def parse_refusals(body: Any, identities: Sequence[Any], *, processed_is_stored: bool = False) -> list[Refusal]:
+def read_answer(
+    body: Any, identities: Sequence[Any], *, counted: bool, scrub: Callable[[str], str] = str
+) -> tuple[list[Refusal], str | None]:
+    """What a 2xx answer says of a batch: its refusals, or why it confirms nothing.
+
+    A record is accepted only when the answer says so: CleverTap's status object whose counts
+    add up (``processed`` plus the ``unprocessed`` entries make the batch), or a ``fail`` that
+    refuses the whole batch. Any other answer (``{}``, ``[]``, no counts, counts that do not add
+    up, a body that could not be read) leaves every record of the batch unconfirmed.
+
+    :param body: the decoded JSON answer, or ``Unreadable``.
+    :param identities: the batch's identities, in the order sent.
+    :param counted: the answer must count the records processed (a real upload). Dry runs and
+        deletes, whose answers' shapes are unconfirmed, may answer a bare ``{"status": "success"}``.
+    :param scrub: applied to every text of the answer kept in a refusal (removes secrets).
+    :return: the refusals, and None; or no refusals and the reason the batch is unconfirmed.
+    """
+    if isinstance(body, Unreadable):
+        return [], body.reason
+    if not isinstance(body, dict):
+        return [], f"the answer is a JSON {type(body).__name__}, not CleverTap's status object"
+    status = body.get("status")
+    processed = body.get("processed")
+    unprocessed = body.get("unprocessed", [])
+    if status not in _STATUSES:
+        return [], "the answer gives no status of success, partial or fail"
+    if not isinstance(unprocessed, list) or not all(isinstance(entry, dict) for entry in unprocessed):
+        return [], "the answer's unprocessed is not a list of records"
+    if status == "fail" and not unprocessed and processed in (None, 0) and type(processed) is not bool:
+        # The whole batch refused with one top-level error: every item shares it.
+        error = scrub(str(body.get("error") or "refused with no reason given"))
+        code = as_code(body.get("code"))
+        return [Refusal(position, code, error) for position in range(len(identities))], None
+    if processed is None and not counted and status == "success" and not unprocessed:
+        return [], None
+    if type(processed) is not int or processed < 0:
+        return [], "the answer does not count the records processed"
+    if processed + len(unprocessed) != len(identities) or (status == "fail" and processed):
+        return [], (
+            f"the answer ({status}) counts {processed} records processed and lists {len(unprocessed)} "
+            f"unprocessed of the {len(identities)} sent"
+        )
+    return parse_refusals(unprocessed, identities, scrub), None
+
+
+def parse_refusals(
+    unprocessed: list[dict[str, Any]], identities: Sequence[Any], scrub: Callable[[str], str] = str
+) -> list[Refusal]:
     """Map the ``unprocessed`` entries of a CleverTap answer back to positions in the batch.
 
-    :param body: the decoded JSON answer.
+    :param unprocessed: the answer's entries, one per refused record.
     :param identities: the batch's identities, in the order sent; an entry that gives no
         position is placed by the identity (or objectId) its echoed record carries.
-    :param processed_is_stored: the answer's ``processed`` counts the records stored (a real
-        upload; not a dry run or a delete, whose answers are unconfirmed). When the answer is
-        not a success, records it neither counts nor lists are refused too, unplaced: none is
-        counted accepted that CleverTap did not say it stored.
+    :param scrub: applied to each entry's error text.
     """
-    if not isinstance(body, dict):
-        return []
-    unprocessed = body.get("unprocessed") or []
-    status = str(body.get("status", "")).lower()
-    if status == "fail" and not unprocessed:
-        # The whole batch refused with one top-level error: every item shares it.
-        error = str(body.get("error") or "refused with no reason given")
-        code = _as_int(body.get("code"))
-        return [Refusal(position, code, error) for position in range(len(identities))]
-
     refused: dict[int, Refusal] = {}
     unplaced: list[Refusal] = []
     for entry in unprocessed:
-        if not isinstance(entry, dict):
-            continue
-        message = str(entry.get("error") or "refused with no reason given")
-        code = _as_int(entry.get("code"))
+        message = scrub(str(entry.get("error") or "refused with no reason given"))
+        code = as_code(entry.get("code"))
         match = _SKIPPED_RECORD.search(message)
         position: int | None
         if match:
@@ -99,22 +150,7 @@ def parse_refusals(body: Any, identities: Sequence[Any], *, processed_is_stored:
             unplaced.append(Refusal(None, code, message))
     # A refusal we cannot place is still a refusal: count it, but never more than the batch.
     room = len(identities) - len(refused)
-    refusals = [refused[position] for position in sorted(refused)] + unplaced[:room]
-    if processed_is_stored and status != "success":
-        refusals += _unaccounted(body.get("processed"), len(identities), len(refusals))
-    return refusals
-
-
-def _unaccounted(processed: Any, sent: int, refused: int) -> list[Refusal]:
-    """One unplaced refusal per record an upload's answer neither counts as processed nor lists."""
-    if type(processed) is not int or not 0 <= processed <= sent:
-        return []
-    missing = sent - processed - refused
-    error = (
-        f"not stored: CleverTap counted {processed} of the batch's {sent} records processed and listed "
-        f"{refused} as skipped, without saying which others it skipped"
-    )
-    return [Refusal(None, None, error)] * max(missing, 0)
+    return [refused[position] for position in sorted(refused)] + unplaced[:room]
 
 
 def _position_by_identity(echoed: Any, identities: Sequence[Any], taken: dict[int, Refusal]) -> int | None:
@@ -130,8 +166,9 @@ def _position_by_identity(echoed: Any, identities: Sequence[Any], taken: dict[in
     return None
 
 
-def _as_int(value: Any) -> int | None:
+def as_code(value: Any) -> int | None:
+    """A code from an answer as a number, or None: never the answer's text."""
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None

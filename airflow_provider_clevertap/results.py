@@ -1,4 +1,5 @@
-"""Accounting for every row of a sync: accepted, refused by CleverTap, or invalid, and reporting it.
+"""Accounting for every row of a sync: accepted, refused by CleverTap, invalid, or unconfirmed (an
+answer that did not say), and reporting it.
 
 Only identities, codes, reasons and counts are reported: never profile values. The rejected-rows
 table, where every problem can be kept, is ``rejected_rows``.
@@ -28,6 +29,8 @@ class InfoLog(Protocol):
     """What the report logs through: a ``logging.Logger`` or Airflow 3's structlog task logger."""
 
     def info(self, event: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def warning(self, event: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class SyncReport:
         self.profiles_deleted = 0  # mirror syncs: profiles that left the query, deleted
         # Accepted in a batch re-sent after an ambiguous failure: CleverTap may hold them twice.
         self.rows_maybe_duplicated = 0
+        # Sent, and answered with something that confirms nothing: CleverTap may or may not hold them.
+        self.rows_unconfirmed = 0
+        self.batches_unconfirmed = 0
         self.stateful = False  # whether the log's summary gives the unchanged rows
         self.mirror = False  # whether it gives the profiles deleted
         self.batches = 0
@@ -105,6 +111,8 @@ class SyncReport:
         self.retries += max(result.attempts - 1, 0)  # a dry-run delete makes no request
         self.rows_rejected += len(result.refused)
         self.rows_accepted += result.accepted_count
+        if result.unconfirmed is not None:
+            self._unconfirmed(result)
         if result.maybe_duplicated:
             self.rows_maybe_duplicated += result.accepted_count
         for refusal in result.refused:
@@ -112,6 +120,19 @@ class SyncReport:
             self._note(Problem(identity, refusal.code, refusal.error), self._refused_sample)
         if time.monotonic() >= self._next_progress:
             self.log_progress()
+
+    def _unconfirmed(self, result: BatchResult) -> None:
+        self.rows_unconfirmed += result.unconfirmed_count
+        self.batches_unconfirmed += 1
+        self.log.warning(
+            "CleverTap %s: a batch of %d rows (%s to %s) is unconfirmed: %s. They are not counted "
+            "accepted nor recorded in a state; CleverTap may or may not hold them",
+            self.action,
+            result.unconfirmed_count,
+            result.identities[0],
+            result.identities[-1],
+            result.unconfirmed,
+        )
 
     def stopped(self, reason: str) -> None:
         """Note that the sync stopped early (killed, timed out, a failure retries did not fix)."""
@@ -180,6 +201,7 @@ class SyncReport:
             "rows_unchanged": self.rows_unchanged,
             "profiles_deleted": self.profiles_deleted,
             "rows_maybe_duplicated": self.rows_maybe_duplicated,
+            "rows_unconfirmed": self.rows_unconfirmed,
             "batches": self.batches,
             "requests": self.requests,
             "retries": self.retries,
@@ -191,7 +213,7 @@ class SyncReport:
     def log_summary(self) -> None:
         self.log.info(
             "CleverTap %s%s %s: %d rows read, %d accepted, %d refused by CleverTap, %d invalid, "
-            "%d batches, %d requests, %d retries, %.1f s%s%s",
+            "%d batches, %d requests, %d retries, %.1f s%s%s%s",
             self.action,
             " (dry run)" if self.dry_run else "",
             "finished" if self.stopped_reason is None else f"stopped ({self.stopped_reason})",
@@ -204,6 +226,7 @@ class SyncReport:
             self.retries,
             self.seconds,
             self._state_counts(),
+            f"; {self.rows_unconfirmed} unconfirmed" if self.rows_unconfirmed else "",
             self._examples(),
         )
         if self.rows_maybe_duplicated:

@@ -9,6 +9,7 @@ and psycopg2 reads through a named, server-side cursor. Other drivers' cursors u
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import uuid
@@ -20,7 +21,13 @@ from typing import Any
 from airflow.providers.common.compat.sdk import BaseHook
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_provider_clevertap.properties import UNREADABLE
+from airflow_provider_clevertap.sql_text import statement_of
+
 FETCH_SIZE = 5000
+# PostgreSQL types holding values Python's cannot: infinite and BC dates and times, years after
+# 9999, times of 24:00, intervals of over 2.7 million years.
+UNREADABLE_TYPES = ("date", "timestamp", "timestamptz", "time", "timetz", "interval")
 
 
 @dataclass
@@ -82,10 +89,23 @@ def sql_source(
 NO_RESULT_SET = "The source query returned no result set (is it a SELECT?)"
 
 
+def query_columns(hook: DbApiHook, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> list[str]:
+    """The names of the columns ``sql`` returns, from a derived table of no rows (planned, not read)."""
+    query = f"SELECT * FROM ({as_derived_table(sql)}\n) q WHERE 1 = 0"
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(query, parameters) if parameters is not None else cursor.execute(query)
+        return [column[0] for column in cursor.description]
+    finally:
+        connection.close()
+
+
 def as_derived_table(sql: str) -> str:
-    """``sql`` as a derived table's body: on its own lines (a trailing ``--`` comment must not
-    swallow the closing parenthesis), without a final semicolon."""
-    return "\n" + sql.strip().rstrip(";").rstrip()
+    """``sql`` as a derived table's body: without its trailing semicolons and comments
+    (``statement_of``), on lines of its own (a ``--`` comment inside must not swallow the
+    closing parenthesis)."""
+    return "\n" + statement_of(sql).lstrip()
 
 
 def _is_psycopg3(connection: Any) -> bool:
@@ -96,6 +116,7 @@ def _psycopg3_stream(connection: Any, sql: str, parameters: Any) -> tuple[list[s
     import psycopg
 
     cursor = connection.cursor()
+    _read_unreadable_values(cursor)
     # Chunks need libpq 17 (psycopg-binary ships it); an older one streams row by row.
     size = FETCH_SIZE if psycopg.pq.version() >= 170000 else 1
     rows = cursor.stream(sql, parameters, size=size)
@@ -110,9 +131,41 @@ def _psycopg3_stream(connection: Any, sql: str, parameters: Any) -> tuple[list[s
     return [column.name for column in cursor.description], itertools.chain((first,), rows)
 
 
+def _read_unreadable_values(cursor: Any) -> None:
+    """Have ``cursor`` read a value psycopg cannot turn into a Python object as ``UNREADABLE``:
+    psycopg's error would end the whole read, and it quotes the value."""
+    from psycopg.pq import Format
+
+    adapters = cursor.adapters  # the cursor's own: the connection's loaders stay as they are
+    for name in UNREADABLE_TYPES:
+        info = adapters.types.get(name)
+        if info is not None:
+            adapters.register_loader(info.oid, _forgiving(adapters.get_loader(info.oid, Format.TEXT)))
+
+
+@functools.cache
+def _forgiving(loader: type) -> type:
+    """A psycopg loader that loads as ``loader`` does, or ``UNREADABLE`` where that fails."""
+    from psycopg import DataError
+    from psycopg.adapt import Loader
+
+    class Forgiving(Loader):
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            self._load = loader(oid, context).load
+
+        def load(self, data: Any) -> Any:
+            try:
+                return self._load(data)
+            except DataError:
+                return UNREADABLE
+
+    return Forgiving
+
+
 def _describe(connection: Any, cursor: Any, sql: str, parameters: Any) -> list[str]:
     """The column names of a query whose stream was empty: planned as a derived table with
-    ``LIMIT 0`` (not run), or, where it cannot be one (a trailing ``; --`` comment), run again."""
+    ``LIMIT 0`` (not run), or, where it cannot be one (a data-modifying ``WITH``), run again."""
     import psycopg
 
     try:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_clevertap.event_records import (
     MAX_CHARGED_ITEMS,
@@ -15,6 +18,7 @@ from airflow_provider_clevertap.event_records import (
     EventMapper,
 )
 from airflow_provider_clevertap.properties import InvalidRow
+from tests.test_records import SCALARS, VALUES
 
 EPOCH = 1684450725  # 2023-05-18T22:58:45Z
 COLUMNS = ["order_id", "customer_id", "amount", "ordered_at"]
@@ -180,6 +184,19 @@ def test_a_null_event_id_is_an_invalid_row_never_sent_without_it():
     assert events.convert(("o-1", "c-1", 300, EPOCH))["evtData"]["order_id"] == "o-1"
 
 
+def test_a_second_row_of_an_event_id_is_invalid_and_every_problem_names_the_event():
+    events = mapper(event_id_column="order_id")
+    assert events.convert(("o-1", "c-1", 300, EPOCH))["evtData"]["order_id"] == "o-1"
+    with pytest.raises(InvalidRow, match="^event 'o-1': event id repeated in this run"):
+        events.convert(("o-1", "c-1", 300, EPOCH))
+    with pytest.raises(InvalidRow, match="^event 'o-2': ts column 'ordered_at' is null"):
+        events.convert(("o-2", "c-2", 300, None))
+    with pytest.raises(InvalidRow, match="^event 'o-2': event id repeated"):  # its first row was invalid
+        events.convert(("o-2", "c-2", 300, EPOCH))
+    # Another mapper, another run: o-1 is new there.
+    assert mapper(event_id_column="order_id").convert(("o-1", "c-1", 300, EPOCH))["identity"] == "c-1"
+
+
 @pytest.mark.parametrize(("identity", "reason"), [(None, "is null"), ("  ", "is empty")])
 def test_an_event_without_identity_is_an_invalid_row(identity, reason):
     events = mapper()
@@ -194,3 +211,68 @@ def test_object_id_identity_and_output_fields():
     assert record["objectId"] == "__g1" and "identity" not in record
     assert record["evtData"] == {"Amount": 300}
     assert events.output_fields() == [("objectId",), ("ts",), ("evtName",), ("evtData", "Amount")]
+
+
+# -- any row at all --------------------------------------------------------------------------------
+
+ITEM_FIELDS = st.dictionaries(st.one_of(st.text(max_size=5), st.text(min_size=121, max_size=130)), VALUES, max_size=3)
+ITEMS_VALUES = st.one_of(
+    VALUES,
+    st.lists(ITEM_FIELDS, max_size=3),
+    st.lists(ITEM_FIELDS, min_size=MAX_CHARGED_ITEMS + 1, max_size=MAX_CHARGED_ITEMS + 1),
+    st.lists(st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), max_size=3).map(json.dumps),
+    st.text(max_size=10).map(lambda text: "[" + text),  # text, but not JSON
+)
+NAMES = st.one_of(VALUES, st.sampled_from(["Charged", "App Launched", " ", "x" * (MAX_EVENT_NAME_CHARS + 1)]))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    event_id=VALUES,
+    identity=SCALARS,
+    ts=SCALARS,
+    name=NAMES,
+    items=ITEMS_VALUES,
+    values=st.lists(VALUES, max_size=4),
+    convert=st.booleans(),
+    timestamp_format=st.sampled_from(["unix", "clevertap_date"]),
+)
+def test_any_row_becomes_an_event_record_or_an_invalid_row(
+    event_id, identity, ts, name, items, values, convert, timestamp_format
+):
+    columns = ["event_id", "identity", "ts", "name", "items", *(f"c{n}" for n in range(len(values)))]
+    events = EventMapper(
+        columns,
+        ts_column="ts",
+        event_name_column="name",
+        event_id_column="event_id",
+        property_columns={"items": "Items", **{column: column for column in columns[5:]}},
+        convert_timestamps=convert,
+        timestamp_format=timestamp_format,
+    )
+    row = (event_id, identity, ts, name, items, *values)
+    found = events.identity_of(row)
+    assert found is None or isinstance(found, str)
+    try:
+        record = events.convert(row)
+    except InvalidRow as reason:
+        assert str(reason)
+        return
+    assert set(record) == {"type", "identity", "ts", "evtName", "evtData"}
+    assert record["type"] == "event" and isinstance(record["identity"], str) and record["identity"].strip()
+    assert type(record["ts"]) is int and record["ts"] > 0
+    assert isinstance(record["evtName"], str) and record["evtName"].strip()
+    if "Items" in record["evtData"]:
+        assert record["evtName"] == "Charged"
+        assert all(isinstance(item, dict) for item in record["evtData"]["Items"])
+    # What goes on the wire: strict JSON (no NaN), encoded the way the hook encodes it.
+    json.dumps(record, allow_nan=False)
+    msgspec.json.encode(record)
+
+
+def test_a_str_subclass_event_name_is_sent_as_a_str():
+    text = type("Text", (str,), {})
+    record = mapper(["customer_id", "ordered_at", "name"], event_name_column="name").convert(
+        (text("c-1"), EPOCH, text("Viewed"))
+    )
+    assert msgspec.json.decode(msgspec.json.encode(record))["evtName"] == "Viewed"

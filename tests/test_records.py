@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_clevertap.properties import UNREADABLE
 from airflow_provider_clevertap.records import (
     MAX_CUSTOM_PROPERTIES,
     MAX_KEY_BYTES,
@@ -203,6 +204,23 @@ def test_bad_ts_makes_the_row_invalid(value):
         ProfileMapper(["identity", "ts"], ts_column="ts").convert(("u", value))
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        dt.datetime(1969, 12, 31, 23, 59, 59),
+        dt.datetime(1970, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        dt.date(1900, 1, 1),
+        "1969-07-20T20:17:40Z",
+        "1969-12-31",
+        dt.datetime(1970, 1, 1),
+    ],
+    ids=repr,
+)
+def test_a_ts_before_1970_is_invalid(value):
+    with pytest.raises(InvalidRow, match="ts column 'ts' is not a positive epoch time"):
+        ProfileMapper(["identity", "ts"], ts_column="ts").convert(("u", value))
+
+
 def test_a_ts_in_milliseconds_is_invalid_with_a_hint():
     with pytest.raises(InvalidRow, match="milliseconds"):
         ProfileMapper(["identity", "ts"], ts_column="ts").convert(("u", EPOCH * 1000))
@@ -250,6 +268,13 @@ SCALARS = st.one_of(
     st.dates(),
     st.times(),
     st.uuids(),
+    st.just(UNREADABLE),  # a value the driver could not read (PostgreSQL's infinite dates)
+    st.builds(type("Text", (str,), {}), st.text(max_size=5)),
+    st.builds(bytearray, st.binary(max_size=3)),
+    st.builds(memoryview, st.binary(max_size=3)),
+    st.timedeltas(),
+    st.complex_numbers(),
+    st.builds(object),
 )
 VALUES = st.one_of(
     SCALARS,
@@ -311,3 +336,23 @@ def test_any_row_becomes_a_valid_record_or_an_invalid_row(
         assert str(reason)
         return
     _check_record(record, identity_type)
+
+
+@settings(max_examples=300, deadline=None)
+@given(identity=VALUES, other=VALUES)
+def test_any_id_becomes_an_id_to_delete_or_an_invalid_row(identity, other):
+    mapper = IdMapper(["id", "other"], id_column="id")
+    found = mapper.identity_of((identity, other))
+    assert found is None or isinstance(found, str)
+    try:
+        deleted = mapper.convert((identity, other))
+    except InvalidRow as reason:
+        assert "'id'" in str(reason)
+        return
+    assert isinstance(deleted, str) and deleted.strip()
+
+
+def test_a_str_subclass_identity_is_sent_as_a_str():
+    text = type("Text", (str,), {})
+    record = ProfileMapper(["id", "p"], identity_column="id").convert((text("abc"), text("v")))
+    assert msgspec.json.encode(record) == b'{"type":"profile","identity":"abc","profileData":{"p":"v"}}'

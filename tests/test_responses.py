@@ -1,15 +1,18 @@
-"""Mapping CleverTap's answer for one batch back to the identities sent (``parse_refusals``)."""
+"""Reading CleverTap's answer for one batch (``read_answer``) and mapping its refusals back to the
+identities sent (``parse_refusals``)."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from airflow_provider_clevertap.responses import BatchResult, Refusal, parse_refusals
+from airflow_provider_clevertap.responses import BatchResult, Refusal, Unreadable, parse_refusals, read_answer
 
 
 def test_a_success_refuses_nothing():
     batch = ["a", "b"]
-    assert parse_refusals({"status": "success", "processed": 2, "unprocessed": []}, batch) == []
+    assert read_answer({"status": "success", "processed": 2, "unprocessed": []}, batch, counted=True) == ([], None)
     assert BatchResult(batch).accepted_count == 2
 
 
@@ -28,7 +31,8 @@ def test_the_recorded_partial_answer():
             }
         ],
     }
-    [refusal] = parse_refusals(body, batch)
+    [refusal], unconfirmed = read_answer(body, batch, counted=True)
+    assert unconfirmed is None
     assert refusal.position == 1 and refusal.code == 515
     assert "Email is not valid" in refusal.error
     assert "Skipped record number" not in refusal.error  # the batch-relative position is dropped
@@ -47,7 +51,7 @@ def test_the_recorded_failed_answer_with_an_empty_echo():
             }
         ],
     }
-    [refusal] = parse_refusals(body, ["x"])
+    [refusal], _ = read_answer(body, ["x"], counted=True)
     assert (refusal.position, refusal.code) == (0, 525)
     assert refusal.error.rstrip(".") == "Timestamp should be present in the Unix Epoch format"
 
@@ -67,7 +71,7 @@ def test_the_position_wins_over_a_normalised_echo():
             }
         ],
     }
-    assert [r.position for r in parse_refusals(body, batch)] == [1]
+    assert [r.position for r in read_answer(body, batch, counted=True)[0]] == [1]
 
 
 @pytest.mark.parametrize(
@@ -80,31 +84,32 @@ def test_the_position_wins_over_a_normalised_echo():
     ],
 )
 def test_position_spellings(error):
-    [refusal] = parse_refusals({"unprocessed": [{"code": 514, "error": error}]}, ["a", "b", "c"])
+    [refusal] = parse_refusals([{"code": 514, "error": error}], ["a", "b", "c"])
     assert refusal.position == 2 and refusal.code == 514
 
 
 def test_without_a_position_the_echoed_identity_is_used():
     batch = [12, 13, 14]
-    body = {"status": "partial", "unprocessed": [{"code": 555, "error": "Server error", "record": {"identity": "13"}}]}
-    assert parse_refusals(body, batch) == [Refusal(1, 555, "Server error")]
+    entries = [{"code": 555, "error": "Server error", "record": {"identity": "13"}}]
+    assert parse_refusals(entries, batch) == [Refusal(1, 555, "Server error")]
 
 
 def test_the_echoed_identity_places_duplicates_on_distinct_records():
     batch = ["a", "dup", "b", "dup"]
     entry = {"code": 555, "error": "Server error", "record": {"identity": "dup"}}
-    assert sorted(r.position for r in parse_refusals({"unprocessed": [entry, entry]}, batch)) == [1, 3]
+    assert sorted(r.position for r in parse_refusals([entry, entry], batch)) == [1, 3]
 
 
 def test_object_id_records_fall_back_on_object_id():
     batch = ["__g1", "__g2"]
-    body = {"unprocessed": [{"code": 526, "error": "objectId invalid", "record": {"objectId": "__g2"}}]}
-    assert [r.position for r in parse_refusals(body, batch)] == [1]
+    entries = [{"code": 526, "error": "objectId invalid", "record": {"objectId": "__g2"}}]
+    assert [r.position for r in parse_refusals(entries, batch)] == [1]
 
 
 def test_a_whole_batch_failure_refuses_every_record():
     body = {"status": "fail", "error": "Invalid JSON", "code": 400}
-    refusals = parse_refusals(body, ["a", "b", "c"])
+    refusals, unconfirmed = read_answer(body, ["a", "b", "c"], counted=True)
+    assert unconfirmed is None
     assert refusals == [
         Refusal(0, 400, "Invalid JSON"),
         Refusal(1, 400, "Invalid JSON"),
@@ -114,14 +119,18 @@ def test_a_whole_batch_failure_refuses_every_record():
 
 
 def test_a_whole_batch_failure_of_ids():
-    refusals = parse_refusals({"status": "fail"}, ["id1", "id2"])
+    refusals, _ = read_answer({"status": "fail"}, ["id1", "id2"], counted=False)
     assert [r.position for r in refusals] == [0, 1] and all(r.error for r in refusals)
 
 
 def test_a_refusal_that_cannot_be_placed_still_counts():
     batch = ["a", "b"]
-    body = {"status": "partial", "unprocessed": [{"code": 555, "error": "Server error", "record": {"identity": "zzz"}}]}
-    refusals = parse_refusals(body, batch)
+    body = {
+        "status": "partial",
+        "processed": 1,
+        "unprocessed": [{"code": 555, "error": "Server error", "record": {"identity": "zzz"}}],
+    }
+    refusals, _ = read_answer(body, batch, counted=True)
     assert refusals == [Refusal(None, 555, "Server error")]
     assert BatchResult(batch, refusals).accepted_count == 1
 
@@ -129,30 +138,46 @@ def test_a_refusal_that_cannot_be_placed_still_counts():
 @pytest.mark.parametrize("number", [0, 3, 99])
 def test_an_out_of_range_position_is_not_pinned_on_a_record(number):
     batch = ["a", "b"]
-    refusals = parse_refusals({"unprocessed": [{"code": 515, "error": f"x. Skipped record number : {number}"}]}, batch)
+    refusals = parse_refusals([{"code": 515, "error": f"x. Skipped record number : {number}"}], batch)
     assert [r.position for r in refusals] == [None]
 
 
 def test_never_more_refusals_than_records():
     batch = ["a", "b"]
     entries = [{"code": 515, "error": "x. Skipped record number : 1"}] * 2 + [{"code": 555, "error": "y"}] * 5
-    refusals = parse_refusals({"status": "fail", "unprocessed": entries}, batch)
+    refusals = parse_refusals(entries, batch)
     assert len(refusals) == 2
     assert [r.position for r in refusals] == [0, None]  # position 1 taken once; the rest unplaced
     assert BatchResult(batch, refusals).accepted_count == 0
 
 
-@pytest.mark.parametrize("body", [None, [], "ok", 42, {"unprocessed": None}, {"unprocessed": ["junk", 3]}])
-def test_odd_answers_refuse_nothing(body):
-    assert parse_refusals(body, ["a"]) == []
+@pytest.mark.parametrize("counted", [True, False])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        "ok",
+        42,
+        {},
+        {"status": "partial"},
+        {"status": "success", "unprocessed": None},
+        {"status": "partial", "processed": 0, "unprocessed": ["junk"]},
+        Unreadable("the answer was not JSON"),
+    ],
+)
+def test_odd_answers_confirm_nothing(body, counted):
+    refusals, unconfirmed = read_answer(body, ["a"], counted=counted)
+    assert refusals == [] and unconfirmed
+    assert BatchResult(["a"], refusals, unconfirmed=unconfirmed).accepted_count == 0
 
 
 def test_a_refusal_without_code_or_message():
-    [refusal] = parse_refusals({"unprocessed": [{"record": {"identity": "a"}}]}, ["a"])
+    [refusal] = parse_refusals([{"record": {"identity": "a"}}], ["a"])
     assert refusal.position == 0 and refusal.code is None and refusal.error
 
 
-# -- answers that leave records unaccounted for ---------------------------------------------------
+# -- answers whose counts do not add up ------------------------------------------------------------
 
 SHORT_FAIL = {
     "status": "fail",
@@ -161,45 +186,104 @@ SHORT_FAIL = {
 }
 
 
-def test_records_an_upload_answer_neither_stored_nor_listed_are_refused_unplaced():
-    # Three records sent; CleverTap stored none and named only the first.
-    refusals = parse_refusals(SHORT_FAIL, ["a", "b", "c"], processed_is_stored=True)
-
-    assert [(r.position, r.code) for r in refusals] == [(0, 525), (None, None), (None, None)]
-    assert "counted 0 of the batch's 3 records processed and listed 1 as skipped" in refusals[1].error
-    assert BatchResult(["a", "b", "c"], refusals).accepted_count == 0
-
-
-def test_a_partial_answer_short_of_its_batch_refuses_the_shortfall():
-    body = {
-        "status": "partial",
-        "processed": 2,
-        "unprocessed": [{"code": 515, "error": "Email. Skipped record number : 4"}],
-    }
-
-    refusals = parse_refusals(body, ["a", "b", "c", "d", "e"], processed_is_stored=True)
-
-    assert [r.position for r in refusals] == [3, None, None]
-    assert BatchResult(["a", "b", "c", "d", "e"], refusals).accepted_count == 2
-
-
+@pytest.mark.parametrize("counted", [True, False])
 @pytest.mark.parametrize(
     "body",
     [
-        {**SHORT_FAIL, "processed": 2},  # the counts add up
+        SHORT_FAIL,  # three sent, none stored, one named: the other two unaccounted for
         {**SHORT_FAIL, "processed": "0"},  # not a count
         {**SHORT_FAIL, "processed": False},
-        {**SHORT_FAIL, "processed": 9},  # more than the batch: nothing to go by
-        {key: value for key, value in SHORT_FAIL.items() if key != "processed"},
-        {"status": "success", "processed": 1, "unprocessed": []},  # a success stored them all
+        {**SHORT_FAIL, "processed": 9},  # more than the batch
+        {**SHORT_FAIL, "processed": 2},  # adds up, but a fail that stored two
+        {"status": "partial", "processed": 2, "unprocessed": []},
+        {"status": "success", "processed": 4, "unprocessed": []},
     ],
 )
-def test_only_a_count_that_falls_short_refuses_more(body):
-    assert [r.position for r in parse_refusals(body, ["a", "b", "c"], processed_is_stored=True)] == (
-        [] if body["status"] == "success" else [0]
-    )
+def test_an_answer_whose_counts_do_not_add_up_confirms_nothing(body, counted):
+    refusals, unconfirmed = read_answer(body, ["a", "b", "c"], counted=counted)
+    assert refusals == [] and unconfirmed
 
 
-def test_dry_runs_and_deletes_do_not_read_the_count():
-    # Their answers' shapes are unconfirmed: only what is listed is refused.
-    assert [r.position for r in parse_refusals(SHORT_FAIL, ["a", "b", "c"])] == [0]
+def test_an_upload_must_count_what_it_processed():
+    assert read_answer({"status": "success", "unprocessed": []}, ["a"], counted=True)[1]
+
+
+def test_dry_runs_and_deletes_may_answer_a_bare_success():
+    # Their answers' shapes are unconfirmed: CleverTap documents only the status.
+    assert read_answer({"status": "success"}, ["a", "b"], counted=False) == ([], None)
+
+
+def test_server_text_is_scrubbed_where_it_becomes_a_refusal():
+    def scrub(text: str) -> str:
+        return text.replace("SECRET", "***")
+
+    listed = {
+        "status": "fail",
+        "processed": 0,
+        "unprocessed": [{"code": 515, "error": "SECRET. Skipped record number : 1"}],
+    }
+    whole = {"status": "fail", "error": "bad passcode SECRET", "code": 400}
+    assert read_answer(listed, ["a"], counted=True, scrub=scrub)[0] == [Refusal(0, 515, "***")]
+    assert read_answer(whole, ["a"], counted=True, scrub=scrub)[0] == [Refusal(0, 400, "bad passcode ***")]
+
+
+# -- any answer at all (property-based) --------------------------------------------------------------
+
+_scalars = st.none() | st.booleans() | st.integers(-3, 1200) | st.floats(allow_nan=False) | st.text(max_size=40)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+_errors = st.text(max_size=20) | st.builds(
+    "{}. Skipped record number : {}".format, st.text(max_size=10), st.integers(-2, 60)
+)
+_entries = st.fixed_dictionaries(
+    {},
+    optional={
+        "code": st.integers(400, 600) | st.text(max_size=5) | st.floats(),
+        "error": _errors,
+        "record": st.fixed_dictionaries({}, optional={"identity": st.integers(0, 60).map(str) | _scalars}),
+    },
+)
+# Shaped like CleverTap's answers, often nearly right: the counts, statuses and entries vary.
+_answers = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.sampled_from(["success", "partial", "fail", "SUCCESS", "ok", ""]) | _scalars,
+        "processed": st.integers(-1, 60) | _scalars,
+        "unprocessed": st.lists(_entries | _json, max_size=8) | _scalars,
+        "error": _errors,
+        "code": _scalars,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=_answers | _json | st.builds(Unreadable, st.text(min_size=1, max_size=10)),
+    size=st.integers(1, 50),
+    counted=st.booleans(),
+)
+def test_any_answer_accounts_for_every_record_and_accepts_only_what_it_confirms(body, size, counted):
+    identities = [str(n) for n in range(size)]
+
+    refusals, unconfirmed = read_answer(body, identities, counted=counted)
+    result = BatchResult(identities, refusals, unconfirmed=unconfirmed)
+
+    # Every record is exactly one of accepted, refused or unconfirmed.
+    assert result.accepted_count + len(result.refused) + result.unconfirmed_count == size
+    assert result.accepted_count >= 0
+    placed = [refusal.position for refusal in refusals if refusal.position is not None]
+    assert len(placed) == len(set(placed)) and all(0 <= position < size for position in placed)
+    assert not (unconfirmed and refusals)
+    # Nothing is accepted that the answer did not confirm: a known status and counts that add up
+    # (or a dry run's or a delete's bare success).
+    if result.accepted_count:
+        assert isinstance(body, dict) and body.get("status") in ("success", "partial", "fail")
+        processed = body.get("processed")
+        if type(processed) is int:
+            assert processed == result.accepted_count
+            assert processed + len(body.get("unprocessed", [])) == size
+        else:
+            assert not counted and processed is None and body["status"] == "success" and not refusals

@@ -115,6 +115,21 @@ def test_one_kind_short_leaves_its_room_to_the_other(invalid, refused, expected)
     assert (sum(p["code"] is None for p in sample), sum(p["code"] == 515 for p in sample)) == expected
 
 
+def test_an_unconfirmed_batch_is_counted_apart_and_named_in_the_log(caplog):
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    report = SyncReport("upload", False, LOG)
+    report.rows_read = 5
+    report.batch_done(batch(["u1", "u2"]))
+    report.batch_done(BatchResult(["u3", "u4", "u5"], unconfirmed="the answer gives no status"))
+    report.log_summary()
+
+    summary = report.summary()
+    assert (summary["rows_accepted"], summary["rows_rejected"], summary["rows_unconfirmed"]) == (2, 0, 3)
+    warning = next(record for record in caplog.records if record.levelno == logging.WARNING).getMessage()
+    assert "a batch of 3 rows (u3 to u5) is unconfirmed: the answer gives no status" in warning
+    assert "; 3 unconfirmed" in caplog.records[-1].getMessage()
+
+
 def test_the_summary_line_names_a_few_of_each_kind(caplog):
     caplog.set_level(logging.INFO, logger=LOG.name)
     report = SyncReport("upload", False, LOG)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_clevertap import sources
+from airflow_provider_clevertap.properties import UNREADABLE
 from airflow_provider_clevertap.sources import get_sql_hook, mapping_source, sql_source
 
 
@@ -163,14 +165,36 @@ def test_postgres_empty_result_still_has_columns_and_a_statement_without_one_is_
         assert source.columns == ["plan", "id"]
         assert list(source.rows) == []
     with sql_source(hook, f"SELECT plan, id FROM {pg_table} WHERE id > %s; -- none", (100,)) as source:
-        assert source.columns == ["plan", "id"]  # no derived table: described by running it again
+        assert source.columns == ["plan", "id"]
         assert list(source.rows) == []
-    with sql_source(hook, f"SELECT plan, id FROM {pg_table} WHERE id > %s; -- none", (100,)) as source:
-        assert source.columns == ["plan", "id"]  # no derived table: described by running it again
+    # A data-modifying WITH cannot be a derived table: described by running it again.
+    with sql_source(
+        hook, f"WITH d AS (DELETE FROM {pg_table} WHERE id > %s RETURNING plan, id) SELECT plan, id FROM d", (100,)
+    ) as source:
+        assert source.columns == ["plan", "id"]
         assert list(source.rows) == []
     with pytest.raises(ValueError, match="no result set"):
         with sql_source(hook, f"UPDATE {pg_table} SET plan = 'free' WHERE id > 100"):
             pass
+
+
+def test_postgres_values_python_cannot_hold_are_read_as_unreadable_and_the_read_goes_on(postgres_warehouse):
+    hook = get_sql_hook("warehouse_pg")
+    sql = (
+        "SELECT n, CASE WHEN n = 2 THEN DATE 'infinity' ELSE DATE '2020-01-01' END AS day, "
+        "CASE WHEN n = 3 THEN TIMESTAMPTZ '0044-03-15 12:00:00+00 BC' END AS moment, "
+        "CASE WHEN n = 4 THEN ARRAY[DATE '-infinity'] END AS days, "
+        "CASE WHEN n = 5 THEN TIME '24:00' END AS opens, "
+        "CASE WHEN n = 6 THEN INTERVAL '170000000 years' END AS span "
+        "FROM generate_series(1, 7) n ORDER BY n"
+    )
+    with sql_source(hook, sql) as source:
+        rows = list(source.rows)
+    assert [row[0] for row in rows] == list(range(1, 8))
+    unreadable = {(row[0], column) for row in rows for column, value in enumerate(row) if value is UNREADABLE}
+    assert unreadable == {(2, 1), (3, 2), (5, 4), (6, 5)}
+    assert rows[3][3] == [UNREADABLE]
+    assert rows[0][1] == dt.date(2020, 1, 1) and rows[6][1] == dt.date(2020, 1, 1)
 
 
 def test_postgres_dict_rows_are_put_back_in_column_order(pg_table, postgres_connection_json, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import msgspec
@@ -18,6 +18,7 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapAPIError,
     CleverTapAuthError,
     CleverTapCancelled,
+    CleverTapConfigError,
 )
 from airflow_provider_clevertap.hooks import connection_form
 from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched, run_batches
@@ -30,8 +31,14 @@ from airflow_provider_clevertap.hooks.failures import (
     retry_after,
     status_phrase,
 )
-from airflow_provider_clevertap.hooks.session import CancellableAdapter, HeaderAuthOnly, settle_environment
-from airflow_provider_clevertap.responses import BatchResult, parse_refusals
+from airflow_provider_clevertap.hooks.scrubbing import Scrubber
+from airflow_provider_clevertap.hooks.session import (
+    CancellableAdapter,
+    HeaderAuthOnly,
+    NoRedirectSession,
+    settle_environment,
+)
+from airflow_provider_clevertap.responses import BatchResult, Unreadable, as_code, read_answer
 
 # CleverTap's documented limits.
 MAX_UPLOAD_BATCH = 1000
@@ -41,6 +48,11 @@ MAX_CONCURRENCY = 15  # concurrent requests per account; more answer 429
 UPLOAD_ENDPOINT = "/1/upload"
 DELETE_ENDPOINT = "/1/delete/profiles.json"
 PROFILE_ENDPOINT = "/1/profile.json"
+
+# The most of an answer read: its echoes of refused records are about the size of what was sent,
+# so twice the request, plus room for CleverTap's messages. Beyond it the answer is not read.
+ANSWER_FLOOR_BYTES = 1 << 20
+_CHUNK_BYTES = 1 << 16
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
@@ -61,7 +73,9 @@ class CleverTapHook(HttpHook):
     :param max_attempts: attempts per request before a retryable failure (429, 5xx, network
         error, timeout) becomes an error.
     :param connect_timeout: seconds to wait for a connection.
-    :param read_timeout: seconds to wait for an answer.
+    :param read_timeout: seconds to wait for an answer. ``connect_timeout + read_timeout`` is also
+        the deadline of a request's whole exchange (connecting, sending, reading the whole
+        answer): a request still going then is cut and counts as a timeout.
     :param backoff_base: first retry delay in seconds; it doubles per attempt, with jitter.
     :param backoff_max: the longest exponential delay between attempts (up to ``backoff_base``
         of random jitter is added on top), unless CleverTap asks for longer with ``Retry-After``.
@@ -107,6 +121,9 @@ class CleverTapHook(HttpHook):
         self.max_concurrency = max_concurrency
         self.max_attempts = max_attempts
         self.timeout = (connect_timeout, read_timeout)
+        adapter.timeout = self.timeout  # also for requests sent through get_conn()'s session directly
+        self._exchange_seconds = connect_timeout + read_timeout
+        self._scrub: Callable[[str], str] = Scrubber(())
         # Jitter spreads the retries of concurrent workers that were throttled together.
         self._backoff = tenacity.wait_exponential(multiplier=backoff_base, max=backoff_max) + tenacity.wait_random(
             0, backoff_base
@@ -138,13 +155,14 @@ class CleverTapHook(HttpHook):
         settings = read_settings(connection, self.clevertap_conn_id)
         if settings.passcode != connection.password:
             mask_secret(settings.passcode)
+        self._scrub = Scrubber((connection.password, settings.passcode))
         if settings.ignored_extras:
             # HttpHook would send unknown extras as HTTP headers; CleverTap gets none of them.
             self.log.warning("Connection %s: ignoring extra fields %s", self.clevertap_conn_id, settings.ignored_extras)
         self.base_url = settings.base_url
         self._base_url_initialized = True
 
-        session = requests.Session()
+        session = NoRedirectSession()
         session.auth = self._extract_auth(connection)
         session.verify = settings.verify
         session.proxies.update(settings.proxies)
@@ -176,6 +194,25 @@ class CleverTapHook(HttpHook):
         self._cancelled.set()
         self.close()
         self._cancellable_adapter.abort()
+
+    # -- HttpHook's requests, refused ----------------------------------------------------------
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused: HttpHook's requests follow redirects with the passcode, wait without a
+        timeout and log the answer's text. Use the hook's own methods."""
+        raise _refused("run")
+
+    def run_and_check(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused, as ``run``."""
+        raise _refused("run_and_check")
+
+    def run_with_advanced_retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused, as ``run``."""
+        raise _refused("run_with_advanced_retry")
+
+    def check_response(self, response: requests.Response) -> None:
+        """Refused, as ``run``: HttpHook's logs the answer's text, which may echo personal data."""
+        raise _refused("check_response")
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -211,6 +248,8 @@ class CleverTapHook(HttpHook):
             if error.status == 404:
                 return None
             raise
+        if isinstance(body, Unreadable):
+            raise CleverTapAPIError("profile lookup", None, body.reason)
         record = body.get("record") if isinstance(body, dict) else None
         return record if isinstance(record, dict) else None
 
@@ -286,7 +325,7 @@ class CleverTapHook(HttpHook):
 
     def _upload_batches(self, batches: Iterator[EncodedBatch], dry_run: bool) -> Iterator[BatchResult]:
         params = {"dryRun": "1"} if dry_run else None
-        return self._send_batches("upload", UPLOAD_ENDPOINT, batches, params, processed_is_stored=not dry_run)
+        return self._send_batches("upload", UPLOAD_ENDPOINT, batches, params, counted=not dry_run)
 
     def _send_batches(
         self,
@@ -295,12 +334,16 @@ class CleverTapHook(HttpHook):
         batches: Iterator[EncodedBatch],
         params: dict[str, str] | None = None,
         *,
-        processed_is_stored: bool = False,
+        counted: bool = False,
     ) -> Iterator[BatchResult]:
+        """:param counted: answers must count the records processed (``read_answer``)."""
+
         def send(batch: EncodedBatch) -> BatchResult:
             answer, attempts, resent = self._request(action, "POST", endpoint, body=batch.body, params=params)
-            refusals = parse_refusals(answer, batch.identities, processed_is_stored=processed_is_stored)
-            return BatchResult(batch.identities, refusals, attempts, batch.tags, maybe_duplicated=resent)
+            refusals, unconfirmed = read_answer(answer, batch.identities, counted=counted, scrub=self._scrub)
+            return BatchResult(
+                batch.identities, refusals, attempts, batch.tags, maybe_duplicated=resent, unconfirmed=unconfirmed
+            )
 
         self._cancelled.clear()
         self._cancellable_adapter.reopen()
@@ -320,8 +363,9 @@ class CleverTapHook(HttpHook):
     ) -> tuple[Any, int, bool]:
         """Send one request until it succeeds or fails for good.
 
-        Return the decoded answer, the attempts it took, and whether it was sent again after an
-        attempt that may have reached CleverTap (which may then have processed it twice).
+        Return the decoded answer (``Unreadable`` for a 2xx that could not be read), the attempts it
+        took, and whether it was sent again after an attempt that may have reached CleverTap (which
+        may then have processed it twice).
         """
         if self._cancelled.is_set():  # not even a new session once cancelled
             raise CleverTapCancelled(f"CleverTap {action} cancelled")
@@ -375,32 +419,51 @@ class CleverTapHook(HttpHook):
     def _send_once(self, action: str, session: requests.Session, prepared: requests.PreparedRequest) -> Any:
         if self._cancelled.is_set():
             raise CleverTapCancelled(f"CleverTap {action} cancelled")
-        try:
-            # Never follow a redirect: it would carry the passcode header to another host
-            # (requests strips only Authorization), and a 302 would turn the POST into a GET.
-            # Sent by the session itself, not HttpHook.run_and_check: that logs "Tenacity will
-            # retry" on every connection error, for requests we may not retry (a cancelled run).
-            # The environment's proxy and CA settings are in the session already.
-            response = session.send(prepared, timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout as error:
-            # A read timeout: the request was out. A connect timeout: it never left.
-            arrived = not isinstance(error, requests.ConnectTimeout)
-            raise Retryable(None, f"timed out ({type(error).__name__})", may_have_arrived=arrived) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            if self._cancelled.is_set():
-                raise CleverTapCancelled(f"CleverTap {action} cancelled") from None
-            arrived = not never_connected(error)
-            raise Retryable(None, f"connection failed ({type(error).__name__})", may_have_arrived=arrived) from None
+        body_size = len(prepared.body) if isinstance(prepared.body, bytes) else 0
+        limit = ANSWER_FLOOR_BYTES + 2 * body_size
+        with self._cancellable_adapter.deadline(self._exchange_seconds) as deadline:
+            try:
+                # Never follow a redirect: it would carry the passcode header to another host
+                # (requests strips only Authorization), and a 302 would turn the POST into a GET.
+                # Sent by the session itself, not HttpHook.run_and_check: that logs "Tenacity will
+                # retry" on every connection error, for requests we may not retry (a cancelled run).
+                # The environment's proxy and CA settings are in the session already.
+                response = session.send(prepared, timeout=self.timeout, allow_redirects=False, stream=True)
+                with response:
+                    content = _read_bounded(response, limit)
+                if deadline.expired:  # a cut can also read as an answer ending early
+                    raise requests.Timeout
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as error:
+                if deadline.expired:
+                    raise Retryable(
+                        None, f"timed out (no whole answer within {self._exchange_seconds:g} s)", may_have_arrived=True
+                    ) from None
+                if isinstance(error, requests.Timeout):
+                    # A read timeout: the request was out. A connect timeout: it never left.
+                    arrived = not isinstance(error, requests.ConnectTimeout)
+                    raise Retryable(None, f"timed out ({type(error).__name__})", may_have_arrived=arrived) from None
+                if self._cancelled.is_set():
+                    raise CleverTapCancelled(f"CleverTap {action} cancelled") from None
+                arrived = not never_connected(error)
+                raise Retryable(None, f"connection failed ({type(error).__name__})", may_have_arrived=arrived) from None
 
         status = response.status_code
-        body = _decode(response.content)
-        # Only CleverTap's own error fields are kept: a body may echo profile data.
-        reason = response.reason or status_phrase(status)
-        message = str(body.get("error") or reason) if isinstance(body, dict) else reason
-        code = body.get("code") if isinstance(body, dict) else None
+        body = _decode(content)
+        # Only CleverTap's own error fields are kept (a body may echo profile data), scrubbed of
+        # the connection's secrets (a proxy may echo the passcode).
+        reason = self._scrub(response.reason or status_phrase(status))
+        message = self._scrub(str(body.get("error") or reason)) if isinstance(body, dict) else reason
+        code = as_code(body.get("code")) if isinstance(body, dict) else None
         if 200 <= status < 300:
+            if content is None:
+                return Unreadable(f"the answer (HTTP {status}) was larger than {limit} bytes, the most read")
             if body is None:
-                raise CleverTapAPIError(action, status, "the answer was not JSON")
+                return Unreadable(f"the answer (HTTP {status}) was not JSON")
             return body
         if status == 429 or status >= 500:
             raise Retryable(
@@ -437,6 +500,14 @@ class CleverTapHook(HttpHook):
         )
 
 
+def _refused(method: str) -> CleverTapConfigError:
+    return CleverTapConfigError(
+        f"CleverTapHook.{method} is not available: HttpHook's requests follow redirects carrying the "
+        "passcode, have no timeout and log the answer. Use upload_profiles, upload_encoded, "
+        "delete_profiles, get_profile or test_connection."
+    )
+
+
 def _record_identities(records: list[dict[str, Any]]) -> list[Any]:
     """Each record's identity, or its objectId when it has none."""
     identities = list(map(_identity_field, records))
@@ -453,7 +524,22 @@ def _check_batch_size(batch_size: int, limit: int) -> None:
         raise ValueError(f"batch_size must be between 1 and {limit} (CleverTap's limit), got {batch_size}")
 
 
-def _decode(content: bytes) -> Any:
+def _read_bounded(response: requests.Response, limit: int) -> bytes | None:
+    """The answer's body, or None when it is longer than ``limit`` bytes (then not read further)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(content: bytes | None) -> Any:
     try:
         return _json_decode(content) if content else None
     except msgspec.DecodeError:

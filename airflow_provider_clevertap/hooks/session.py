@@ -1,10 +1,14 @@
-"""The HTTP session's parts: header-only auth, a cancellable pooled adapter, the environment read once."""
+"""The HTTP session's parts: header-only auth, a cancellable pooled adapter with a deadline per
+request, the environment read once."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -23,18 +27,55 @@ class HeaderAuthOnly(requests.auth.AuthBase):
         return request
 
 
+class Deadline:
+    """When one request's whole exchange must be over, and whether its connection was cut for it.
+
+    :param at: the ``time.monotonic()`` of the end.
+    """
+
+    __slots__ = ("at", "connection", "expired")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.connection: Any = None  # the pooled connection the request uses, once it has one
+        self.expired = False
+
+
+class NoRedirectSession(requests.Session):
+    """A session that never follows a redirect, whoever sends through it: the next request would
+    carry the passcode header to another host (requests strips only Authorization)."""
+
+    def get_redirect_target(self, response: requests.Response) -> None:
+        return None
+
+
 class CancellableAdapter(TCPKeepAliveAdapter):
-    """A keep-alive adapter that remembers its connections, so ``abort()`` can cut requests in flight.
+    """A keep-alive adapter that remembers its connections, so ``abort()`` can cut requests in flight,
+    and cuts the connection of a request whose ``deadline`` has passed.
 
     Closing a session only closes idle pooled connections; a request waiting for its answer
-    would otherwise hold its worker until the read timeout.
+    would otherwise hold its worker until the read timeout. A read timeout bounds each wait for
+    a byte, not the exchange: a server sending one byte a second holds a request for as long as
+    it likes, unless something cuts it.
     """
+
+    timeout: tuple[float, float] | None = None  # for a request sent without one (the hook sets it)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        """Send as HTTPAdapter does, with ``timeout`` when the caller gave none."""
+        if kwargs.get("timeout") is None and len(args) < 2:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, *args, **kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self._opened: weakref.WeakSet[Any] = weakref.WeakSet()
         self._opened_lock = threading.Lock()
         self._aborted = False
+        # Each thread sends one request at a time: its deadline, and a watcher thread while any is set.
+        self._deadlines: dict[int, Deadline] = {}
+        self._deadlines_changed = threading.Condition(self._opened_lock)
+        self._watcher: threading.Thread | None = None
         adapter = self
 
         def tracking(pool_class: type) -> type:
@@ -42,6 +83,11 @@ class CancellableAdapter(TCPKeepAliveAdapter):
                 def connect(self) -> None:
                     super().connect()
                     adapter._refuse_if_aborted(self)
+                    adapter._bind(self)
+
+                def request(self, *args: Any, **kwargs: Any) -> Any:
+                    adapter._bind(self)  # a pooled connection is reused without connecting again
+                    return super().request(*args, **kwargs)
 
             class TrackingPool(pool_class):
                 ConnectionCls = GuardedConnection
@@ -76,6 +122,46 @@ class CancellableAdapter(TCPKeepAliveAdapter):
         with self._opened_lock:
             self._aborted = False
 
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[Deadline]:
+        """Cut the connection of the request this thread sends inside the block once ``seconds`` have
+        passed: the blocked connect, send or read fails, and ``expired`` says why."""
+        thread = threading.get_ident()
+        deadline = Deadline(time.monotonic() + seconds)
+        with self._opened_lock:
+            self._deadlines[thread] = deadline
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name="deadline-watch", daemon=True)
+                self._watcher.start()
+        try:
+            yield deadline
+        finally:
+            with self._opened_lock:
+                self._deadlines.pop(thread, None)
+
+    def _bind(self, connection: Any) -> None:
+        with self._opened_lock:
+            deadline = self._deadlines.get(threading.get_ident())
+            if deadline is not None:
+                deadline.connection = connection
+                if deadline.expired:
+                    _shut_down(connection.sock)
+
+    def _watch(self) -> None:
+        """Cut each request's connection at its deadline; end when no request has one pending."""
+        with self._deadlines_changed:
+            while pending := [deadline for deadline in self._deadlines.values() if not deadline.expired]:
+                first = min(pending, key=_end)
+                remaining = first.at - time.monotonic()
+                if remaining > 0:
+                    # Every deadline is as long: one set later never ends sooner, so none wakes this.
+                    self._deadlines_changed.wait(remaining)
+                    continue
+                first.expired = True  # a connection bound later (still connecting) is cut by _bind
+                if first.connection is not None:
+                    _shut_down(first.connection.sock)
+            self._watcher = None
+
     def _refuse_if_aborted(self, connection: Any) -> None:
         # Under the lock abort() takes: a socket set before abort()'s look is shut down there,
         # one set after it is shut down here.
@@ -84,6 +170,10 @@ class CancellableAdapter(TCPKeepAliveAdapter):
         if aborted:
             _shut_down(connection.sock)
             raise ConnectionAbortedError("the CleverTap session was cancelled")
+
+
+def _end(deadline: Deadline) -> float:
+    return deadline.at
 
 
 def _shut_down(sock: socket.socket | None) -> None:

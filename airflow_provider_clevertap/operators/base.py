@@ -200,6 +200,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             if confirmed is not None:
                 confirmed.close()
         report.log_summary()
+        self._check_unconfirmed(report)
         summary = report.summary()
         self._check_rejected_ratio(report, context, summary)
         self.record_summary(context, summary)
@@ -273,7 +274,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                 f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
                 f"{report.rows_invalid} invalid, {unchanged}"
                 f"{report.rows_read - report.rows_failed - report.rows_accepted - report.rows_unchanged} "
-                f"unconfirmed (not sent, or no answer came). {error}"
+                f"unconfirmed (not sent, or no answer came, or an answer that did not say). {error}"
             ) from None
 
     @contextmanager
@@ -298,12 +299,25 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             try:
                 item = mapper.convert(row)
             except InvalidRow as reason:
-                report.invalid(mapper.identity_of(row), str(reason))
+                identity = mapper.identity_of(row)
+                if identity is None or not identity.strip():  # found again by its place in the read
+                    reason = InvalidRow(f"row {report.rows_read} of the read: {reason}")
+                report.invalid(identity, str(reason))
                 continue
             if item is UNCHANGED:
                 report.rows_unchanged += 1
             else:
                 yield item
+
+    def _check_unconfirmed(self, report: SyncReport) -> None:
+        if report.rows_unconfirmed:
+            # CleverTap may not hold them: fail, with Airflow's retries, so that they are sent again.
+            raise AirflowException(
+                f"CleverTap {self.action}: {report.rows_unconfirmed} rows in {report.batches_unconfirmed} batches "
+                "are unconfirmed: CleverTap's answers did not say which records it stored (the log names the "
+                "batches). They are neither counted accepted nor recorded in a state, and are sent again by "
+                "the next run"
+            )
 
     def _check_rejected_ratio(self, report: SyncReport, context: Context, summary: dict[str, Any]) -> None:
         """Fail the task when too many rows did not make it, its summary kept as the XCom a success returns

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_clevertap.event_records import EventMapper, check_event_naming
 from airflow_provider_clevertap.operators.record_upload import CleverTapRecordUploadOperator
+from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 
 # Bumped when the fingerprinted bytes change meaning. Events are matched on their id alone, so the
 # fingerprint only tells what was sent; it never decides a resend.
@@ -77,6 +81,7 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
     action = "event upload"
     object_kind = "events"
     match_key_only = True
+    state_key_parameter = "event_id_column"
     template_fields: Sequence[str] = CleverTapRecordUploadOperator.template_fields
 
     def __init__(
@@ -130,6 +135,12 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
             self.timestamp_format,
         ]
 
+    def send(self, hook: CleverTapHook, items: Iterator[Any]) -> Iterator[BatchResult]:
+        results = super().send(hook, items)
+        if self._state is None:  # no event ids to name the refused events by
+            return results
+        return (_naming_events(result) for result in results)
+
     def execute(self, context: Context) -> dict[str, Any]:
         if self.event_id_column is None:
             self.log.info("CleverTap event upload: no event_id_column, so every row is sent, as on every run")
@@ -142,3 +153,18 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
                 "(no answer came to a request that had gone out, or a 500, 502 or 504): CleverTap may hold them twice",
                 report.rows_maybe_duplicated,
             )
+
+
+def _naming_events(result: BatchResult) -> BatchResult:
+    """``result`` with each refusal CleverTap placed naming its event, by the id (the state's key)
+    its item's tag carries."""
+    tags = result.tags
+    if not result.refused or tags is None:
+        return result
+    refused = [
+        refusal
+        if refusal.position is None
+        else replace(refusal, error=f"event {tags[refusal.position][0]!r}: {refusal.error}")
+        for refusal in result.refused
+    ]
+    return replace(result, refused=refused)

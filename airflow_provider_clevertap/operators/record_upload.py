@@ -14,12 +14,13 @@ from contextlib import AbstractContextManager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from airflow_provider_clevertap.exceptions import CleverTapConfigError
 from airflow_provider_clevertap.hooks.clevertap import MAX_UPLOAD_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator, RowMapper
-from airflow_provider_clevertap.properties import IDENTITY_TYPES, PropertyColumns, check_choice
+from airflow_provider_clevertap.properties import IDENTITY_TYPES, PropertyColumns, check_choice, find_column
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
-from airflow_provider_clevertap.sources import RowSource
+from airflow_provider_clevertap.sources import RowSource, query_columns
 from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SyncState, default_sync_id, read_flag
 from airflow_provider_clevertap.state.changes import ChangeFilter, fingerprint_key
 from airflow_provider_clevertap.state.recorder import Recorder, open_recorder
@@ -49,6 +50,8 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
     max_batch_size = MAX_UPLOAD_BATCH
     # An event is sent once: a key the state holds is unchanged whatever its fingerprint.
     match_key_only: ClassVar[bool] = False
+    # The parameter naming the column the state is keyed on (``state_key_column``), for errors.
+    state_key_parameter: ClassVar[str]
     template_fields: Sequence[str] = (*CleverTapSyncOperator.template_fields, "state_table", "sync_id", "full_refresh")
 
     def __init__(
@@ -135,6 +138,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             self.dag_id, self.task_id, context.get("ti"), getattr(self, "map_index_template", None)
         )
         state = SyncState(source_hook, self.state_table, sync_id, self.state_key_column())
+        self._check_state_key(source_hook)
         report.stateful = True
         self._state = state
         self.log.info(
@@ -155,6 +159,15 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         if self._resend_all:
             state.reset(self.sql, self.parameters)  # type: ignore[arg-type]  # stateful() checked sql
         return open_recorder(state, str(context.get("run_id")), self.log)
+
+    def _check_state_key(self, source_hook: Any) -> None:
+        """Fail for good, before the state is touched, when the query does not return the column
+        the state is keyed on: the warehouse's own error would name a column of our SQL."""
+        columns = query_columns(source_hook, self.sql, self.parameters)  # type: ignore[arg-type]  # stateful
+        try:
+            find_column(columns, self.state_key_column(), self.state_key_parameter)
+        except ValueError as error:
+            raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
 
     def read_source(self, source_hook: Any) -> AbstractContextManager[RowSource]:
         if self._state is None:

@@ -77,6 +77,7 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
     """
 
     template_fields: Sequence[str] = (*CleverTapRecordUploadOperator.template_fields, "sync_mode")
+    state_key_parameter = "identity_column"
 
     def __init__(
         self,

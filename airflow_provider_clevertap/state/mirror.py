@@ -4,9 +4,12 @@ identity the query no longer returns, unless they are too many."""
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Iterator
 from itertools import islice
-from typing import Any
+from typing import IO, Any
 
+import msgspec
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled
@@ -14,6 +17,9 @@ from airflow_provider_clevertap.hooks.clevertap import MAX_DELETE_BATCH, CleverT
 from airflow_provider_clevertap.results import SAMPLE_SIZE, SyncReport
 from airflow_provider_clevertap.state.changes import Confirmed
 from airflow_provider_clevertap.state.table import Parameters, SyncState, forget_identities
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(str).decode
 
 
 def check_delete_ratio(leaving: int, held: int, max_delete_ratio: float) -> None:
@@ -27,6 +33,36 @@ def check_delete_ratio(leaving: int, held: int, max_delete_ratio: float) -> None
         )
 
 
+class Leavers:
+    """The leavers read, in a temporary file (not in memory): every one counted, and kept while
+    their count is within ``max_delete_ratio`` of the profiles held, so what the guard approves
+    is exactly what is kept, whatever the tables hold by the time they are deleted.
+
+    :param held: how many profiles this sync holds.
+    :param max_delete_ratio: the share of them a run may delete.
+    """
+
+    def __init__(self, held: int, max_delete_ratio: float) -> None:
+        self.held = held
+        self.count = 0
+        self._max_delete_ratio = max_delete_ratio
+        self._file: IO[bytes] = tempfile.TemporaryFile()
+
+    def read(self, identities: Iterator[str]) -> None:
+        """Count every identity, and keep those the guard can approve."""
+        for identity in identities:
+            self.count += 1
+            if self.count <= self._max_delete_ratio * self.held:  # check_delete_ratio's own test
+                self._file.write(_encode(identity) + b"\n")
+
+    def __iter__(self) -> Iterator[str]:
+        self._file.seek(0)
+        return (_decode(line) for line in self._file)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def mirror_deletions(
     state: SyncState,
     hook: CleverTapHook,
@@ -38,32 +74,54 @@ def mirror_deletions(
     dry_run: bool,
     log: logging.Logger | Any,
 ) -> None:
-    """Delete the leavers (100 per request) and forget the deletions CleverTap confirmed."""
-    held = state.held()
-    leaving = state.count_leavers(sql, parameters)
+    """Read the leavers, check them against the guard, then delete them (100 per request) and
+    forget the deletions CleverTap confirmed. The deletions are the leavers the guard counted,
+    read by one statement before the first request: a staging table emptied meanwhile changes
+    nothing."""
+    with state.leavers(sql, parameters) as (held, identities):
+        leavers = Leavers(held, max_delete_ratio)
+        try:
+            leavers.read(identities)
+        except BaseException:
+            leavers.close()
+            raise
+    try:
+        _delete(leavers, state, hook, report, max_delete_ratio=max_delete_ratio, dry_run=dry_run, log=log)
+    finally:
+        leavers.close()
+
+
+def _delete(
+    leavers: Leavers,
+    state: SyncState,
+    hook: CleverTapHook,
+    report: SyncReport,
+    *,
+    max_delete_ratio: float,
+    dry_run: bool,
+    log: logging.Logger | Any,
+) -> None:
+    held, leaving = leavers.held, leavers.count
     if not leaving:
         log.info("CleverTap mirror: every one of the %d profiles this sync holds is still in the query", held)
         return
     check_delete_ratio(leaving, held, max_delete_ratio)
     if dry_run:
-        with state.leavers(sql, parameters) as identities:
-            sample = list(islice(identities, SAMPLE_SIZE))
         report.profiles_deleted = leaving
         log.info(
             "CleverTap mirror (dry run): would delete %d of the %d profiles this sync holds, for example: %s",
             leaving,
             held,
-            ", ".join(sample),
+            ", ".join(islice(leavers, SAMPLE_SIZE)),
         )
         return
     log.info("CleverTap mirror: deleting %d of the %d profiles this sync holds", leaving, held)
     confirmed = Confirmed()
     try:
         try:
-            with state.leavers(sql, parameters) as identities:
-                for result in hook.delete_profiles(identities, batch_size=MAX_DELETE_BATCH):
-                    confirmed.note(result)
-                    report.requests += result.attempts
+            for result in hook.delete_profiles(iter(leavers), batch_size=MAX_DELETE_BATCH):
+                confirmed.note(result)
+                report.requests += result.attempts
         except (CleverTapAPIError, CleverTapCancelled) as error:
             raise AirflowException(
                 f"CleverTap mirror stopped after {confirmed.count} of {leaving} deletions were confirmed "

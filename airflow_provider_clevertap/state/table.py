@@ -195,15 +195,7 @@ class SyncState:
         total = [0]
 
         def count_rows(connection: Any) -> None:
-            cursor = connection.cursor()
-            try:
-                for statement in self.dialect.snapshot or ():
-                    cursor.execute(statement)
-                count = f"SELECT COUNT(*) FROM ({as_derived_table(sql)}\n) q"
-                cursor.execute(count, parameters) if parameters is not None else cursor.execute(count)
-                total[0] = int(cursor.fetchone()[0])
-            finally:
-                cursor.close()
+            total[0] = self._count_first(connection, f"SELECT COUNT(*) FROM ({as_derived_table(sql)}\n) q", parameters)
 
         query = self.joined_query(sql, resend_all=resend_all, held=held, salt=salt)
         with sql_source(self.hook, query, parameters, before=None if held is None else count_rows) as source:
@@ -212,9 +204,17 @@ class SyncState:
                 found.rows = _noting_the_rest(found, source.rows, total[0])
             yield found
 
-    def held(self) -> int:
-        """How many keys this sync's state holds."""
-        return int(self.hook.get_first(f"SELECT COUNT(DISTINCT row_key) FROM {self.table} WHERE {self._this_sync}")[0])
+    def _count_first(self, connection: Any, count: str, parameters: Parameters = None) -> int:
+        """Run ``count`` on ``connection`` as the first statement of a snapshot, where the warehouse
+        has them (``Dialect.snapshot``), for the statements after it to read the same data."""
+        cursor = connection.cursor()
+        try:
+            for statement in self.dialect.snapshot or ():
+                cursor.execute(statement)
+            cursor.execute(count, parameters) if parameters is not None else cursor.execute(count)
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
 
     def _leavers_query(self, sql: str) -> str:
         return (
@@ -223,16 +223,21 @@ class SyncState:
             f"WHERE s.{self._this_sync} AND k.row_key IS NULL GROUP BY s.row_key"
         )
 
-    def count_leavers(self, sql: str, parameters: Parameters) -> int:
-        """How many keys of this sync's state the query no longer returns."""
-        row = self.hook.get_first(f"SELECT COUNT(*) FROM ({self._leavers_query(sql)}) l", parameters)
-        return int(row[0])
-
     @contextmanager
-    def leavers(self, sql: str, parameters: Parameters) -> Iterator[Iterator[str]]:
-        """Stream the identities (as CleverTap holds them) of the keys the query no longer returns."""
-        with sql_source(self.hook, self._leavers_query(sql), parameters) as source:
-            yield (identity for _, identity in source.rows)
+    def leavers(self, sql: str, parameters: Parameters) -> Iterator[tuple[int, Iterator[str]]]:
+        """How many keys this sync's state holds, and a stream of the identities (as CleverTap
+        holds them) of the keys the query no longer returns: one statement gives the leavers,
+        counted and deleted alike, and where the warehouse has snapshots (``Dialect.snapshot``)
+        the keys held are counted in the same one."""
+        held = [0]
+
+        def count_held(connection: Any) -> None:
+            held[0] = self._count_first(
+                connection, f"SELECT COUNT(DISTINCT row_key) FROM {self.table} WHERE {self._this_sync}"
+            )
+
+        with sql_source(self.hook, self._leavers_query(sql), parameters, before=count_held) as source:
+            yield held[0], (identity for _, identity in source.rows)
 
     # -- writing ----------------------------------------------------------------------------------
 

@@ -107,7 +107,7 @@ class LocalServer:
     requests: list[SeenRequest] = field(default_factory=list)
     respond: Callable[[SeenRequest], tuple[int, dict[str, Any]]] = lambda seen: (
         200,
-        {"status": "success", "processed": 1, "unprocessed": []},
+        {"status": "success", "processed": len(json.loads(seen.body)["d"]) if seen.body else 1, "unprocessed": []},
     )
     # Each answer waits until ``gather`` requests are being answered, then they are answered
     # together (0: at once): requests in flight side by side without relying on timing.

@@ -24,6 +24,7 @@ SUMMARY_KEYS = {
     "rows_unchanged",
     "profiles_deleted",
     "rows_maybe_duplicated",
+    "rows_unconfirmed",
     "batches",
     "requests",
     "retries",
@@ -938,7 +939,7 @@ def test_rows_with_a_rejected_rows_table_use_the_source_connection(sqlite_db, cl
     ).execute(context)
     assert summary["rows_invalid"] == 1
     stored = sqlite_db.query("SELECT identity, code, error FROM rejected")
-    assert stored == [(None, None, "identity column 'identity' is null")]
+    assert stored == [(None, None, "row 1 of the read: identity column 'identity' is null")]
 
 
 def test_template_fields_and_sql_files():

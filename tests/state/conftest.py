@@ -115,17 +115,16 @@ def state_dags(dag_runner) -> Callable[..., Any]:
 
 
 def upload(warehouse: Warehouse, sync_id: str, cls: Any = None, **kwargs: Any) -> Any:
-    """A ``changed`` sync of the staged users, run outside a DAG (``execute``) under ``sync_id``."""
+    """A ``changed`` sync (or the ``sync_mode`` given) of the staged users (or the ``sql`` given),
+    run outside a DAG (``execute``) under ``sync_id``."""
     from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
 
     return (cls or CleverTapUserUploadOperator)(
         task_id="upload",
         source_conn_id=warehouse.conn_id,
-        sql=f'SELECT identity, "Email", plan FROM {warehouse.users}',
         state_table=warehouse.state,
-        sync_mode="changed",
         sync_id=sync_id,
-        **kwargs,
+        **{"sql": f'SELECT identity, "Email", plan FROM {warehouse.users}', "sync_mode": "changed", **kwargs},
     )
 
 

@@ -218,3 +218,22 @@ def test_changing_the_mapping_resends_every_row(warehouse, emu):
     assert run(property_columns=["Email", "plan"])["rows_accepted"] == USERS
     assert emu.profile("user-0001")["profileData"]["plan"] == "gold"
     assert run(property_columns={"Email": "Email", "plan": "Plan"})["rows_accepted"] == USERS
+
+
+@pytest.mark.parametrize("sync_mode", ["changed", "mirror"])
+def test_a_query_ending_in_a_semicolon_and_a_comment_syncs(warehouse, emu, sync_mode):
+    identities = warehouse.stage(10)
+    sql = (
+        f"SELECT identity, \"Email\", plan FROM {warehouse.users} WHERE plan <> '--;' ; -- the staged users;\n"
+        "/* the end; */ ;  -- really\n"
+    )
+
+    def run():
+        return upload(warehouse, "comment.sync", sql=sql, sync_mode=sync_mode).execute({"run_id": "manual__c"})
+
+    assert run()["rows_accepted"] == 10
+    warehouse.execute(f"DELETE FROM {warehouse.users} WHERE n = 1")
+    summary = run()
+    assert summary["rows_unchanged"] == 9
+    assert summary["profiles_deleted"] == (1 if sync_mode == "mirror" else 0)
+    assert set(emu.profiles) == set(identities) - ({"user-0001"} if sync_mode == "mirror" else set())
