@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
+# The key of the XCom a task's return value is stored under: the summary's.
+XCOM_RETURN_KEY = "return_value"
 # Young objects the garbage collector lets pile up during a sync, instead of 700.
 _SYNC_GC_THRESHOLD = 50_000
 
@@ -199,8 +201,8 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                 confirmed.close()
         report.log_summary()
         self._check_unconfirmed(report)
-        self._check_rejected_ratio(report)
         summary = report.summary()
+        self._check_rejected_ratio(report, context, summary)
         self.record_summary(context, summary)
         return summary
 
@@ -317,11 +319,16 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                 "the next run"
             )
 
-    def _check_rejected_ratio(self, report: SyncReport) -> None:
+    def _check_rejected_ratio(self, report: SyncReport, context: Context, summary: dict[str, Any]) -> None:
+        """Fail the task when too many rows did not make it, its summary kept as the XCom a success returns
+        (the syncs view shows the failed run's counts and rows)."""
         if not report.rows_read:
             return
         ratio = report.rows_failed / report.rows_read
         if ratio > self.max_rejected_ratio:
+            task_instance = context.get("ti")
+            if task_instance is not None:
+                task_instance.xcom_push(key=XCOM_RETURN_KEY, value=summary)
             # The data will not change on a retry: fail without Airflow retries.
             raise AirflowFailException(
                 f"CleverTap {self.action}: {report.rows_failed} of {report.rows_read} rows did not make it "

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # An overall bound for a busy machine, not a wait: every poll returns as soon as its answer is there.
 DEADLINE = 600.0
 CUSTOMERS = 1000  # enough for both kinds of problem (see demo.warehouse.expected_outcome)
+# The deployment's users: the tests drive it as admin; a viewer may only read.
+ROLES = {"admin": "admin", "viewer": "viewer"}
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Deployment:
     warehouse: Path
     customers: int
     component_logs: list[Path]
+    # The simple auth manager's users (see ROLES) and their passwords.
+    users: dict[str, str]
     # What /ui/connections/hook_meta answered to the deployment's first request (see the fixture).
     connection_forms: list[dict[str, Any]] = field(default_factory=list)
     _session: requests.Session = field(default_factory=requests.Session)
@@ -121,6 +125,9 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
     # Built for "now": the sync's rows are current, whatever the day the suite runs.
     warehouse = build_warehouse(tmp / "warehouse.db", CUSTOMERS, dt.datetime.now(dt.timezone.utc))
     account = f"DEPLOY-{uuid.uuid4().hex[:8].upper()}"
+    users = {name: f"{name}-{uuid.uuid4().hex[:12]}" for name in ROLES}
+    passwords = home / "simple_auth_manager_passwords.json"
+    passwords.write_text(json.dumps(users))
     with CleverTapEmulator(account_id=account, passcode=f"deploy-passcode-{uuid.uuid4().hex}") as emulator:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "_AIRFLOW"))}
         env.update(
@@ -131,7 +138,9 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                # Signed-in users, as a real deployment has them: requests without a session get no data.
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in ROLES.items()),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
                 "AIRFLOW__API__PORT": str(port),
                 "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
@@ -153,7 +162,7 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
         airflow_cli(env, "db", "migrate")
         airflow_cli(env, "pools", "set", "clevertap", "15", "CleverTap: concurrent requests per account")
         with airflow_components(env, tmp) as logs:
-            running = Deployment(f"http://127.0.0.1:{port}", home, env, emulator, warehouse, CUSTOMERS, logs)
+            running = Deployment(f"http://127.0.0.1:{port}", home, env, emulator, warehouse, CUSTOMERS, logs, users)
             token = running.wait_for("start the API server", lambda: _token(running))
             running._session.headers["Authorization"] = f"Bearer {token}"
             # The connection forms first, as a user's first visit to the connections page asks: 3.1's
@@ -166,9 +175,9 @@ def deployment(metadata_database, tmp_path_factory) -> Iterator[Deployment]:
 
 
 def _token(running: Deployment) -> str | None:
-    """A JWT from the simple auth manager (every user an admin), once the API server answers."""
+    """The admin's JWT from the simple auth manager, once the API server answers."""
     try:
-        response = running.api("GET", "/auth/token")
+        response = running.api("POST", "/auth/token", json={"username": "admin", "password": running.users["admin"]})
     except requests.ConnectionError:
         return None
     return response.json()["access_token"] if response.status_code == 201 else None

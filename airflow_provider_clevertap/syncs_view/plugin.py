@@ -1,0 +1,59 @@
+"""The Airflow plugin of the syncs view, registered through the ``airflow.plugins`` entry point.
+
+Every Airflow process loads plugins, task runners included: this module imports nothing heavy.
+The view's FastAPI app (which needs Airflow's API-server security modules) is built by the API
+server at its first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+URL_PREFIX = "/clevertap"
+_Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+_Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class SyncsViewApp:
+    """An ASGI app that builds the view's FastAPI app at its first request and hands requests to it."""
+
+    def __init__(self) -> None:
+        self._app: Callable[..., Awaitable[None]] | None = None
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: _Receive, send: _Send) -> None:
+        if self._app is None:
+            from airflow_provider_clevertap.syncs_view.api import create_app
+
+            self._app = create_app()
+        await self._app(scope, receive, send)
+
+
+class CleverTapSyncsPlugin(AirflowPlugin):
+    """The syncs list in Airflow's Browse menu, a DAG's syncs on its page, a task's sync on the task's."""
+
+    name = "clevertap_syncs"
+    fastapi_apps = [{"app": SyncsViewApp(), "url_prefix": URL_PREFIX, "name": "CleverTap syncs"}]
+    external_views = [
+        {
+            "name": "CleverTap syncs",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "clevertap-syncs",
+        },
+        {
+            "name": "CleverTap syncs",
+            "href": f"{URL_PREFIX}/?dag_id={{DAG_ID}}",
+            "destination": "dag",
+            "url_route": "clevertap-dag-syncs",
+        },
+        {
+            "name": "CleverTap sync",
+            "href": f"{URL_PREFIX}/?dag_id={{DAG_ID}}&task_id={{TASK_ID}}",
+            "destination": "task",
+            "url_route": "clevertap-task-sync",
+        },
+    ]
