@@ -4,7 +4,7 @@
 # Needs root (or sudo) and Debian's apt; elsewhere it names what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")"
-mapfile -t wanted < <(sed 's/#.*//; /^[[:space:]]*$/d' debian-packages.txt)
+mapfile -t wanted < <(sed 's/#.*//; s/[[:space:]]*$//; /^$/d' debian-packages.txt)
 [ ${#wanted[@]} -gt 0 ] || exit 0
 missing=()
 for package in "${wanted[@]}"; do
