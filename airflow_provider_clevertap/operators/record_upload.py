@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_clevertap.hooks.clevertap import MAX_UPLOAD_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator, RowMapper
-from airflow_provider_clevertap.properties import IDENTITY_TYPES, PropertyColumns, check_choice
+from airflow_provider_clevertap.properties import IDENTITY_TYPES, PropertyColumns, check_choice, column_as_returned
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource
 from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SyncState, default_sync_id, read_flag
 from airflow_provider_clevertap.state.changes import ChangeFilter, fingerprint_key
+from airflow_provider_clevertap.state.dialects import check_proven
 from airflow_provider_clevertap.state.recorder import Recorder, open_recorder
+from airflow_provider_clevertap.state.table import describe
 from airflow_provider_clevertap.timestamps import TIMESTAMP_FORMATS, TimestampFormat
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         self._state: SyncState | None = None
         self._state_exists = True  # a dry run checks: it creates nothing
         self._resend_all = False
+        self._fingerprint_key = b""
 
     # -- what subclasses define ------------------------------------------------------------------
 
@@ -134,7 +137,13 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         sync_id = self.sync_id or default_sync_id(
             self.dag_id, self.task_id, context.get("ti"), getattr(self, "map_index_template", None)
         )
-        state = SyncState(source_hook, self.state_table, sync_id, self.state_key_column())
+        check_proven(source_hook)
+        # The query's shape (names and types) is part of every fingerprint and row hash: a renamed
+        # alias or a cast changes what CleverTap stores though no value's text changed.
+        shape = describe(source_hook, self.sql, self.parameters)  # type: ignore[arg-type]  # stateful() checked sql
+        self._fingerprint_key = fingerprint_key([*self.mapping_options(), shape])
+        key_column = column_as_returned([name for name, _ in shape], self.state_key_column())
+        state = SyncState(source_hook, self.state_table, sync_id, key_column)  # type: ignore[arg-type]
         report.stateful = True
         self._state = state
         self.log.info(
@@ -164,7 +173,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             self.parameters,
             resend_all=self._resend_all,
             match_key_only=self.match_key_only,
-            salt=fingerprint_key(self.mapping_options()).hex(),
+            salt=self._fingerprint_key.hex(),
         )
 
     def save_state(self, confirmed: Recorder, source_hook: Any, context: Context) -> None:
@@ -180,9 +189,10 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             return mapper
         return ChangeFilter(
             mapper,
-            fingerprint_key(self.mapping_options()),
+            self._fingerprint_key,
             itemgetter(self.identity_type),
             match_key_only=self.match_key_only,
+            key_bytes=self._state.dialect.key_bytes,
         )
 
     def send(self, hook: CleverTapHook, items: Iterator[Any]) -> Iterator[BatchResult]:

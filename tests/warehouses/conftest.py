@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_clevertap.emulator import CleverTapEmulator
+from tests.state.conftest import emu, emulator  # noqa: F401  (the emulator over real HTTP)
 from tests.warehouses.engines import Engine, EngineUnavailable, all_engines
 
 CONN_ID = "wh_matrix"
@@ -78,16 +78,4 @@ def wh(engine: Engine, monkeypatch) -> Iterator[Warehouse]:
     finally:
         for table in found.tables:
             engine.drop_table(table)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[CleverTapEmulator]:
-    with CleverTapEmulator(account_id="WH-ACCOUNT", passcode="wh-passcode-0123") as running:
-        yield running
-
-
-@pytest.fixture
-def emu(emulator: CleverTapEmulator, monkeypatch) -> CleverTapEmulator:
-    emulator.reset()
-    monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", emulator.connection_json())
-    return emulator
+            engine.drop_table(f"{table}_layout")  # a state table's layout, beside it

@@ -54,7 +54,7 @@ def test_mirror_deletes_exactly_the_profiles_that_left(wh, emu):
     assert upload(wh, "mirror")["rows_accepted"] == len(USERS)
     wh.execute(f"DELETE FROM {users} WHERE identity IN ('user-03', 'user-11')")
 
-    summary = upload(wh, "mirror")
+    summary = upload(wh, "mirror", max_delete_ratio=0.5)
 
     assert summary["profiles_deleted"] == 2 and emu.stats.deletes == 2
     assert set(emu.profiles) == set(USERS) - {"user-03", "user-11"}

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from _sql_warehouse import SqlWarehouse
+
 # The kinds of column a scenario stages; each engine names its own type for each.
 KINDS = ("text", "key", "integer", "numeric", "timestamp")
 
@@ -87,26 +89,13 @@ class Engine:
 
     def execute(self, sql: str, rows: Sequence[Sequence[Any]] | None = None) -> None:
         """Run ``sql`` (``?`` placeholders), once or for each of ``rows``, and commit."""
-        connection = self.connect()
-        try:
-            cursor = connection.cursor()
-            sql = sql.replace("?", self.mark)
-            cursor.executemany(sql, rows) if rows else cursor.execute(sql)
-            cursor.close()
-            connection.commit()
-        finally:
-            connection.close()
+        self._sql().execute(sql, rows)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        connection = self.connect()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            rows = [tuple(row) for row in cursor.fetchall()]
-            cursor.close()
-            return rows
-        finally:
-            connection.close()
+        return self._sql().query(sql)
+
+    def _sql(self) -> SqlWarehouse:
+        return SqlWarehouse(self.name, "", self.connect, self.mark)
 
     def drop_table(self, table: str) -> None:
         self.execute(f"DROP TABLE IF EXISTS {table}")

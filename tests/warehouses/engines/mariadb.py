@@ -27,21 +27,18 @@ class MariaDB(Engine):
     def start(self, workdir: Path) -> None:
         self.database = f"clevertap_{uuid.uuid4().hex[:10]}"
         try:
-            connection = self._connect(None)
-        except Exception as error:  # each driver has its own connection error
+            self._on_server(f"CREATE DATABASE {self.database} CHARACTER SET utf8mb4")
+        except Exception as error:  # each driver has its own errors, and may be missing
             raise EngineUnavailable(f"MariaDB is not reachable at {HOST}:{PORT} ({self.client}): {error}") from error
-        try:
-            cursor = connection.cursor()
-            cursor.execute(f"CREATE DATABASE {self.database} CHARACTER SET utf8mb4")
-            cursor.close()
-        finally:
-            connection.close()
 
     def stop(self) -> None:
+        self._on_server(f"DROP DATABASE IF EXISTS {self.database}")
+
+    def _on_server(self, statement: str) -> None:
         connection = self._connect(None)
         try:
             cursor = connection.cursor()
-            cursor.execute(f"DROP DATABASE IF EXISTS {self.database}")
+            cursor.execute(statement)
             cursor.close()
         finally:
             connection.close()
