@@ -30,7 +30,7 @@ for version in "$@"; do
         results+=("$version: install FAILED"); status=1; continue
     fi
     echo "== Airflow $version: test suite"
-    if "$env/bin/python" -m pytest -q -p no:cacheprovider | tee "$env/pytest.log"; then suite=passed; else suite=FAILED; status=1; fi
+    if "$env/bin/python" -m pytest -q -p no:cacheprovider -m "not warehouse and not browser" | tee "$env/pytest.log"; then suite=passed; else suite=FAILED; status=1; fi
     # pytest's closing line: the counts.
     suite="$suite ($(tail -n 1 "$env/pytest.log" | tr -d '=' | sed 's/^ *//; s/ *$//'))"
     echo "== Airflow $version: demo"

@@ -85,3 +85,19 @@ def test_an_edited_query_shape_sends_every_row_again(wh, emu, edit):
     else:
         assert data["code"] == 101
     assert upload(wh, sql=after_sql)["rows_unchanged"] == len(USERS)
+
+
+def test_a_state_of_many_chunks_is_written_whole_and_read_back(wh, emu):
+    """More rows than a state statement writes (``WRITE_CHUNK``): every key recorded once."""
+    from airflow_provider_clevertap.state.writes import WRITE_CHUNK
+
+    identities = [f"user-{n:05d}" for n in range(2 * WRITE_CHUNK + 7)]
+    users = stage_users(wh, identities)
+    assert upload(wh)["rows_accepted"] == len(identities)
+    assert state_identities(wh) == identities
+    wh.execute(f"UPDATE {users} SET plan = 'platinum' WHERE n <= 3")
+
+    summary = upload(wh)
+
+    assert (summary["rows_accepted"], summary["rows_unchanged"]) == (3, len(identities) - 3)
+    assert state_identities(wh) == identities
