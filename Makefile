@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml scripts/debian-packages.txt
 	scripts/debian-packages.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev,browser]'
+	$(PY) -m pip install -q -e '.[test,dev,warehouses,browser]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import logging
 import math
 import re
 import sys
@@ -26,6 +27,8 @@ from airflow_provider_clevertap.timestamps import (
     format_epoch,
     parse_iso_timestamp,
 )
+
+_log = logging.getLogger(__name__)
 
 MAX_KEY_BYTES = 120
 MAX_STRING_BYTES = 512
@@ -181,13 +184,32 @@ def read_identity(value: Any, column: str) -> str:
 
 
 def find_column(columns: Sequence[str], wanted: str, role: str) -> int:
-    """Position of ``wanted`` in ``columns``; a clear error listing the columns when missing."""
-    try:
-        return list(columns).index(wanted)
-    except ValueError:
-        raise ValueError(
-            f"{role} {wanted!r} is not among the columns the query returns: {', '.join(columns) or '(none)'}"
-        ) from None
+    """Position of ``wanted`` in ``columns``; else of the one column that matches it ignoring case
+    (a warehouse that folds unquoted names: Snowflake upper-cases them), logged; else a clear error
+    listing the columns."""
+    found = _matches(columns, wanted)
+    if len(found) == 1:
+        if columns[found[0]] != wanted:
+            _log.info("%s %r is the query's column %r (matched ignoring case)", role, wanted, columns[found[0]])
+        return found[0]
+    raise ValueError(
+        f"{role} {wanted!r} is not among the columns the query returns: {', '.join(columns) or '(none)'}"
+        + (" (more than one matches it ignoring case)" if found else "")
+    )
+
+
+def _matches(columns: Sequence[str], wanted: str) -> list[int]:
+    """The position of ``wanted``, or else the positions of the columns equal to it ignoring case."""
+    names = list(columns)
+    if wanted in names:
+        return [names.index(wanted)]
+    return [position for position, name in enumerate(names) if name.casefold() == wanted.casefold()]
+
+
+def column_as_returned(columns: Sequence[str], wanted: str | None) -> str | None:
+    """The column ``find_column`` takes ``wanted`` for, or ``wanted`` where it takes none."""
+    found = [] if wanted is None else _matches(columns, wanted)
+    return columns[found[0]] if len(found) == 1 else wanted
 
 
 class PropertyMapper:
@@ -221,7 +243,7 @@ class PropertyMapper:
         self.timestamp_format = timestamp_format
         self._identity_index = find_column(columns, identity_column, "identity_column")
         self._ts_index = None if ts_column is None else find_column(columns, ts_column, "ts_column")
-        skipped = {identity_column, ts_column, *skipped_columns}
+        skipped = {column_as_returned(columns, name) for name in (identity_column, ts_column, *skipped_columns)}
         self._properties = self._select_properties(columns, property_columns, skipped)
         self._column_of = {name: columns[index] for index, name in self._properties}
 

@@ -163,7 +163,10 @@ class SyncReport:
             for line in kept:
                 yield Problem(*_decode_problem(line))
         finally:
-            kept.seek(0, io.SEEK_END)  # problems noted afterwards are appended, never written over
+            # Problems noted afterwards are appended, never written over. A reader left unfinished
+            # (its write failed) is closed when collected, maybe after the report closed the file.
+            if not kept.closed:
+                kept.seek(0, io.SEEK_END)
 
     def close(self) -> None:
         """Remove the kept problems' temporary file."""

@@ -110,18 +110,6 @@ def sql_source(
 NO_RESULT_SET = "The source query returned no result set (is it a SELECT?)"
 
 
-def query_columns(hook: DbApiHook, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None = None) -> list[str]:
-    """The names of the columns ``sql`` returns, from a derived table of no rows (planned, not read)."""
-    query = f"SELECT * FROM ({as_derived_table(sql)}\n) q WHERE 1 = 0"
-    connection = hook.get_conn()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(query, parameters) if parameters is not None else cursor.execute(query)
-        return [column[0] for column in cursor.description]
-    finally:
-        connection.close()
-
-
 def as_derived_table(sql: str) -> str:
     """``sql`` as a derived table's body: without its trailing semicolons and comments
     (``statement_of``), on lines of its own (a ``--`` comment inside must not swallow the

@@ -20,10 +20,12 @@ from airflow_provider_clevertap.operators.base import CleverTapSyncOperator, Row
 from airflow_provider_clevertap.properties import IDENTITY_TYPES, PropertyColumns, check_choice, find_column
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
-from airflow_provider_clevertap.sources import RowSource, query_columns
+from airflow_provider_clevertap.sources import RowSource
 from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SyncState, default_sync_id, read_flag
 from airflow_provider_clevertap.state.changes import ChangeFilter, fingerprint_key
+from airflow_provider_clevertap.state.dialects import check_proven
 from airflow_provider_clevertap.state.recorder import Recorder, open_recorder
+from airflow_provider_clevertap.state.table import describe
 from airflow_provider_clevertap.timestamps import TIMESTAMP_FORMATS, TimestampFormat
 
 if TYPE_CHECKING:
@@ -83,6 +85,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         self._state: SyncState | None = None
         self._state_exists = True  # a dry run checks: it creates nothing
         self._resend_all = False
+        self._fingerprint_key = b""
 
     # -- what subclasses define ------------------------------------------------------------------
 
@@ -137,8 +140,13 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         sync_id = self.sync_id or default_sync_id(
             self.dag_id, self.task_id, context.get("ti"), getattr(self, "map_index_template", None)
         )
-        state = SyncState(source_hook, self.state_table, sync_id, self.state_key_column())
-        self._check_state_key(source_hook)
+        check_proven(source_hook)
+        # The query's shape (names and types) is part of every fingerprint and row hash: a renamed
+        # alias or a cast changes what CleverTap stores though no value's text changed.
+        shape = describe(source_hook, self.sql, self.parameters)  # type: ignore[arg-type]  # stateful() checked sql
+        self._fingerprint_key = fingerprint_key([*self.mapping_options(), shape])
+        key_column = self._state_key_as_returned([name for name, _ in shape])
+        state = SyncState(source_hook, self.state_table, sync_id, key_column)
         report.stateful = True
         self._state = state
         self.log.info(
@@ -160,12 +168,12 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             state.reset(self.sql, self.parameters)  # type: ignore[arg-type]  # stateful() checked sql
         return open_recorder(state, str(context.get("run_id")), self.log)
 
-    def _check_state_key(self, source_hook: Any) -> None:
-        """Fail for good, before the state is touched, when the query does not return the column
-        the state is keyed on: the warehouse's own error would name a column of our SQL."""
-        columns = query_columns(source_hook, self.sql, self.parameters)  # type: ignore[arg-type]  # stateful
+    def _state_key_as_returned(self, columns: list[str]) -> str:
+        """The query's column the state is keyed on (``find_column``'s rule); fail for good, before
+        the state is touched, when there is none: the warehouse's own error would name a column of
+        our SQL."""
         try:
-            find_column(columns, self.state_key_column(), self.state_key_parameter)
+            return columns[find_column(columns, self.state_key_column(), self.state_key_parameter)]
         except ValueError as error:
             raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
 
@@ -177,7 +185,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             self.parameters,
             resend_all=self._resend_all,
             match_key_only=self.match_key_only,
-            salt=fingerprint_key(self.mapping_options()).hex(),
+            salt=self._fingerprint_key.hex(),
         )
 
     def save_state(self, confirmed: Recorder, source_hook: Any, context: Context) -> None:
@@ -193,9 +201,10 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             return mapper
         return ChangeFilter(
             mapper,
-            fingerprint_key(self.mapping_options()),
+            self._fingerprint_key,
             itemgetter(self.identity_type),
             match_key_only=self.match_key_only,
+            key_bytes=self._state.dialect.key_bytes,
         )
 
     def send(self, hook: CleverTapHook, items: Iterator[Any]) -> Iterator[BatchResult]:

@@ -15,7 +15,9 @@ from typing import IO, Any, Protocol
 
 import msgspec
 
+from airflow_provider_clevertap.properties import InvalidRow
 from airflow_provider_clevertap.responses import BatchResult
+from airflow_provider_clevertap.state.dialects import KEY_LENGTH
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -44,13 +46,16 @@ class ChangeFilter:
 
     Works on the joined query's rows: the state's MIN and MAX fingerprint, the row's key and the
     warehouse's hash of the row are their last four values. A row is unchanged only when both
-    fingerprints equal the fingerprint of the record it would send now.
+    fingerprints equal the fingerprint of the record it would send now. A row whose identity or
+    key is longer than the state holds (``KEY_LENGTH`` characters, ``key_bytes``) is invalid: sent,
+    it could not be recorded.
 
     :param mapper: what turns a row into a record (``convert``, ``identity_of``).
     :param key: the hash key of the mapping options (``fingerprint_key``).
     :param identity_of_record: the identity a record is sent with.
     :param match_key_only: unchanged means "the key is in the state", whatever the fingerprint
         (records sent at most once, such as events keyed by their id).
+    :param key_bytes: the most UTF-8 bytes of a key the state's index holds (``Dialect.key_bytes``).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class ChangeFilter:
         identity_of_record: Callable[[Any], Any],
         *,
         match_key_only: bool = False,
+        key_bytes: int | None = None,
     ) -> None:
         self._convert = mapper.convert
         self.identity_of = mapper.identity_of
@@ -70,9 +76,17 @@ class ChangeFilter:
         self._keyed = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, key=key)
         self._identity_of_record = identity_of_record
         self._match_key_only = match_key_only
+        self._key_bytes = key_bytes
 
     def convert(self, row: Sequence[Any]) -> Any:
         record = self._convert(row)
+        identity = self._identity_of_record(record)
+        key = row[-2]
+        if len(str(identity)) > KEY_LENGTH or (isinstance(key, str) and len(key) > KEY_LENGTH):
+            raise InvalidRow(f"the identity or key is longer than the {KEY_LENGTH} characters the state table holds")
+        limit = self._key_bytes
+        if limit is not None and isinstance(key, str) and len(key) * 4 > limit and len(key.encode()) > limit:
+            raise InvalidRow(f"the key is longer than the {limit} bytes (UTF-8) the state table's index holds")
         if self._match_key_only and row[-4] is not None:
             return UNCHANGED
         encoded = _encode(record)
@@ -82,7 +96,7 @@ class ChangeFilter:
         if row[-4] == fingerprint and row[-3] == fingerprint:
             return UNCHANGED
         held = row[-4] is not None  # the state had a row of this key: the new one replaces it
-        return self._identity_of_record(record), encoded, [row[-2], fingerprint, row[-1], held]
+        return identity, encoded, [row[-2], fingerprint, row[-1], held]
 
 
 class Confirmations(Protocol):

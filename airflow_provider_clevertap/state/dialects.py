@@ -1,10 +1,13 @@
 """The few places where warehouses' SQL differs, for the state table: one row per connection type.
 
-Everything else the state stage runs is SQL that PostgreSQL, SQLite, Snowflake, BigQuery, Redshift
-and MySQL all accept: CREATE TABLE IF NOT EXISTS, derived tables, LEFT JOIN, GROUP BY, DELETE with
-IN lists, INSERT ... VALUES, CAST and CURRENT_TIMESTAMP. No MERGE, no locks. PostgreSQL alone
-writes with ON CONFLICT (``json_upsert``), for a state of one row a key that is read without an
-aggregate; the other warehouses' state may hold a key twice after overlapping runs.
+Everything else the state stage runs is SQL that PostgreSQL, SQLite, MariaDB/MySQL, DuckDB,
+Snowflake and BigQuery all accept: CREATE TABLE IF NOT EXISTS, derived tables, LEFT JOIN, GROUP BY,
+DELETE with IN lists, INSERT ... VALUES, CAST and CURRENT_TIMESTAMP. No MERGE, no locks. PostgreSQL
+alone writes with ON CONFLICT (``json_upsert``), for a state of one row a key that is read without
+an aggregate; the other warehouses' state may hold a key twice after overlapping runs.
+
+A stateful sync runs only on a ``proven`` warehouse (the matrix of tests/warehouses runs it end to
+end) unless its connection's extra says ``allow_unproven_warehouse``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ SYNC_ID = re.compile(r"[A-Za-z0-9_.:\-\[\]]{1,250}")
 # The fingerprint of a key two overlapping runs sent different records of: no record's (those are
 # hex digits), so the next run sends the row again whatever it holds.
 DISPUTED = "disputed"
+# The longest identity (and key) the state holds, in characters: a longer one is invalid before it
+# is sent, as the state could not record it.
+KEY_LENGTH = 1024
+# The connection extra that lets a stateful sync run on a warehouse outside the tested matrix.
+ALLOW_UNPROVEN = "allow_unproven_warehouse"
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,13 @@ class Dialect:
 
     :param cast_text: the type an identity is CAST to, so the query's rows and the state match
         on the same text.
+    :param key: the state's key of a row, from ``{column}`` (the key column of the user's query,
+        quoted): its text, or where the text could be too wide to index, a hash of its bytes.
+        Either way it compares byte for byte (no collation folds case or accents).
+    :param key_length: the characters of the state's ``row_key`` column (32 for an MD5 in hex).
+    :param key_bytes: the most UTF-8 bytes of a key the index holds, where fewer than
+        ``key_length`` characters can take (PostgreSQL's btree: 2704 bytes an entry, the sync id's
+        250 included); a longer key is invalid before it is sent.
     :param text_column: the column type of a string of at most ``{length}`` characters.
     :param timestamp: the column type of ``synced_at`` (it receives ``CURRENT_TIMESTAMP``).
     :param quote: the character that quotes a column name.
@@ -44,10 +59,11 @@ class Dialect:
         mode: in rollback-journal mode the reader's SHARED lock blocks every commit until the read
         ends.
     :param index: the statement that indexes ``(sync_id, row_key)`` (``{name}``), or None where
-        the warehouse has no indexes (Snowflake, BigQuery, Redshift) or no ``IF NOT EXISTS`` for
-        them (MySQL). It must be harmless to repeat.
+        the warehouse has no indexes (Snowflake, BigQuery, Redshift). It must be harmless to repeat.
         Without it every recorded chunk's DELETE scans the whole table: a first run of a million
         rows took minutes on SQLite.
+    :param inline_index: instead, the index as part of CREATE TABLE (``{name}``), where the
+        warehouse has no ``CREATE INDEX IF NOT EXISTS`` (MySQL).
     :param rows_per_insert: write the state with one ``INSERT ... VALUES (...), (...)`` of this many
         rows at most, or with the driver's ``executemany`` where 1. An ``executemany`` may run a
         statement a row: psycopg2's sends each over the network, Python's sqlite3
@@ -61,6 +77,10 @@ class Dialect:
         next run sends the row again). The reads then join the state with no GROUP BY. The statement stays short and its
         one value is encoded in C: psycopg 3 parses again each statement of over 4096 characters
         (the VALUES of 500 rows took half of a first run's CPU there).
+    :param json_insert: where the state may hold a key twice, one ``INSERT`` of a whole chunk from
+        one JSON array of ``[key, identity, fingerprint, row hash]`` rows (``{table}``; its
+        parameters: the sync id, the run id, the JSON text), instead of ``rows_per_insert``: DuckDB
+        binds the parameters of a ``VALUES`` list of 500 rows ten times slower than it reads JSON.
     :param stale_statistics: a query returning a row when the planner's statistics of ``{table}``
         are stale (a tenth of it written since its last ``ANALYZE``), and ``analyze`` the statement
         that renews them; None where the warehouse keeps them itself or has no planner to mislead.
@@ -74,22 +94,29 @@ class Dialect:
     :param row_hash: the warehouse's hash of a whole row ``{row}`` of the user's query, salted with
         ``{salt}`` (hex digits), or None where the warehouse has none to use. With it
         (and ``snapshot``), rows whose hash the state holds never leave the warehouse.
+    :param proven: whether the warehouse matrix (tests/warehouses) runs stateful syncs on it.
     """
 
     cast_text: str = "VARCHAR"
+    key: str = "CAST({column} AS {cast_text})"
+    key_length: int = KEY_LENGTH
+    key_bytes: int | None = None
     text_column: str = "VARCHAR({length})"
     timestamp: str = "TIMESTAMP"
     quote: str = '"'
     now: str = "CURRENT_TIMESTAMP"
     index: str | None = None
+    inline_index: str | None = None
     index_name: str = "{table}_sync_key"
     write_beside_read: str | None = None
     rows_per_insert: int = 1
     json_upsert: str | None = None
+    json_insert: str | None = None
     stale_statistics: str | None = None
     analyze: str | None = None
     snapshot: tuple[str, ...] | None = None
     row_hash: str | None = None
+    proven: bool = False
 
     @property
     def one_row_a_key(self) -> bool:
@@ -98,6 +125,16 @@ class Dialect:
 
     def text(self, length: int) -> str:
         return self.text_column.format(length=length)
+
+    def key_of(self, column: str) -> str:
+        """The state's key of a row whose key column is ``column`` (already qualified and quoted)."""
+        return self.key.format(column=column, cast_text=self.cast_text)
+
+    def inline_index_ddl(self, table: str) -> str:
+        """``, <index>`` for CREATE TABLE of ``[schema.]table``, or nothing."""
+        if self.inline_index is None:
+            return ""
+        return ", " + self.inline_index.format(name=self.index_name.format(table=table.rpartition(".")[2]))
 
     def index_ddl(self, table: str) -> str | None:
         """The index statement for the state table ``[schema.]table``, or None."""
@@ -113,26 +150,16 @@ class Dialect:
 
 
 GENERIC = Dialect()
-# Keyed by the SQL hook's conn_type. Only PostgreSQL and SQLite are exercised by the tests.
+# Keyed by the SQL hook's conn_type.
 DIALECTS = {
     # PostgreSQL names the index in the table's schema; SQLite wants the schema on the index's name.
     "postgres": Dialect(
         timestamp="TIMESTAMP WITH TIME ZONE",
         now="STATEMENT_TIMESTAMP()",
-        # Unique: one row a key. A table of an earlier version (an index that was not unique, and
-        # maybe two rows of a key from overlapping runs) has each such key's rows made one
-        # disputed row (sent again, never forgotten: a mirror still deletes it) before the index.
-        index=(
-            "DO $$ BEGIN IF to_regclass('{schema}{name}') IS NULL THEN "
-            "UPDATE {schema}{table} SET fingerprint = '" + DISPUTED + "', row_hash = NULL "
-            "WHERE (sync_id, row_key) IN (SELECT sync_id, row_key FROM {schema}{table} "
-            "GROUP BY sync_id, row_key HAVING COUNT(*) > 1); "
-            "DELETE FROM {schema}{table} a USING {schema}{table} b "
-            "WHERE a.sync_id = b.sync_id AND a.row_key = b.row_key AND a.ctid > b.ctid; "
-            "CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key); "
-            "DROP INDEX IF EXISTS {schema}{table}_sync_key; END IF; END $$"
-        ),
+        # Unique: one row a key.
+        index="CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
         index_name="{table}_sync_unique",
+        key_bytes=2400,
         # A disputed row never keeps a row hash: the warehouse would take the row as unchanged.
         json_upsert=(
             "INSERT INTO {table} AS t (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
@@ -155,6 +182,7 @@ DIALECTS = {
         # lowered extra_float_digits): 1 is PostgreSQL 12's default, shortest-exact.
         snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SET LOCAL extra_float_digits = 1"),
         row_hash="md5(CAST({row} AS TEXT) || '{salt}')",
+        proven=True,
     ),
     # GETDATE() is the statement's start (SYSDATE, like PostgreSQL's CURRENT_TIMESTAMP, the
     # transaction's): https://docs.aws.amazon.com/redshift/latest/dg/r_GETDATE.html
@@ -166,8 +194,39 @@ DIALECTS = {
         write_beside_read="SELECT 1 FROM pragma_journal_mode WHERE journal_mode = 'wal'",
         snapshot=("BEGIN",),  # a read transaction: one snapshot until the connection closes
         rows_per_insert=160,  # of 6 parameters each: under the 999 of SQLite before 3.32
+        proven=True,
     ),
-    "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
+    # MariaDB and MySQL: text in utf8mb4 compared by its bytes (utf8mb4_bin; the default collations
+    # fold case and accents), whatever the database's default. The key is the MD5 of the key's
+    # UTF-8 bytes: a key of 1024 characters (4096 bytes) is wider than InnoDB indexes (3072 bytes)
+    # and than the automatic keys of the join's derived table, without which the join scans the
+    # whole state for every row. The time has microseconds, of the statement's start (NOW(6)).
+    # A transaction's reads share one snapshot once started WITH CONSISTENT SNAPSHOT.
+    "mysql": Dialect(
+        cast_text="CHAR",
+        key="MD5(CAST({column} AS CHAR CHARACTER SET utf8mb4))",
+        key_length=32,
+        text_column="VARCHAR({length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        timestamp="DATETIME(6)",
+        now="NOW(6)",
+        quote="`",
+        inline_index="INDEX {name} (sync_id, row_key)",
+        rows_per_insert=500,
+        snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"),
+        proven=True,
+    ),
+    # DuckDB (Airflow's DuckDB provider): its connections commit each statement (autocommit), so
+    # the transaction's time is the statement's.
+    "duckdb": Dialect(
+        timestamp="TIMESTAMPTZ",
+        index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
+        json_insert=(
+            "INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
+            "SELECT ?, r[1], r[2], r[3], r[4], get_current_timestamp(), ? "
+            "FROM (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[][])) AS r)"
+        ),
+        proven=True,
+    ),
     "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
 }
 
@@ -190,6 +249,7 @@ def existing_columns(hook: Any, table: str) -> set[str]:
         cursor = connection.cursor()
         try:
             cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+            cursor.fetchall()  # mysql-connector-python refuses to close a cursor with a result unread
             return {str(column[0]).lower() for column in cursor.description}
         finally:
             cursor.close()
@@ -207,3 +267,25 @@ def check_sync_id(sync_id: Any) -> str:
     if not isinstance(sync_id, str) or not SYNC_ID.fullmatch(sync_id):
         raise ValueError(f"sync_id {sync_id!r} must be 1 to 250 letters, digits or the characters _ . : - [ ]")
     return sync_id
+
+
+def check_proven(hook: Any) -> None:
+    """Refuse a stateful sync on a warehouse the matrix does not run, unless its connection allows
+    it knowingly (extra ``allow_unproven_warehouse``): before anything is sent."""
+    conn_type = str(getattr(hook, "conn_type", "") or "")
+    if dialect_of(hook).proven or _allows_unproven(hook):
+        return
+    proven = ", ".join(sorted(name for name, dialect in DIALECTS.items() if dialect.proven))
+    raise ValueError(
+        f"Stateful syncs are proven on {proven}, not on connection type {conn_type or '(unknown)'!r}: its SQL "
+        f"(keys compared byte for byte, the state's writes, its timestamps) is untested there. To run it "
+        f'anyway, knowingly, set {{"{ALLOW_UNPROVEN}": true}} in the connection\'s extra.'
+    )
+
+
+def _allows_unproven(hook: Any) -> bool:
+    conn_id = getattr(hook, str(getattr(hook, "conn_name_attr", "")), None)
+    if not conn_id:
+        return False
+    value = hook.get_connection(conn_id).extra_dejson.get(ALLOW_UNPROVEN, False)
+    return value is True or str(value).strip().lower() in ("true", "1", "yes")

@@ -33,13 +33,15 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.sources import RowSource, as_derived_table, sql_source
 from airflow_provider_clevertap.state import writes
-from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of, existing_columns
+from airflow_provider_clevertap.state.dialects import KEY_LENGTH, check_sync_id, check_table_name, dialect_of
 from airflow_provider_clevertap.state.writes import chunks
 
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
 # Columns the joined query adds after the user's: the state's fingerprints, the row's key and hash.
 STATE_COLUMNS = 4
-KEY_LENGTH = 1024
+# The state table's layout, recorded beside it in ``<state_table>_layout``: a later layout converts
+# the tables of an earlier one by their number, and a table of a later one than this is refused.
+LAYOUT = 1
 
 Parameters = Mapping[str, Any] | Sequence[Any] | None
 
@@ -48,23 +50,54 @@ def _ddl(hook: DbApiHook, table: str) -> str:
     dialect = dialect_of(hook)
     text = dialect.text
     return (
-        f"CREATE TABLE IF NOT EXISTS {table} (sync_id {text(250)} NOT NULL, row_key {text(KEY_LENGTH)} NOT NULL, "
-        f"identity {text(KEY_LENGTH)} NOT NULL, fingerprint {text(32)} NOT NULL, "
-        f"synced_at {dialect.timestamp} NOT NULL, run_id {text(250)}, row_hash {text(32)})"
+        f"CREATE TABLE IF NOT EXISTS {table} (sync_id {text(250)} NOT NULL, "
+        f"row_key {text(dialect.key_length)} NOT NULL, identity {text(KEY_LENGTH)} NOT NULL, "
+        f"fingerprint {text(32)} NOT NULL, synced_at {dialect.timestamp} NOT NULL, run_id {text(250)}, "
+        f"row_hash {text(32)}"
+        f"{dialect.inline_index_ddl(table)})"
     )
 
 
 def create_state_table(hook: DbApiHook, table: str) -> None:
     """Create the state table, and its index where the warehouse has indexes, if they are missing;
-    add ``row_hash`` to an older version's table (its rows, without one, stream by until sent),
-    before the index (on PostgreSQL, making it unique rewrites the rows of a key held twice)."""
+    record the layout of a new table, and refuse a table of a later layout than this version's."""
     check_table_name(table, "state_table")
     hook.run(_ddl(hook, table))
-    if "row_hash" not in existing_columns(hook, table):
-        hook.run(f"ALTER TABLE {table} ADD COLUMN row_hash {dialect_of(hook).text(32)}")
     index = dialect_of(hook).index_ddl(table)
     if index:
         hook.run(index)
+    layout = _layout(hook, table)
+    if layout > LAYOUT:
+        raise ValueError(
+            f"state_table {table} has layout {layout}, of a later version of this provider than this one "
+            f"(layout {LAYOUT}): run that version, or another state_table"
+        )
+
+
+def _layout(hook: DbApiHook, table: str) -> int:
+    """The layout ``<table>_layout`` records, recording this version's where it records none (a new
+    table; two runs creating it at once both record the same)."""
+    hook.run(f"CREATE TABLE IF NOT EXISTS {table}_layout (layout INTEGER NOT NULL)")
+    row = hook.get_first(f"SELECT MAX(layout) FROM {table}_layout")
+    if row is None or row[0] is None:
+        hook.run(f"INSERT INTO {table}_layout (layout) VALUES ({LAYOUT})")
+        return LAYOUT
+    return int(row[0])
+
+
+def describe(hook: DbApiHook, sql: str, parameters: Parameters) -> list[list[str]]:
+    """The query's shape: each column's name and the driver's name of its type (planned, not run)."""
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        query = f"SELECT * FROM ({as_derived_table(sql)}\n) q WHERE 1 = 0"
+        cursor.execute(query, parameters) if parameters is not None else cursor.execute(query)
+        cursor.fetchall()  # mysql-connector-python refuses to close a cursor with a result unread
+        shape = [[str(column[0]), str(column[1])] for column in cursor.description]
+        cursor.close()
+        return shape
+    finally:
+        connection.close()
 
 
 def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sync_id: str | None = None) -> int:
@@ -103,7 +136,7 @@ class SyncState:
         self.table = check_table_name(table, "state_table")
         self.sync_id = check_sync_id(sync_id)
         self.dialect = dialect_of(hook)
-        self._key = f"CAST(q.{self.dialect.column(key_column)} AS {self.dialect.cast_text})"
+        self._key = self.dialect.key_of(f"q.{self.dialect.column(key_column)}")
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
         self.started: Any = None
 

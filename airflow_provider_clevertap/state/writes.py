@@ -5,7 +5,8 @@ carried, plus the identity it was sent with. Entries go in chunks of ``WRITE_CHU
 transaction (``COMMIT_ROWS``), in as few statements as the warehouse takes (``Dialect``):
 
 - PostgreSQL (one row a key): one ``INSERT ... ON CONFLICT`` a chunk, from one JSON array;
-- elsewhere: a ``DELETE`` of the older rows of the keys the state held, then ``INSERT ... VALUES``.
+- elsewhere: a ``DELETE`` of the older rows of the keys the state held, then ``INSERT ... VALUES``
+  (DuckDB: one ``INSERT`` a chunk from one JSON array).
 
 Either way a row written before the run began is replaced, and a row another run wrote meanwhile
 is never overwritten with a claim it did not earn (``table``'s docstring says why).
@@ -118,7 +119,12 @@ def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_i
 
 
 def _insert(state: SyncState, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
-    """INSERT the state rows of the entries, ``Dialect.rows_per_insert`` a statement."""
+    """INSERT the state rows of the entries: all in one statement from JSON (``Dialect.json_insert``),
+    or ``Dialect.rows_per_insert`` a statement."""
+    if state.dialect.json_insert is not None:
+        insert = state.dialect.json_insert.format(table=state.table)
+        cursor.execute(insert, [state.sync_id, run_id, _json_rows(entries)])
+        return
     mark = state.hook.placeholder
     values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {state.dialect.now}, {mark})"
     insert = f"INSERT INTO {state.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "

@@ -49,7 +49,7 @@ def staged(postgres_uri, postgres_warehouse, monkeypatch):
             db.execute(f"INSERT INTO {prefix}_orders VALUES (%s, %s, %s, %s)", row)
     yield prefix
     with psycopg.connect(postgres_uri, autocommit=True) as db:
-        for table in ("customers", "erasures", "rejected", "orders", "state"):
+        for table in ("customers", "erasures", "rejected", "orders", "state", "state_layout"):
             db.execute(f"DROP TABLE IF EXISTS {prefix}_{table}")
 
 

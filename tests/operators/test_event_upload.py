@@ -92,7 +92,7 @@ def warehouse(request, monkeypatch) -> Iterator[Warehouse]:
         yield Warehouse("postgres", prefix, lambda: psycopg.connect(uri), "%s")
     finally:
         with psycopg.connect(uri, autocommit=True) as connection:
-            for name in ("orders", "items", "state", "rejected", "deletions"):
+            for name in ("orders", "items", "state", "state_layout", "rejected", "deletions"):
                 connection.execute(f"DROP TABLE IF EXISTS {prefix}_{name}")
 
 

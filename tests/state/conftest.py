@@ -104,7 +104,7 @@ def warehouse(request, monkeypatch, tmp_path) -> Iterator[Warehouse]:
         yield found
     finally:
         with psycopg.connect(uri, autocommit=True) as connection:
-            for table in (found.users, found.state, found.deletions, found.orders):
+            for table in (found.users, found.state, f"{found.state}_layout", found.deletions, found.orders):
                 connection.execute(f"DROP TABLE IF EXISTS {table}")
 
 

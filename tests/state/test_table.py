@@ -12,7 +12,7 @@ from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
 from airflow_provider_clevertap.state.dialects import DIALECTS, DISPUTED, GENERIC
-from airflow_provider_clevertap.state.table import SyncState, create_state_table
+from airflow_provider_clevertap.state.table import LAYOUT, SyncState, create_state_table
 from airflow_provider_clevertap.state.writes import WRITE_CHUNK, write_redoing_deadlocks
 from tests.reliability._reliability import wait_until
 
@@ -49,33 +49,16 @@ def test_postgres_state_table_gets_its_unique_index_in_the_tables_schema(pg_sche
     assert "UNIQUE" in indexes[0][1] and "(sync_id, row_key)" in indexes[0][1]
 
 
-def test_an_earlier_postgres_state_keeps_its_keys_and_a_key_held_twice_becomes_one_disputed_row(pg_schema):
-    """A table of an earlier version: an index that is not unique, and a key two overlapping runs
-    left two rows of. Each key stays (a mirror still deletes it), the doubled one sent again."""
+def test_a_new_state_table_records_its_layout_and_one_of_a_later_layout_is_refused(pg_schema):
     hook, schema = pg_schema
     table = f"{schema}.sync_state"
-    hook.run(
-        f"CREATE TABLE {table} (sync_id VARCHAR(250) NOT NULL, row_key VARCHAR(1024) NOT NULL, "
-        "identity VARCHAR(1024) NOT NULL, fingerprint VARCHAR(32) NOT NULL, "
-        "synced_at TIMESTAMP WITH TIME ZONE NOT NULL, run_id VARCHAR(250), row_hash VARCHAR(32))"
-    )
-    hook.run(f"CREATE INDEX sync_state_sync_key ON {table} (sync_id, row_key)")
-    hook.run(
-        f"INSERT INTO {table} (sync_id, row_key, identity, fingerprint, synced_at, row_hash) VALUES "
-        "('a', 'twice', 'id-t', 'fp-1', now(), 'rh-1'), ('a', 'twice', 'id-t', 'fp-2', now(), 'rh-2'), "
-        "('a', 'once', 'id-o', 'fp-o', now(), 'rh-o'), ('b', 'twice', 'id-t', 'fp-b', now(), 'rh-b')"
-    )
-
     create_state_table(hook, table)
+    create_state_table(hook, table)
+    assert hook.get_records(f"SELECT layout FROM {table}_layout") == [(LAYOUT,)]
 
-    rows = hook.get_records(f"SELECT sync_id, row_key, identity, fingerprint, row_hash FROM {table}")
-    assert sorted(rows) == [
-        ("a", "once", "id-o", "fp-o", "rh-o"),
-        ("a", "twice", "id-t", DISPUTED, None),
-        ("b", "twice", "id-t", "fp-b", "rh-b"),
-    ]
-    indexes = hook.get_records("SELECT indexname FROM pg_indexes WHERE schemaname = %s", parameters=(schema,))
-    assert [name for (name,) in indexes] == ["sync_state_sync_unique"]
+    hook.run(f"UPDATE {table}_layout SET layout = {LAYOUT + 1}")
+    with pytest.raises(ValueError, match=f"has layout {LAYOUT + 1}, of a later version"):
+        create_state_table(hook, table)
 
 
 def test_warehouses_without_indexes_get_no_index_statement():

@@ -9,6 +9,7 @@ from airflow_provider_clevertap.sources import get_sql_hook
 from airflow_provider_clevertap.state import SyncState
 from airflow_provider_clevertap.state.changes import fingerprint_key
 from airflow_provider_clevertap.state.dialects import DISPUTED
+from airflow_provider_clevertap.state.table import describe
 from tests.state.conftest import upload
 
 SYNC_ID = "comparison.sync"
@@ -22,9 +23,11 @@ def run(warehouse, **kwargs):
 
 def streamed(warehouse, *, match_key_only=False, **mapping) -> tuple[list[str], int]:
     """The identities the state's read streams, and how many rows the warehouse counted unchanged."""
-    salt = fingerprint_key(upload(warehouse, SYNC_ID, **mapping).mapping_options()).hex()
-    state = SyncState(get_sql_hook(warehouse.conn_id), warehouse.state, SYNC_ID, "identity")
+    hook = get_sql_hook(warehouse.conn_id)
     sql = f'SELECT identity, "Email", plan FROM {warehouse.users}'
+    options = upload(warehouse, SYNC_ID, **mapping).mapping_options()
+    salt = fingerprint_key([*options, describe(hook, sql, None)]).hex()  # as the operator keys it
+    state = SyncState(hook, warehouse.state, SYNC_ID, "identity")
     with state.read(sql, None, match_key_only=match_key_only, salt=salt) as source:
         return sorted(row[0] for row in source.rows), source.unchanged
 
@@ -91,12 +94,7 @@ def test_a_key_two_runs_recorded_differently_streams(warehouse, emu):
 
 
 def test_state_rows_without_a_hash_stream_and_are_compared_by_fingerprint(warehouse, emu):
-    """An older version's table gets the column; its rows, with no hash, are judged in Python."""
-    warehouse.execute(
-        f"CREATE TABLE {warehouse.state} (sync_id VARCHAR(250) NOT NULL, row_key VARCHAR(1024) NOT NULL, "
-        "identity VARCHAR(1024) NOT NULL, fingerprint VARCHAR(32) NOT NULL, synced_at TIMESTAMP NOT NULL, "
-        "run_id VARCHAR(250))"
-    )
+    """Rows with no hash are judged in Python."""
     warehouse.stage(USERS)
     assert run(warehouse)["rows_accepted"] == USERS
     warehouse.execute(f"UPDATE {warehouse.state} SET row_hash = NULL")

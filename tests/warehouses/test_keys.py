@@ -1,0 +1,124 @@
+"""Identities and event ids compare byte for byte on every warehouse: ones that differ only by
+case or accent are different keys; non-ASCII ones round-trip; one longer than the state holds is
+invalid before it is sent, and the rest of the run goes on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from airflow_provider_clevertap.state.dialects import KEY_LENGTH
+from tests.warehouses.scenarios import CONTEXT, accounted, stage_users, state_identities, upload
+
+pytestmark = pytest.mark.warehouse
+
+LOOKALIKES = ["Alice@Example.com", "alice@example.com", "jose", "josé", "ch_3NaBc", "ch_3Nabc", "Ünïcødé-用户-🙂"]
+
+
+def test_identities_differing_only_by_case_or_accent_are_distinct_profiles(wh, emu):
+    users = stage_users(wh, LOOKALIKES)
+    first = upload(wh, "mirror")
+    assert first["rows_accepted"] == len(LOOKALIKES)
+    assert set(emu.profiles) == set(LOOKALIKES)
+    assert state_identities(wh) == sorted(LOOKALIKES)
+
+    again = upload(wh, "mirror")  # nothing changed: nothing sent, every key matched exactly
+    assert (again["rows_unchanged"], again["rows_accepted"]) == (len(LOOKALIKES), 0)
+
+    # By number: the staged table keeps the warehouse's default collation (MariaDB's folds case and
+    # accents), as a user's would; only the state must tell the keys apart.
+    gone = [LOOKALIKES.index(identity) + 1 for identity in ("jose", "alice@example.com")]
+    wh.execute(f"DELETE FROM {users} WHERE n IN ({gone[0]}, {gone[1]})")
+    summary = upload(wh, "mirror", max_delete_ratio=0.5)
+    assert summary["profiles_deleted"] == 2
+    assert set(emu.profiles) == set(LOOKALIKES) - {"jose", "alice@example.com"}
+
+
+def test_an_identity_longer_than_the_state_holds_is_invalid_before_it_is_sent(wh, emu):
+    """1024 characters is the limit everywhere; PostgreSQL's index also limits a key's bytes (2400:
+    1024 three-byte characters are over it), and such an identity is invalid there too."""
+    too_long = "x" * (KEY_LENGTH + 1)
+    longest = "é" * KEY_LENGTH
+    wide = "用" * KEY_LENGTH  # 3072 bytes
+    stage_users(wh, ["user-1", too_long, longest, wide])
+    held = ["user-1", longest] if wh.engine.conn_type == "postgres" else ["user-1", longest, wide]
+
+    summary = upload(wh)
+
+    assert (summary["rows_invalid"], summary["rows_accepted"]) == (4 - len(held), len(held))
+    assert set(emu.profiles) == set(held)
+    assert emu.stats.records_received == len(held)
+    assert state_identities(wh) == sorted(held)
+    assert accounted(summary)
+    assert upload(wh)["rows_unchanged"] == len(held)
+
+
+def stage_orders(wh, ids):
+    placed = dt.datetime(2026, 3, 1, 10, 0)
+    rows = [(order_id, "customer-1", placed.isoformat(sep=" "), 10 + n) for n, order_id in enumerate(ids)]
+    columns = [("order_id", "key"), ("customer_id", "text"), ("placed", "text"), ("amount", "integer")]
+    return wh.create("orders", columns, rows)
+
+
+def send_events(wh):
+    from airflow_provider_clevertap.operators import CleverTapEventUploadOperator
+
+    return CleverTapEventUploadOperator(
+        task_id="events",
+        source_conn_id=wh.conn_id,
+        sql=f"SELECT order_id, customer_id, placed, amount FROM {wh.table('orders')}",
+        identity_column="customer_id",
+        event_name="Charged",
+        ts_column="placed",
+        event_id_column="order_id",
+        state_table=wh.table("state"),
+        sync_id="matrix.events",
+        max_rejected_ratio=1.0,
+    ).execute(CONTEXT)
+
+
+def test_events_are_sent_once_by_id_and_ids_differing_by_case_or_accent_are_other_events(wh, emu):
+    orders = stage_orders(wh, ["ord-A1", "ch_3NaBc", "ord-jose"])
+    assert send_events(wh)["rows_accepted"] == 3
+    assert send_events(wh)["rows_unchanged"] == 3  # sent once, ever
+
+    wh.execute(
+        f"INSERT INTO {orders} VALUES (?, ?, ?, ?)",
+        [
+            ("ord-a1", "customer-1", "2026-03-01 11:00:00", 1),
+            ("ch_3Nabc", "customer-1", "2026-03-01 11:00:00", 2),
+            ("ord-josé", "customer-1", "2026-03-01 11:00:00", 3),
+        ],
+    )
+    summary = send_events(wh)
+
+    assert (summary["rows_accepted"], summary["rows_unchanged"]) == (3, 3)
+    assert len(emu.events("customer-1")["customer-1"]) == 6
+    assert emu.stats.records_received == 6
+
+
+def test_an_event_id_longer_than_the_state_holds_is_invalid_before_it_is_sent(wh, emu):
+    stage_orders(wh, ["ord-1", "o" * (KEY_LENGTH + 1)])
+    summary = send_events(wh)
+    assert (summary["rows_accepted"], summary["rows_invalid"]) == (1, 1)
+    assert emu.stats.records_received == 1
+
+
+def test_event_ids_the_state_holds_never_leave_a_warehouse_that_can_count_them(wh, emu):
+    """Where the warehouse reads one snapshot (``Dialect.snapshot``), held ids are counted there and
+    not streamed; elsewhere every row streams and Python tells them unchanged. Either way, unchanged."""
+    from airflow_provider_clevertap.sources import get_sql_hook
+    from airflow_provider_clevertap.state.table import SyncState
+
+    stage_orders(wh, ["ord-1", "ord-2", "ord-3"])
+    send_events(wh)
+    hook = get_sql_hook(wh.conn_id)
+    state = SyncState(hook, wh.table("state"), "matrix.events", "order_id")
+    with state.read(f"SELECT order_id FROM {wh.table('orders')}", None, match_key_only=True) as source:
+        streamed = list(source.rows)
+    if state.dialect.snapshot is None:
+        assert (len(streamed), source.unchanged) == (3, 0)
+    else:
+        assert (streamed, source.unchanged) == ([], 3)
+    assert send_events(wh)["rows_unchanged"] == 3
