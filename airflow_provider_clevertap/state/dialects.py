@@ -9,7 +9,9 @@ aggregate; the other warehouses' state may hold a key twice after overlapping ru
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +76,14 @@ class Dialect:
     :param row_hash: the warehouse's hash of a whole row ``{row}`` of the user's query, salted with
         ``{salt}`` (hex digits), or None where the warehouse has none to use. With it
         (and ``snapshot``), rows whose hash the state holds never leave the warehouse.
+    :param named_parameters: the driver binds only named ``%(name)s`` parameters from a dict (the
+        Google provider's BigQuery cursor: a list fails with ``'list' object has no attribute
+        'items'``); ``Binding`` makes the statement's marks and values in its style.
+    :param timestamp_parameter: how a bound time (``{mark}``) is written in SQL.
+    :param timestamp_value: how a datetime is passed: ``aware`` (as it is), ``naive`` (in UTC,
+        without zone: MariaDB's strict mode refuses an offset in a ``DATETIME``) or ``text``
+        (ISO-8601: SQLite has no time type; BigQuery's cursor writes any other value unquoted
+        into the SQL).
     """
 
     cast_text: str = "VARCHAR"
@@ -90,6 +100,9 @@ class Dialect:
     analyze: str | None = None
     snapshot: tuple[str, ...] | None = None
     row_hash: str | None = None
+    named_parameters: bool = False
+    timestamp_parameter: str = "{mark}"
+    timestamp_value: str = "aware"
 
     @property
     def one_row_a_key(self) -> bool:
@@ -159,17 +172,66 @@ DIALECTS = {
     # GETDATE() is the statement's start (SYSDATE, like PostgreSQL's CURRENT_TIMESTAMP, the
     # transaction's): https://docs.aws.amazon.com/redshift/latest/dg/r_GETDATE.html
     "redshift": Dialect(timestamp="TIMESTAMPTZ", now="GETDATE()"),
-    "snowflake": Dialect(timestamp="TIMESTAMP_TZ"),
+    # Snowflake (through fakesnow): the connector sends a multi-row INSERT as one statement.
+    "snowflake": Dialect(timestamp="TIMESTAMP_TZ", rows_per_insert=500),
     "sqlite": Dialect(
         now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')",  # UTC, with milliseconds
         index="CREATE INDEX IF NOT EXISTS {schema}{name} ON {table} (sync_id, row_key)",
         write_beside_read="SELECT 1 FROM pragma_journal_mode WHERE journal_mode = 'wal'",
         snapshot=("BEGIN",),  # a read transaction: one snapshot until the connection closes
         rows_per_insert=160,  # of 6 parameters each: under the 999 of SQLite before 3.32
+        timestamp_value="text",
     ),
-    "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`"),
-    "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
+    "mysql": Dialect(cast_text="CHAR", timestamp="DATETIME", quote="`", timestamp_value="naive"),
+    # A query job a statement: state rows go 250 to an INSERT (a state row's text is at most about
+    # 2,300 characters; a query's text at most 1,024k), never a job a row.
+    "gcpbigquery": Dialect(
+        cast_text="STRING",
+        text_column="STRING",
+        quote="`",
+        rows_per_insert=250,
+        named_parameters=True,
+        timestamp_parameter="TIMESTAMP({mark})",
+        timestamp_value="text",
+    ),
 }
+
+
+class Binding:
+    """The parameters of one statement, in the style its driver binds: positional marks (the
+    hook's placeholder) with a list, or named ``%(pN)s`` marks with a dict (``named_parameters``).
+
+    :param hook: the SQL hook the statement runs on.
+    """
+
+    def __init__(self, hook: Any) -> None:
+        self.dialect = dialect_of(hook)
+        self._placeholder = hook.placeholder
+        self._values: list[Any] = []
+
+    def mark(self, value: Any) -> str:
+        """Bind ``value``; return the mark that stands for it in the SQL."""
+        self._values.append(value)
+        return f"%(p{len(self._values) - 1})s" if self.dialect.named_parameters else self._placeholder
+
+    def marks(self, values: Sequence[Any]) -> str:
+        """Bind each of ``values``; their marks, comma-separated."""
+        return ", ".join(self.mark(value) for value in values)
+
+    def time(self, value: Any) -> str:
+        """Bind a time (a datetime, or the warehouse's own text of one) as the warehouse takes it."""
+        kind = self.dialect.timestamp_value
+        if isinstance(value, dt.datetime) and kind == "naive" and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        elif isinstance(value, dt.datetime) and kind == "text":
+            value = value.isoformat()
+        return self.dialect.timestamp_parameter.format(mark=self.mark(value))
+
+    @property
+    def values(self) -> dict[str, Any] | list[Any]:
+        if self.dialect.named_parameters:
+            return {f"p{position}": value for position, value in enumerate(self._values)}
+        return list(self._values)
 
 
 def dialect_of(hook: Any) -> Dialect:
@@ -190,6 +252,7 @@ def existing_columns(hook: Any, table: str) -> set[str]:
         cursor = connection.cursor()
         try:
             cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+            cursor.fetchall()  # mysql-connector refuses to close a cursor with a result unread
             return {str(column[0]).lower() for column in cursor.description}
         finally:
             cursor.close()

@@ -31,9 +31,15 @@ from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from airflow_provider_clevertap.sources import RowSource, as_derived_table, sql_source
+from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source
 from airflow_provider_clevertap.state import writes
-from airflow_provider_clevertap.state.dialects import check_sync_id, check_table_name, dialect_of, existing_columns
+from airflow_provider_clevertap.state.dialects import (
+    Binding,
+    check_sync_id,
+    check_table_name,
+    dialect_of,
+    existing_columns,
+)
 from airflow_provider_clevertap.state.writes import chunks
 
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
@@ -71,16 +77,15 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     """Forget ``identities`` (as sent to CleverTap) in ``sync_id``'s state, or every sync's; return
     how many state rows were removed."""
     check_table_name(table, "state_table")
-    mark = hook.placeholder
-    scope = [] if sync_id is None else [check_sync_id(sync_id)]
-    where = f"sync_id = {mark} AND " if sync_id is not None else ""
+    scope = None if sync_id is None else check_sync_id(sync_id)
     forgotten = 0
     connection = hook.get_conn()
     try:
         cursor = connection.cursor()
         for chunk in chunks(identities):
-            marks = ", ".join([mark] * len(chunk))
-            cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({marks})", [*scope, *chunk])
+            bound = Binding(hook)
+            where = "" if scope is None else f"sync_id = {bound.mark(scope)} AND "
+            cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({bound.marks(chunk)})", bound.values)
             connection.commit()
             forgotten += max(cursor.rowcount, 0)
         cursor.close()
@@ -113,7 +118,7 @@ class SyncState:
     def begin(self) -> None:
         """Note when this run starts, by the database's clock: it replaces only older rows. Renew
         the planner's statistics of the state table where they are stale (``Dialect.analyze``)."""
-        self.started = self.hook.get_first(f"SELECT {self.dialect.now}")[0]
+        self.started = first_row(self.hook, f"SELECT {self.dialect.now}")[0]
         stale, analyze = self.dialect.stale_statistics, self.dialect.analyze
         if stale is not None and analyze is not None and self.hook.get_first(stale.format(table=self.table)):
             self.hook.run(analyze.format(table=self.table))
