@@ -178,3 +178,32 @@ def test_the_readmes_latest_problem_query_on_postgres(postgres_uri, pg_table):
     with psycopg.connect(postgres_uri) as connection:
         latest = connection.execute(_readme_latest_problem_query(pg_table)).fetchall()
     assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
+
+
+def test_a_rejected_rows_table_the_connection_may_not_write_fails_before_the_first_request(
+    postgres_uri, pg_table, monkeypatch, clevertap_connection, requests_mock
+):
+    """A role that may read but not write the table: the task fails for good, nothing is sent."""
+    import psycopg
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+    from demo.warehouse import postgres_connection
+
+    role = pg_table.rpartition(".")[2] + "_reader"
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(OLD_TABLE.format(table=pg_table))
+        connection.execute(f"CREATE ROLE {role} LOGIN")
+        connection.execute(f"GRANT SELECT ON {pg_table} TO {role}")
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_READER", postgres_connection(postgres_uri.replace("postgres@", f"{role}@")))
+        operator = CleverTapUserUploadOperator(
+            task_id="t", source_conn_id="reader", sql="SELECT 'u1' AS identity", rejected_rows_table=pg_table
+        )
+        with pytest.raises(AirflowFailException, match="rejected_rows_table .* cannot be written.*nothing was sent"):
+            operator.execute({"run_id": "r1"})
+        assert requests_mock.call_count == 0
+    finally:
+        with psycopg.connect(postgres_uri, autocommit=True) as connection:
+            connection.execute(f"DROP TABLE IF EXISTS {pg_table}")
+            connection.execute(f"DROP ROLE IF EXISTS {role}")

@@ -170,8 +170,9 @@ class SyncState:
         (NULL when the state has none, or on a full refresh), the key itself and the row's hash
         (NULL where the warehouse has none); without the rows for which ``held`` is true."""
         row_hash = self._row_hash(salt)
-        if resend_all:
-            return f"SELECT q.*, NULL, NULL, {self._key}, {row_hash}\nFROM ({as_derived_table(sql)}\n) q"
+        if resend_all:  # named as the join names them: fakesnow keeps one of same-named columns
+            state = f"NULL AS fp_min, NULL AS fp_max, {self._key}, {row_hash}"
+            return f"SELECT q.*, {state}\nFROM ({as_derived_table(sql)}\n) q"
         keep = "" if held is None else f"\nWHERE CASE WHEN {held} THEN 1 ELSE 0 END = 0"
         return f"SELECT q.*, s.fp_min, s.fp_max, {self._key}, {row_hash}\n{self._joined(sql)}{keep}"
 
