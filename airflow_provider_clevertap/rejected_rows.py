@@ -94,7 +94,9 @@ def write_problems(hook: DbApiHook, table: str, problems: Iterable[Problem], att
         )
         for p in problems
     )
-    per_statement = dialect_of(hook).rows_per_insert
+    # Dialect.rows_per_insert counts state rows, of 6 parameters; a problem row has 10.
+    state_rows = dialect_of(hook).rows_per_insert
+    per_statement = 1 if state_rows == 1 else max(state_rows * 6 // 10, 2)
     connection = hook.get_conn()
     try:
         cursor = connection.cursor()

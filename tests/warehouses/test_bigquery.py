@@ -45,22 +45,39 @@ def bigquery_wh(wh):
     return wh
 
 
-def test_the_state_is_written_250_rows_a_query_job(bigquery_wh, emu, monkeypatch):
-    """600 accepted records: three INSERT jobs into the state table, not 600."""
+@pytest.fixture
+def statements(monkeypatch) -> list[str]:
+    """Every statement the hook's cursor runs, each a query job (the cursor still runs them)."""
     from airflow.providers.google.cloud.hooks.bigquery import BigQueryCursor
 
-    wh = bigquery_wh
-    state = wh.table("state")
-    statements: list[str] = []
+    noted: list[str] = []
     execute = BigQueryCursor.execute
 
     def noting(cursor, operation, parameters=None):
-        statements.append(operation)
+        noted.append(operation)
         return execute(cursor, operation, parameters)
 
     monkeypatch.setattr(BigQueryCursor, "execute", noting)
+    return noted
+
+
+def test_the_state_is_written_250_rows_a_query_job(bigquery_wh, emu, statements):
+    """600 accepted records: three INSERT jobs into the state table, not 600."""
+    wh = bigquery_wh
+    state = wh.table("state")
     stage_users(wh, [f"user-{n:04d}" for n in range(600)])
     assert upload(wh)["rows_accepted"] == 600
     inserts = [sql for sql in statements if sql.startswith(f"INSERT INTO {state} ")]
     assert len(inserts) == 3
     assert wh.query(f"SELECT COUNT(*) FROM {state}") == [(600,)]
+
+
+def test_the_rejected_rows_are_written_150_rows_a_query_job(bigquery_wh, emu, statements):
+    wh = bigquery_wh
+    rejected = wh.table("rejected")
+    users = [f"user-{n:04d}" for n in range(400)]
+    stage_users(wh, users, refused=users)
+    assert upload(wh, "upsert", rejected_rows_table=rejected)["rows_rejected"] == 400
+    inserts = [sql for sql in statements if sql.startswith(f"INSERT INTO {rejected} (") and "VALUES" in sql]
+    assert len(inserts) == 3
+    assert wh.query(f"SELECT COUNT(*), COUNT(DISTINCT identity) FROM {rejected}") == [(400, 400)]
