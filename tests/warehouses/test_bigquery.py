@@ -62,14 +62,25 @@ def statements(monkeypatch) -> list[str]:
 
 
 def test_the_state_is_written_250_rows_a_query_job(bigquery_wh, emu, statements):
-    """600 accepted records: three INSERT jobs into the state table, not 600."""
+    """600 accepted records: three INSERT jobs into the state table, not 600. Once every row
+    changed, the rows written before the run began (compared with its start, a TIMESTAMP) are
+    replaced: two DELETE jobs of up to 500 keys, three INSERT jobs, 600 rows still."""
     wh = bigquery_wh
     state = wh.table("state")
-    stage_users(wh, [f"user-{n:04d}" for n in range(600)])
+    users = stage_users(wh, [f"user-{n:04d}" for n in range(600)])
     assert upload(wh)["rows_accepted"] == 600
     inserts = [sql for sql in statements if sql.startswith(f"INSERT INTO {state} ")]
     assert len(inserts) == 3
     assert wh.query(f"SELECT COUNT(*) FROM {state}") == [(600,)]
+
+    wh.execute(f"UPDATE {users} SET plan = 'silver' WHERE TRUE")
+    statements.clear()
+    assert upload(wh)["rows_accepted"] == 600
+    deletes = [sql for sql in statements if sql.startswith(f"DELETE FROM {state} ")]
+    inserts = [sql for sql in statements if sql.startswith(f"INSERT INTO {state} ")]
+    assert (len(deletes), len(inserts)) == (2, 3)
+    assert wh.query(f"SELECT COUNT(*), COUNT(DISTINCT row_key) FROM {state}") == [(600, 600)]
+    assert upload(wh)["rows_unchanged"] == 600
 
 
 def test_the_rejected_rows_are_written_150_rows_a_query_job(bigquery_wh, emu, statements):
