@@ -38,3 +38,23 @@ def test_a_rejected_rows_table_that_cannot_be_written_fails_before_the_first_req
     with pytest.raises(AirflowFailException, match="rejected_rows_table"):
         operator.execute(context)
     assert requests_mock.call_count == 0
+
+
+def test_a_warehouse_that_cannot_be_reached_fails_as_an_error_airflow_retries(
+    clevertap_connection, requests_mock, context, monkeypatch
+):
+    import socket
+
+    from demo.warehouse import postgres_connection
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_UNREACHABLE", postgres_connection(f"postgresql://postgres@127.0.0.1:{port}/test"))
+    operator = CleverTapUserUploadOperator(
+        task_id="t", source_conn_id="unreachable", sql="SELECT 'u1' AS identity", rejected_rows_table="rejected"
+    )
+    with pytest.raises(Exception) as raised:
+        operator.execute(context)
+    assert not isinstance(raised.value, AirflowFailException)
+    assert requests_mock.call_count == 0
