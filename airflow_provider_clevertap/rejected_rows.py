@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_clevertap.results import Problem
-from airflow_provider_clevertap.state.dialects import check_table_name, dialect_of, existing_columns
+from airflow_provider_clevertap.state.dialects import Binding, check_table_name, dialect_of, existing_columns
+from airflow_provider_clevertap.state.writes import WRITE_CHUNK, chunks
 
 FINISHED = "finished"
 STOPPED = "stopped"  # killed, timed out, or stopped by a failure retries did not fix
@@ -60,39 +62,59 @@ def _columns(hook: DbApiHook) -> dict[str, str]:
 
 
 def prepare_table(hook: DbApiHook, table: str) -> None:
-    """Create the table, or add the columns an older version's table lacks."""
+    """Create the table, or add the columns an older version's table lacks; then insert no row
+    into it, which the warehouse refuses where the connection may not write there."""
     check_table_name(table, "rejected_rows_table")
     columns = _columns(hook)
     hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
     existing = existing_columns(hook, table)
     for name in (name for name in columns if name not in existing):
         hook.run(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
+    names = ", ".join(columns)
+    hook.run(f"INSERT INTO {table} ({names}) SELECT {names} FROM {table} WHERE 1 = 0")
 
 
 def write_problems(hook: DbApiHook, table: str, problems: Iterable[Problem], attempt: Attempt) -> None:
-    """Record every problem row in ``table`` (created, or brought up to date, first)."""
-    prepare_table(hook, table)
-    # ISO-8601 text: what every warehouse converts to its timestamp type on insert (and what an
-    # older table's text column holds).
-    recorded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    """Record every problem row in ``table`` (prepared by ``prepare_table``), many rows a statement
+    (``Dialect.rows_per_insert``; the driver's ``executemany`` where 1), one transaction."""
+    check_table_name(table, "rejected_rows_table")
+    recorded_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     marker = STOPPED if attempt.stopped else FINISHED
-    hook.insert_rows(
-        table,
+    rows = (
         (
-            (
-                attempt.dag_id,
-                attempt.task_id,
-                attempt.run_id,
-                p.identity,
-                p.code,
-                p.error,
-                recorded_at,
-                attempt.try_number,
-                attempt.map_index,
-                marker,
-            )
-            for p in problems
-        ),
-        target_fields=list(_columns(hook)),
-        commit_every=1000,
+            attempt.dag_id,
+            attempt.task_id,
+            attempt.run_id,
+            p.identity,
+            p.code,
+            p.error,
+            attempt.try_number,
+            attempt.map_index,
+            marker,
+        )
+        for p in problems
     )
+    # Dialect.rows_per_insert counts state rows, of 6 parameters; a problem row has 10.
+    state_rows = dialect_of(hook).rows_per_insert
+    per_statement = 1 if state_rows == 1 else max(state_rows * 6 // 10, 2)
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        for part in chunks(rows, WRITE_CHUNK):
+            if per_statement == 1:  # the driver's executemany: the same statement, row after row
+                statements = [_insert(hook, table, [row], recorded_at) for row in part]
+                cursor.executemany(statements[0][0], [values for _, values in statements])
+                continue
+            for statement_rows in chunks(part, per_statement):
+                cursor.execute(*_insert(hook, table, statement_rows, recorded_at))
+        cursor.close()
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _insert(hook: DbApiHook, table: str, rows: list[tuple[Any, ...]], recorded_at: dt.datetime) -> tuple[str, Any]:
+    """One ``INSERT`` of ``rows`` (``recorded_at`` goes seventh) and its parameters."""
+    bound = Binding(hook)
+    values = ", ".join(f"({bound.marks(row[:6])}, {bound.time(recorded_at)}, {bound.marks(row[6:])})" for row in rows)
+    return f"INSERT INTO {table} ({', '.join(_columns(hook))}) VALUES {values}", bound.values

@@ -21,6 +21,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import BaseHook
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_provider_clevertap.cells import cell_readers, typed_rows
 from airflow_provider_clevertap.properties import UNREADABLE
 from airflow_provider_clevertap.sql_text import statement_of
 
@@ -101,10 +102,29 @@ def sql_source(
         if cursor.description is None:
             raise ValueError(NO_RESULT_SET)
         columns = [column[0] for column in cursor.description]
-        yield RowSource(columns, _in_column_order(_chunks(cursor, first_chunk), columns))
+        readers = cell_readers(_conn_type(hook), cursor.description)
+        yield RowSource(columns, _in_column_order(typed_rows(_chunks(cursor, first_chunk), readers), columns))
         cursor.close()
     finally:
         connection.close()
+
+
+def first_row(hook: DbApiHook, sql: str) -> tuple[Any, ...]:
+    """The first row of ``sql``, its cells read as the warehouse means them (``cells``)."""
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+        readers = cell_readers(_conn_type(hook), cursor.description)
+        cursor.close()
+        return tuple(next(typed_rows(iter(rows), readers)))
+    finally:
+        connection.close()
+
+
+def _conn_type(hook: Any) -> str:
+    return str(getattr(hook, "conn_type", "") or "")
 
 
 NO_RESULT_SET = "The source query returned no result set (is it a SELECT?)"

@@ -1,5 +1,5 @@
-"""The rejected-rows table on real SQLite and PostgreSQL: attempts told apart, a timestamp type where
-there is one, an older table brought up to date."""
+"""The rejected-rows table on real SQLite and PostgreSQL (the other warehouses: tests/warehouses):
+attempts told apart, a timestamp type where there is one, an older table brought up to date."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_clevertap.rejected_rows import Attempt, write_problems
+from airflow_provider_clevertap.rejected_rows import Attempt, prepare_table, write_problems
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.sources import get_sql_hook
 
@@ -28,13 +28,19 @@ OLD_TABLE = (
 )
 
 
+def record(hook, table, problems, attempt) -> None:
+    """What a task does: the table prepared before the first request, the problems written after."""
+    prepare_table(hook, table)
+    write_problems(hook, table, problems, attempt)
+
+
 def test_write_problems_creates_the_table_on_sqlite_and_appends_each_attempt(sqlite_warehouse):
     hook = get_sql_hook("warehouse")
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    write_problems(hook, "rejected", PROBLEMS, FIRST)
+    record(hook, "rejected", PROBLEMS, FIRST)
     retry = dataclasses.replace(FIRST, try_number=2, stopped=True)
-    write_problems(hook, "rejected", PROBLEMS[:1], retry)
-    write_problems(hook, "rejected", PROBLEMS[1:2], dataclasses.replace(FIRST, map_index=3))
+    record(hook, "rejected", PROBLEMS[:1], retry)
+    record(hook, "rejected", PROBLEMS[1:2], dataclasses.replace(FIRST, map_index=3))
 
     with sqlite3.connect(sqlite_warehouse) as connection:
         rows = connection.execute(f"SELECT {COLUMNS}, recorded_at FROM rejected").fetchall()
@@ -50,7 +56,7 @@ def test_write_problems_creates_the_table_on_sqlite_and_appends_each_attempt(sql
 
 
 def test_write_problems_with_nothing_to_write_still_creates_the_table(sqlite_warehouse):
-    write_problems(get_sql_hook("warehouse"), "rejected", [], FIRST)
+    record(get_sql_hook("warehouse"), "rejected", [], FIRST)
     with sqlite3.connect(sqlite_warehouse) as connection:
         assert connection.execute("SELECT count(*) FROM rejected").fetchone() == (0,)
 
@@ -59,6 +65,8 @@ def test_write_problems_with_nothing_to_write_still_creates_the_table(sqlite_war
 def test_write_problems_refuses_a_table_name_that_is_not_plain(sqlite_warehouse, table):
     with sqlite3.connect(sqlite_warehouse) as connection:
         connection.execute("CREATE TABLE users (identity TEXT)")
+    with pytest.raises(ValueError, match="plain"):
+        prepare_table(get_sql_hook("warehouse"), table)
     with pytest.raises(ValueError, match="plain"):
         write_problems(get_sql_hook("warehouse"), table, PROBLEMS, FIRST)
     with sqlite3.connect(sqlite_warehouse) as connection:
@@ -72,7 +80,7 @@ def test_an_older_table_on_sqlite_gets_the_new_columns_and_keeps_its_rows(sqlite
             "INSERT INTO rejected VALUES ('d', 't', 'r0', 'u0', 515, 'old', '2026-11-01T00:00:00+00:00')"
         )
 
-    write_problems(get_sql_hook("warehouse"), "rejected", PROBLEMS[1:2], FIRST)
+    record(get_sql_hook("warehouse"), "rejected", PROBLEMS[1:2], FIRST)
 
     with sqlite3.connect(sqlite_warehouse) as connection:
         rows = connection.execute(f"SELECT {COLUMNS} FROM rejected ORDER BY run_id").fetchall()
@@ -108,7 +116,7 @@ def test_write_problems_on_postgres_with_a_schema_and_a_timestamp_type(postgres_
     import psycopg
 
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    write_problems(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS, dataclasses.replace(FIRST, try_number=3))
+    record(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS, dataclasses.replace(FIRST, try_number=3))
 
     assert _pg_columns(postgres_uri, pg_table)["recorded_at"] == "timestamp with time zone"
     with psycopg.connect(postgres_uri) as connection:
@@ -128,9 +136,9 @@ def test_an_older_table_on_postgres_gets_the_new_columns(postgres_uri, pg_table)
     with psycopg.connect(postgres_uri, autocommit=True) as connection:
         connection.execute(OLD_TABLE.format(table=pg_table))
 
-    write_problems(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS[1:2], dataclasses.replace(FIRST, stopped=True))
+    record(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS[1:2], dataclasses.replace(FIRST, stopped=True))
     # Twice: columns already there are not added again.
-    write_problems(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS[1:2], FIRST)
+    record(get_sql_hook("warehouse_pg"), pg_table, PROBLEMS[1:2], FIRST)
 
     columns = _pg_columns(postgres_uri, pg_table)
     assert columns["recorded_at"] == "character varying"  # an existing column keeps its type
@@ -151,9 +159,9 @@ def _readme_latest_problem_query(table: str) -> str:
 
 def test_the_readmes_latest_problem_query_on_sqlite(sqlite_warehouse):
     hook = get_sql_hook("warehouse")
-    write_problems(hook, "rejected", PROBLEMS, FIRST)
+    record(hook, "rejected", PROBLEMS, FIRST)
     retry = dataclasses.replace(FIRST, try_number=2)
-    write_problems(hook, "rejected", [Problem("u2", 516, "Phone is not valid")], retry)
+    record(hook, "rejected", [Problem("u2", 516, "Phone is not valid")], retry)
 
     with sqlite3.connect(sqlite_warehouse) as connection:
         latest = connection.execute(_readme_latest_problem_query("rejected")).fetchall()
@@ -164,9 +172,38 @@ def test_the_readmes_latest_problem_query_on_postgres(postgres_uri, pg_table):
     import psycopg
 
     hook = get_sql_hook("warehouse_pg")
-    write_problems(hook, pg_table, PROBLEMS, FIRST)
-    write_problems(hook, pg_table, [Problem("u2", 516, "Phone is not valid")], dataclasses.replace(FIRST, try_number=2))
+    record(hook, pg_table, PROBLEMS, FIRST)
+    record(hook, pg_table, [Problem("u2", 516, "Phone is not valid")], dataclasses.replace(FIRST, try_number=2))
 
     with psycopg.connect(postgres_uri) as connection:
         latest = connection.execute(_readme_latest_problem_query(pg_table)).fetchall()
     assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
+
+
+def test_a_rejected_rows_table_the_connection_may_not_write_fails_before_the_first_request(
+    postgres_uri, pg_table, monkeypatch, clevertap_connection, requests_mock
+):
+    """A role that may read but not write the table: the task fails for good, nothing is sent."""
+    import psycopg
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+    from demo.warehouse import postgres_connection
+
+    role = pg_table.rpartition(".")[2] + "_reader"
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(OLD_TABLE.format(table=pg_table))
+        connection.execute(f"CREATE ROLE {role} LOGIN")
+        connection.execute(f"GRANT SELECT ON {pg_table} TO {role}")
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_READER", postgres_connection(postgres_uri.replace("postgres@", f"{role}@")))
+        operator = CleverTapUserUploadOperator(
+            task_id="t", source_conn_id="reader", sql="SELECT 'u1' AS identity", rejected_rows_table=pg_table
+        )
+        with pytest.raises(AirflowFailException, match="rejected_rows_table .* cannot be written.*nothing was sent"):
+            operator.execute({"run_id": "r1"})
+        assert requests_mock.call_count == 0
+    finally:
+        with psycopg.connect(postgres_uri, autocommit=True) as connection:
+            connection.execute(f"DROP TABLE IF EXISTS {pg_table}")
+            connection.execute(f"DROP ROLE IF EXISTS {role}")

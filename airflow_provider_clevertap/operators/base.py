@@ -13,11 +13,12 @@ from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCa
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
 from airflow_provider_clevertap.records import InvalidRow
-from airflow_provider_clevertap.rejected_rows import Attempt, write_problems
+from airflow_provider_clevertap.rejected_rows import Attempt, prepare_table, write_problems
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource, decode_rows, get_sql_hook, mapping_source, sql_source
 from airflow_provider_clevertap.state.changes import UNCHANGED, Confirmations
+from airflow_provider_clevertap.state.dialects import check_table_name
 from airflow_provider_clevertap.state.recorder import StateWriteError
 
 if TYPE_CHECKING:
@@ -175,7 +176,14 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         self.hook.get_conn()
         self.start_lineage(report)
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
-        confirmed = self.start_state(context, source_hook, report)
+        # Configuration found wrong after sending would send everything again on a retry.
+        self._prepare_rejected_rows_table(source_hook)
+        try:
+            confirmed = self.start_state(context, source_hook, report)
+        except CleverTapConfigError:
+            raise
+        except ValueError as error:  # a state_table or sync_id the state cannot use
+            raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
         try:
             try:
                 with self._open_source(source_hook) as source:
@@ -205,6 +213,27 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         self._check_rejected_ratio(report, context, summary)
         self.record_summary(context, summary)
         return summary
+
+    def _prepare_rejected_rows_table(self, source_hook: Any) -> None:
+        """Make ``rejected_rows_table`` ready before the first request, or fail without retries
+        when it cannot be written (a name that is no plain table name, a missing schema, no
+        permission). A warehouse that cannot be reached at all fails as usual, to be retried."""
+        table = self.rejected_rows_table
+        if not table or source_hook is None:
+            return
+        try:
+            check_table_name(table, "rejected_rows_table")
+        except ValueError as error:
+            raise CleverTapConfigError(f"CleverTap {self.action}: {error}; nothing was sent") from None
+        source_hook.get_conn().close()  # unreachable: an error Airflow retries
+        try:
+            prepare_table(source_hook, table)
+        except Exception as error:  # each driver has its own errors; its first line says which
+            reason = (str(error).strip().splitlines() or [""])[0][:200]
+            raise CleverTapConfigError(
+                f"CleverTap {self.action}: rejected_rows_table {table!r} cannot be written through connection "
+                f"{self.source_conn_id!r} ({type(error).__name__}: {reason}); nothing was sent"
+            ) from None
 
     def _record(self, context: Context, source_hook: Any, report: SyncReport, confirmed: Confirmations | None) -> None:
         """Write the state and the problem rows: what a killed or failed run got done is kept."""

@@ -12,7 +12,9 @@ end) unless its connection's extra says ``allow_unproven_warehouse``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +97,14 @@ class Dialect:
         ``{salt}`` (hex digits), or None where the warehouse has none to use. With it
         (and ``snapshot``), rows whose hash the state holds never leave the warehouse.
     :param proven: whether the warehouse matrix (tests/warehouses) runs stateful syncs on it.
+    :param named_parameters: the driver binds only named ``%(name)s`` parameters from a dict (the
+        Google provider's BigQuery cursor: a list fails with ``'list' object has no attribute
+        'items'``); ``Binding`` makes the statement's marks and values in its style.
+    :param timestamp_parameter: how a bound time (``{mark}``) is written in SQL.
+    :param timestamp_value: how a datetime is passed: ``aware`` (as it is), ``naive`` (in UTC,
+        without zone: MariaDB's strict mode refuses an offset in a ``DATETIME``) or ``text``
+        (ISO-8601: SQLite has no time type; BigQuery's cursor writes any other value unquoted
+        into the SQL).
     """
 
     cast_text: str = "VARCHAR"
@@ -117,6 +127,9 @@ class Dialect:
     snapshot: tuple[str, ...] | None = None
     row_hash: str | None = None
     proven: bool = False
+    named_parameters: bool = False
+    timestamp_parameter: str = "{mark}"
+    timestamp_value: str = "aware"
 
     @property
     def one_row_a_key(self) -> bool:
@@ -187,13 +200,15 @@ DIALECTS = {
     # GETDATE() is the statement's start (SYSDATE, like PostgreSQL's CURRENT_TIMESTAMP, the
     # transaction's): https://docs.aws.amazon.com/redshift/latest/dg/r_GETDATE.html
     "redshift": Dialect(timestamp="TIMESTAMPTZ", now="GETDATE()"),
-    "snowflake": Dialect(timestamp="TIMESTAMP_TZ"),
+    # Snowflake (through fakesnow): the connector sends a multi-row INSERT as one statement.
+    "snowflake": Dialect(timestamp="TIMESTAMP_TZ", rows_per_insert=500, proven=True),
     "sqlite": Dialect(
         now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')",  # UTC, with milliseconds
         index="CREATE INDEX IF NOT EXISTS {schema}{name} ON {table} (sync_id, row_key)",
         write_beside_read="SELECT 1 FROM pragma_journal_mode WHERE journal_mode = 'wal'",
         snapshot=("BEGIN",),  # a read transaction: one snapshot until the connection closes
         rows_per_insert=160,  # of 6 parameters each: under the 999 of SQLite before 3.32
+        timestamp_value="text",
         proven=True,
     ),
     # MariaDB and MySQL: text in utf8mb4 compared by its bytes (utf8mb4_bin; the default collations
@@ -213,6 +228,7 @@ DIALECTS = {
         inline_index="INDEX {name} (sync_id, row_key)",
         rows_per_insert=500,
         snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"),
+        timestamp_value="naive",
         proven=True,
     ),
     # DuckDB (Airflow's DuckDB provider): its connections commit each statement (autocommit), so
@@ -227,8 +243,56 @@ DIALECTS = {
         ),
         proven=True,
     ),
-    "gcpbigquery": Dialect(cast_text="STRING", text_column="STRING", quote="`"),
+    # A query job a statement: state rows go 250 to an INSERT (a state row's text is at most about
+    # 2,300 characters; a query's text at most 1,024k), never a job a row.
+    "gcpbigquery": Dialect(
+        cast_text="STRING",
+        text_column="STRING",
+        quote="`",
+        rows_per_insert=250,
+        named_parameters=True,
+        timestamp_parameter="TIMESTAMP({mark})",
+        timestamp_value="text",
+        proven=True,
+    ),
 }
+
+
+class Binding:
+    """The parameters of one statement, in the style its driver binds: positional marks (the
+    hook's placeholder) with a list, or named ``%(pN)s`` marks with a dict (``named_parameters``).
+
+    :param hook: the SQL hook the statement runs on.
+    """
+
+    def __init__(self, hook: Any) -> None:
+        self.dialect = dialect_of(hook)
+        self._placeholder = hook.placeholder
+        self._values: list[Any] = []
+
+    def mark(self, value: Any) -> str:
+        """Bind ``value``; return the mark that stands for it in the SQL."""
+        self._values.append(value)
+        return f"%(p{len(self._values) - 1})s" if self.dialect.named_parameters else self._placeholder
+
+    def marks(self, values: Sequence[Any]) -> str:
+        """Bind each of ``values``; their marks, comma-separated."""
+        return ", ".join(self.mark(value) for value in values)
+
+    def time(self, value: Any) -> str:
+        """Bind a time (a datetime, or the warehouse's own text of one) as the warehouse takes it."""
+        kind = self.dialect.timestamp_value
+        if isinstance(value, dt.datetime) and kind == "naive" and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        elif isinstance(value, dt.datetime) and kind == "text":
+            value = value.isoformat()
+        return self.dialect.timestamp_parameter.format(mark=self.mark(value))
+
+    @property
+    def values(self) -> dict[str, Any] | list[Any]:
+        if self.dialect.named_parameters:
+            return {f"p{position}": value for position, value in enumerate(self._values)}
+        return list(self._values)
 
 
 def dialect_of(hook: Any) -> Dialect:

@@ -31,9 +31,15 @@ from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from airflow_provider_clevertap.sources import RowSource, as_derived_table, sql_source
+from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source
 from airflow_provider_clevertap.state import writes
-from airflow_provider_clevertap.state.dialects import KEY_LENGTH, check_sync_id, check_table_name, dialect_of
+from airflow_provider_clevertap.state.dialects import (
+    KEY_LENGTH,
+    Binding,
+    check_sync_id,
+    check_table_name,
+    dialect_of,
+)
 from airflow_provider_clevertap.state.writes import chunks
 
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
@@ -104,16 +110,15 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     """Forget ``identities`` (as sent to CleverTap) in ``sync_id``'s state, or every sync's; return
     how many state rows were removed."""
     check_table_name(table, "state_table")
-    mark = hook.placeholder
-    scope = [] if sync_id is None else [check_sync_id(sync_id)]
-    where = f"sync_id = {mark} AND " if sync_id is not None else ""
+    scope = None if sync_id is None else check_sync_id(sync_id)
     forgotten = 0
     connection = hook.get_conn()
     try:
         cursor = connection.cursor()
         for chunk in chunks(identities):
-            marks = ", ".join([mark] * len(chunk))
-            cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({marks})", [*scope, *chunk])
+            bound = Binding(hook)
+            where = "" if scope is None else f"sync_id = {bound.mark(scope)} AND "
+            cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({bound.marks(chunk)})", bound.values)
             connection.commit()
             forgotten += max(cursor.rowcount, 0)
         cursor.close()
@@ -146,7 +151,7 @@ class SyncState:
     def begin(self) -> None:
         """Note when this run starts, by the database's clock: it replaces only older rows. Renew
         the planner's statistics of the state table where they are stale (``Dialect.analyze``)."""
-        self.started = self.hook.get_first(f"SELECT {self.dialect.now}")[0]
+        self.started = first_row(self.hook, f"SELECT {self.dialect.now}")[0]
         stale, analyze = self.dialect.stale_statistics, self.dialect.analyze
         if stale is not None and analyze is not None and self.hook.get_first(stale.format(table=self.table)):
             self.hook.run(analyze.format(table=self.table))
@@ -198,8 +203,9 @@ class SyncState:
         (NULL when the state has none, or on a full refresh), the key itself and the row's hash
         (NULL where the warehouse has none); without the rows for which ``held`` is true."""
         row_hash = self._row_hash(salt)
-        if resend_all:
-            return f"SELECT q.*, NULL, NULL, {self._key}, {row_hash}\nFROM ({as_derived_table(sql)}\n) q"
+        if resend_all:  # named as the join names them: fakesnow keeps one of same-named columns
+            state = f"NULL AS fp_min, NULL AS fp_max, {self._key}, {row_hash}"
+            return f"SELECT q.*, {state}\nFROM ({as_derived_table(sql)}\n) q"
         keep = "" if held is None else f"\nWHERE CASE WHEN {held} THEN 1 ELSE 0 END = 0"
         return f"SELECT q.*, s.fp_min, s.fp_max, {self._key}, {row_hash}\n{self._joined(sql)}{keep}"
 

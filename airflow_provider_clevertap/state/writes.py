@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from airflow_provider_clevertap.state.dialects import DISPUTED
+from airflow_provider_clevertap.state.dialects import DISPUTED, Binding
 
 if TYPE_CHECKING:
     from airflow_provider_clevertap.state.table import SyncState
@@ -101,7 +101,6 @@ def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_i
             rows = _json_rows(_one_entry_a_key(chunk))
             cursor.execute(upsert, [state.sync_id, run_id, rows, state.started, state.started])
         return
-    mark = state.hook.placeholder
     for chunk in chunks(entries):
         # Only the keys the state held when the query was read can have older rows to replace: a
         # first run (and each new row) needs no DELETE, half the statements and no index lookups.
@@ -110,10 +109,11 @@ def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_i
         # accepted it from both runs).
         keys = [key for key, _, _, held, _ in chunk if held]
         if keys:
+            bound = Binding(state.hook)
             cursor.execute(
-                f"DELETE FROM {state.table} WHERE sync_id = {mark} AND synced_at < {mark} "
-                f"AND row_key IN ({', '.join([mark] * len(keys))})",
-                [state.sync_id, state.started, *keys],
+                f"DELETE FROM {state.table} WHERE sync_id = {bound.mark(state.sync_id)} "
+                f"AND synced_at < {bound.time(state.started)} AND row_key IN ({bound.marks(keys)})",
+                bound.values,
             )
         _insert(state, cursor, chunk, run_id)
 
@@ -125,15 +125,16 @@ def _insert(state: SyncState, cursor: Any, entries: list[Sequence[Any]], run_id:
         insert = state.dialect.json_insert.format(table=state.table)
         cursor.execute(insert, [state.sync_id, run_id, _json_rows(entries)])
         return
-    mark = state.hook.placeholder
-    values = f"({mark}, {mark}, {mark}, {mark}, {mark}, {state.dialect.now}, {mark})"
     insert = f"INSERT INTO {state.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "
     rows = [(state.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, _, identity in entries]
     if state.dialect.rows_per_insert == 1:
-        cursor.executemany(insert + values, rows)
+        mark = state.hook.placeholder
+        cursor.executemany(insert + f"({mark}, {mark}, {mark}, {mark}, {mark}, {state.dialect.now}, {mark})", rows)
         return
     for part in chunks(rows, state.dialect.rows_per_insert):
-        cursor.execute(insert + ", ".join([values] * len(part)), [value for row in part for value in row])
+        bound = Binding(state.hook)
+        values = (f"({bound.marks(row[:5])}, {state.dialect.now}, {bound.mark(row[5])})" for row in part)
+        cursor.execute(insert + ", ".join(values), bound.values)
 
 
 def _one_entry_a_key(entries: list[Sequence[Any]]) -> list[Sequence[Any]]:

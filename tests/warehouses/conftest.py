@@ -49,7 +49,7 @@ class Warehouse:
 
     def table(self, name: str) -> str:
         """A table name of this test's own (dropped after it)."""
-        full = f"{self.prefix}_{name}"
+        full = self.engine.table_name(f"{self.prefix}_{name}")
         if full not in self.tables:
             self.tables.append(full)
         return full

@@ -1,34 +1,36 @@
-"""The rejected-rows table on every warehouse of the matrix: one row per refused or invalid row,
-with the identity and the reason, beside the stateful sync that refused them."""
+"""The rejected-rows table on every warehouse of the matrix: written in bulk after a run, and a table
+that cannot be written (SQL in its name, a schema that does not exist) failing the task before the
+first request, without Airflow retries."""
 
 from __future__ import annotations
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_clevertap.state.dialects import KEY_LENGTH
 from tests.warehouses.scenarios import stage_users, upload
 
 pytestmark = pytest.mark.warehouse
 
+USERS = [f"user-{n:02d}" for n in range(1, 9)]
+REFUSED = ["user-02", "user-07"]
 
-def test_refused_and_invalid_rows_are_recorded_with_their_reason(wh, emu, request):
-    if wh.engine.conn_type == "mysql":  # strict: the fix's merge makes this fail until removed
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="recorded_at as ISO text with +00:00 is refused by DATETIME: rejected_rows.py, "
-                "fixed on engineer wh-cloud's branch",
-                strict=True,
-            )
-        )
-    too_long = "x" * (KEY_LENGTH + 1)
-    stage_users(wh, ["user-1", "user-2", too_long], refused=["user-2"])
+
+def test_refused_rows_land_in_the_rejected_rows_table(wh, emu):
+    stage_users(wh, USERS, refused=REFUSED)
     rejected = wh.table("rejected")
+    summary = upload(wh, "upsert", rejected_rows_table=rejected)
+    assert summary["rows_rejected"] == len(REFUSED)
+    rows = wh.query(f"SELECT identity, code, attempt, recorded_at FROM {rejected} ORDER BY identity")
+    assert [(identity, code, attempt) for identity, code, attempt, _ in rows] == [
+        (identity, 515, "finished") for identity in REFUSED
+    ]
+    assert all(recorded_at is not None for *_, recorded_at in rows)
 
-    summary = upload(wh, rejected_rows_table=rejected)
 
-    assert (summary["rows_accepted"], summary["rows_rejected"], summary["rows_invalid"]) == (1, 1, 1)
-    rows = wh.query(f"SELECT identity, code, error, attempt FROM {rejected}")
-    by_identity = {row[0]: row[1:] for row in rows}
-    assert set(by_identity) == {"user-2", too_long}
-    assert by_identity["user-2"][0] == 515 and by_identity["user-2"][2] == "finished"
-    assert "state table holds" in by_identity[too_long][1]
+@pytest.mark.parametrize("name", ["rejected; DROP TABLE users", "no_such_schema_0x.rejected"])
+def test_a_rejected_rows_table_that_cannot_be_written_fails_before_the_first_request(wh, emu, name):
+    stage_users(wh, USERS, refused=REFUSED)
+    with pytest.raises(AirflowFailException, match="rejected_rows_table"):
+        upload(wh, "changed", rejected_rows_table=name)
+    assert emu.stats.requests == 0
+    assert wh.query(f"SELECT COUNT(*) FROM {wh.table('users')}") == [(len(USERS),)]

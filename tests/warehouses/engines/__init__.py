@@ -71,6 +71,11 @@ class Engine:
     def connection_json(self) -> str:
         return json.dumps(self.connection())
 
+    def table_name(self, name: str) -> str:
+        """A table of the session's database as the scenarios' SQL names it (BigQuery: qualified
+        with the session's dataset: its queries have no default dataset)."""
+        return name
+
     def quote(self, name: str) -> str:
         """A column name quoted so the warehouse keeps its case."""
         return f"{self.quote_char}{name}{self.quote_char}"
