@@ -19,7 +19,7 @@ USERS = [f"user-{n:02d}" for n in range(1, 21)]
 
 def test_a_dag_run_syncs_the_changed_rows(wh, emu, dag_runner, monkeypatch):
     monkeypatch.setenv("WAREHOUSE_TEST_SOURCE", wh.conn_id)
-    monkeypatch.setenv("WAREHOUSE_TEST_PREFIX", wh.prefix)
+    monkeypatch.setenv("WAREHOUSE_TEST_PREFIX", wh.engine.table_name(wh.prefix))  # BigQuery: in its dataset
     monkeypatch.setenv("WAREHOUSE_TEST_EMAIL", wh.q("Email"))
     stage_users(wh, USERS)
     wh.table("state")  # dropped after the test

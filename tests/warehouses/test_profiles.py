@@ -67,11 +67,11 @@ def test_an_edited_query_shape_sends_every_row_again(wh, emu, edit):
     """Renaming a column's alias, or casting the text '101' to an integer, changes the records
     although no value's text changed: every row is sent once more, then left alone."""
     users = stage_users(wh, USERS)
-    before_sql = f"SELECT identity, plan AS {wh.q('Note')}, '101' AS code FROM {users}"
+    before_sql = f"SELECT identity, plan AS {wh.q('Note')}, '101' AS {wh.q('code')} FROM {users}"
     after_sql = {
-        "alias": f"SELECT identity, plan AS {wh.q('Remark')}, '101' AS code FROM {users}",
+        "alias": f"SELECT identity, plan AS {wh.q('Remark')}, '101' AS {wh.q('code')} FROM {users}",
         "cast": f"SELECT identity, plan AS {wh.q('Note')}, {wh.engine.cast(chr(39) + '101' + chr(39), 'integer')} "
-        f"AS code FROM {users}",
+        f"AS {wh.q('code')} FROM {users}",
     }[edit]
     assert upload(wh, sql=before_sql)["rows_accepted"] == len(USERS)
     assert upload(wh, sql=before_sql)["rows_unchanged"] == len(USERS)
