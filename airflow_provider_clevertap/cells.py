@@ -2,8 +2,8 @@
 
 The Google provider's BigQuery cursor casts the REST answer's text itself: a TIMESTAMP becomes
 float epoch seconds (BigQuery's default output, ``DataFormatOptions``), NUMERIC and BIGNUMERIC stay
-strings, DATETIME, DATE and TIME their ISO text. Read as such, a timestamp was sent as a plain
-number and an amount as text. Here each such cell becomes what the other drivers return
+strings, DATETIME, DATE and TIME their ISO text. Read as such, a timestamp would be sent as a
+plain number and an amount as text. Here each such cell becomes what the other drivers return
 (``datetime``, ``Decimal``, ``date``, ``time``), so one staged table makes the same records on
 every warehouse. Keyed by the hook's connection type, then by the type code of the cursor's
 ``description``.

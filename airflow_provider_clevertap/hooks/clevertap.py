@@ -219,9 +219,11 @@ class CleverTapHook(HttpHook):
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated read (a profile lookup) and report whether it worked."""
         try:
-            self._request(
+            body = self._request(
                 "connection test", "GET", PROFILE_ENDPOINT, params={"identity": "airflow-connection-test"}, attempts=1
-            )
+            )[0]
+            if isinstance(body, Unreadable):  # a proxy's or portal's page proves nothing
+                return False, f"CleverTap connection test failed: {body.reason}"
         except CleverTapAuthError as error:
             return False, str(error)
         except CleverTapAPIError as error:

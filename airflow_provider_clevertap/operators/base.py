@@ -208,8 +208,8 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             if confirmed is not None:
                 confirmed.close()
         report.log_summary()
-        self._check_unconfirmed(report)
         summary = report.summary()
+        self._check_unconfirmed(report, context, summary)
         self._check_rejected_ratio(report, context, summary)
         self.record_summary(context, summary)
         return summary
@@ -338,8 +338,11 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             else:
                 yield item
 
-    def _check_unconfirmed(self, report: SyncReport) -> None:
+    def _check_unconfirmed(self, report: SyncReport, context: Context, summary: dict[str, Any]) -> None:
+        """Fail the task, with Airflow's retries, when rows are unconfirmed; its summary kept as the
+        XCom a success returns (``_keep_summary``)."""
         if report.rows_unconfirmed:
+            self._keep_summary(context, summary)
             # CleverTap may not hold them: fail, with Airflow's retries, so that they are sent again.
             raise AirflowException(
                 f"CleverTap {self.action}: {report.rows_unconfirmed} rows in {report.batches_unconfirmed} batches "
@@ -348,16 +351,22 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                 "the next run"
             )
 
+    @staticmethod
+    def _keep_summary(context: Context, summary: dict[str, Any]) -> None:
+        """Push ``summary`` as the XCom a success returns, before failing: the syncs view shows a
+        failed run's counts and rows."""
+        task_instance = context.get("ti")
+        if task_instance is not None:
+            task_instance.xcom_push(key=XCOM_RETURN_KEY, value=summary)
+
     def _check_rejected_ratio(self, report: SyncReport, context: Context, summary: dict[str, Any]) -> None:
-        """Fail the task when too many rows did not make it, its summary kept as the XCom a success returns
-        (the syncs view shows the failed run's counts and rows)."""
+        """Fail the task when too many rows did not make it, its summary kept as the XCom a success
+        returns (``_keep_summary``)."""
         if not report.rows_read:
             return
         ratio = report.rows_failed / report.rows_read
         if ratio > self.max_rejected_ratio:
-            task_instance = context.get("ti")
-            if task_instance is not None:
-                task_instance.xcom_push(key=XCOM_RETURN_KEY, value=summary)
+            self._keep_summary(context, summary)
             # The data will not change on a retry: fail without Airflow retries.
             raise AirflowFailException(
                 f"CleverTap {self.action}: {report.rows_failed} of {report.rows_read} rows did not make it "

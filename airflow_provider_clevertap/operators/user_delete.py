@@ -12,7 +12,7 @@ from airflow_provider_clevertap.records import IdMapper, check_choice
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.state.changes import Confirmed
-from airflow_provider_clevertap.state.dialects import check_proven
+from airflow_provider_clevertap.state.dialects import check_proven, check_table_name
 from airflow_provider_clevertap.state.table import create_state_table, forget_identities
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
 
     def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
         if self.state_table and source_hook is not None:
+            check_table_name(self.state_table, "state_table")  # written after the deletions: checked first
             check_proven(source_hook)
         return Confirmed() if self.state_table and not self.dry_run else None
 

@@ -82,7 +82,7 @@ class Dialect:
     :param json_insert: where the state may hold a key twice, one ``INSERT`` of a whole chunk from
         one JSON array of ``[key, identity, fingerprint, row hash]`` rows (``{table}``; its
         parameters: the sync id, the run id, the JSON text), instead of ``rows_per_insert``: DuckDB
-        binds the parameters of a ``VALUES`` list of 500 rows ten times slower than it reads JSON.
+        binds the parameters of a long ``VALUES`` list far more slowly than it reads JSON.
     :param stale_statistics: a query returning a row when the planner's statistics of ``{table}``
         are stale (a tenth of it written since its last ``ANALYZE``), and ``analyze`` the statement
         that renews them; None where the warehouse keeps them itself or has no planner to mislead.

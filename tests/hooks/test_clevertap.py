@@ -1149,6 +1149,15 @@ def test_test_connection_reports_other_failures_without_raising(failure, in1_con
     assert requests_mock.call_count == 1  # one cheap read: the UI button must answer quickly
 
 
+def test_test_connection_fails_on_a_200_that_is_not_json(in1_connection, requests_mock):
+    requests_mock.get(PROFILE, status_code=200, text="<html>Sign in to the proxy</html>")
+
+    ok, message = CleverTapHook().test_connection()
+
+    # A proxy's or portal's page proves nothing about the credentials.
+    assert ok is False and "not JSON" in message and "<html>" not in message
+
+
 def test_test_connection_accepts_credentials_when_only_the_lookup_is_refused(in1_connection, requests_mock):
     requests_mock.get(PROFILE, status_code=404, json={"status": "fail", "error": "Profile not found", "code": 404})
 

@@ -10,6 +10,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_clevertap import sources
+from airflow_provider_clevertap.exceptions import CleverTapConfigError
 from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator, CleverTapUserUploadOperator
 
 DELETE_PATH = "/1/delete/profiles.json"
@@ -97,6 +98,14 @@ def test_a_missing_id_column_fails_before_anything_is_sent(sqlite_db, clevertap,
     with pytest.raises(ValueError) as error:
         delete(source_conn_id="warehouse", sql="SELECT * FROM gone").execute(context)
     assert "'identity'" in str(error.value) and "user_id, reason" in str(error.value)
+    assert clevertap.calls == []
+
+
+def test_a_state_table_that_is_no_table_name_fails_before_anything_is_sent(sqlite_db, clevertap, context):
+    sqlite_db.create("gone", "identity TEXT", [("u1",)])
+    operator = delete(source_conn_id="warehouse", sql="SELECT identity FROM gone", state_table="state; DROP")
+    with pytest.raises(CleverTapConfigError, match="state_table 'state; DROP' is not a plain"):
+        operator.execute(context)
     assert clevertap.calls == []
 
 

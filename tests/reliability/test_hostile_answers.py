@@ -49,6 +49,29 @@ def test_events_a_200_confirmed_nothing_of_are_sent_again_by_the_next_run(
     assert recorded(warehouse) == set(ids)
 
 
+class KeptXComs:
+    """A task instance's ``xcom_push``, keeping what is pushed."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def test_a_run_failed_by_unconfirmed_rows_keeps_its_summary_as_the_xcom(sqlite_warehouse, monkeypatch, context):
+    stage_users(sqlite_warehouse, 3)
+    task_instance = KeptXComs()
+    with serving() as server:
+        server.answer = json_answer(200, {})
+        monkeypatch.setenv(CONNECTION, hostile_connection(server.url))
+        with pytest.raises(AirflowException, match="3 rows in 1 batches are unconfirmed"):
+            upload().execute({**context, "ti": task_instance})
+
+    summary = task_instance.pushed["return_value"]  # the syncs view shows the failed run's counts
+    assert (summary["rows_read"], summary["rows_accepted"], summary["rows_unconfirmed"]) == (3, 0, 3)
+
+
 def upload(**kwargs: Any) -> CleverTapUserUploadOperator:
     return CleverTapUserUploadOperator(
         task_id="upload",
