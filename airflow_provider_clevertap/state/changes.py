@@ -79,6 +79,9 @@ class ChangeFilter:
         self._key_bytes = key_bytes
 
     def convert(self, row: Sequence[Any]) -> Any:
+        if self._match_key_only and row[-4] is not None:
+            # Held, as the warehouse finds it where it can: no record made, no row counted twice.
+            return UNCHANGED
         record = self._convert(row)
         identity = self._identity_of_record(record)
         key = row[-2]
@@ -87,8 +90,6 @@ class ChangeFilter:
         limit = self._key_bytes
         if limit is not None and isinstance(key, str) and len(key) * 4 > limit and len(key.encode()) > limit:
             raise InvalidRow(f"the key is longer than the {limit} bytes (UTF-8) the state table's index holds")
-        if self._match_key_only and row[-4] is not None:
-            return UNCHANGED
         encoded = _encode(record)
         hashed = self._keyed.copy()
         hashed.update(encoded)

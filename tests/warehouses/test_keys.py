@@ -122,3 +122,14 @@ def test_event_ids_the_state_holds_never_leave_a_warehouse_that_can_count_them(w
     else:
         assert (streamed, source.unchanged) == ([], 3)
     assert send_events(wh)["rows_unchanged"] == 3
+
+
+def test_an_event_id_repeated_in_the_query_counts_the_same_on_every_warehouse(wh, emu):
+    """A join fan-out repeats an id: its second row is invalid in the run that sends the first, and
+    once the id is held both rows are unchanged, whether the warehouse or Python finds them held."""
+    stage_orders(wh, ["ord-1", "ord-2", "ord-1"])
+    first = send_events(wh)
+    assert (first["rows_accepted"], first["rows_invalid"]) == (2, 1)
+    again = send_events(wh)
+    assert (again["rows_unchanged"], again["rows_invalid"], again["rows_accepted"]) == (3, 0, 0)
+    assert emu.stats.records_received == 2
