@@ -156,15 +156,15 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
 
 
 def _naming_events(result: BatchResult) -> BatchResult:
-    """``result`` with each refusal CleverTap placed naming its event, by the id (the state's key)
-    its item's tag carries."""
+    """``result`` with each refusal CleverTap placed naming its event, by the id its item's tag
+    carries (``ChangeFilter``: the key as queried)."""
     tags = result.tags
     if not result.refused or tags is None:
         return result
     refused = [
         refusal
         if refusal.position is None
-        else replace(refusal, error=f"event {tags[refusal.position][0]!r}: {refusal.error}")
+        else replace(refusal, error=f"event {tags[refusal.position][4]!r}: {refusal.error}")
         for refusal in result.refused
     ]
     return replace(result, refused=refused)

@@ -205,6 +205,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             itemgetter(self.identity_type),
             match_key_only=self.match_key_only,
             key_bytes=self._state.dialect.key_bytes,
+            key_index=columns.index(self._state.key_column),
         )
 
     def send(self, hook: CleverTapHook, items: Iterator[Any]) -> Iterator[BatchResult]:

@@ -41,8 +41,8 @@ def fingerprint_key(options: Any) -> bytes:
 
 class ChangeFilter:
     """Wraps a row mapper: rows whose record CleverTap already holds become ``UNCHANGED``, the
-    others ``(identity, encoded record, [key, fingerprint, row hash, held])``, ready for
-    ``upload_encoded``.
+    others ``(identity, encoded record, [key, fingerprint, row hash, held, key as queried])``, ready
+    for ``upload_encoded`` (the state's key may be a hash of the one queried: MySQL's).
 
     Works on the joined query's rows: the state's MIN and MAX fingerprint, the row's key and the
     warehouse's hash of the row are their last four values. A row is unchanged only when both
@@ -56,6 +56,8 @@ class ChangeFilter:
     :param match_key_only: unchanged means "the key is in the state", whatever the fingerprint
         (records sent at most once, such as events keyed by their id).
     :param key_bytes: the most UTF-8 bytes of a key the state's index holds (``Dialect.key_bytes``).
+    :param key_index: the position of the key column in the query's rows, to name a refused row by
+        its key as queried; None to name it by the state's key.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class ChangeFilter:
         *,
         match_key_only: bool = False,
         key_bytes: int | None = None,
+        key_index: int | None = None,
     ) -> None:
         self._convert = mapper.convert
         self.identity_of = mapper.identity_of
@@ -77,6 +80,7 @@ class ChangeFilter:
         self._identity_of_record = identity_of_record
         self._match_key_only = match_key_only
         self._key_bytes = key_bytes
+        self._key_index = -2 if key_index is None else key_index
 
     def convert(self, row: Sequence[Any]) -> Any:
         if self._match_key_only and row[-4] is not None:
@@ -97,7 +101,7 @@ class ChangeFilter:
         if row[-4] == fingerprint and row[-3] == fingerprint:
             return UNCHANGED
         held = row[-4] is not None  # the state had a row of this key: the new one replaces it
-        return identity, encoded, [row[-2], fingerprint, row[-1], held]
+        return identity, encoded, [row[-2], fingerprint, row[-1], held, row[self._key_index]]
 
 
 class Confirmations(Protocol):
@@ -125,7 +129,7 @@ def confirmed_entries(result: BatchResult) -> list[list[Any]]:
     refused = {refusal.position for refusal in result.refused}
     tags = result.tags
     return [
-        [identity] if tags is None else [*tags[position], identity]
+        [identity] if tags is None else [*tags[position][:4], identity]
         for position, identity in enumerate(result.identities)
         if position not in refused
     ]

@@ -141,6 +141,7 @@ class SyncState:
         self.table = check_table_name(table, "state_table")
         self.sync_id = check_sync_id(sync_id)
         self.dialect = dialect_of(hook)
+        self.key_column = key_column
         self._key = self.dialect.key_of(f"q.{self.dialect.column(key_column)}")
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
         self.started: Any = None

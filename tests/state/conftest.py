@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from _sql_warehouse import SqlWarehouse
 
-from airflow_provider_clevertap.emulator import CleverTapEmulator
+from airflow_provider_clevertap.emulator import CleverTapEmulator, EmulatorFaults
 
 DAG_FILE = Path(__file__).resolve().parent / "dags" / "state_dags.py"
 REFUSED_EMAIL = "not-an-email"  # the emulator refuses it (code 515), as CleverTap does
@@ -78,6 +78,7 @@ def emulator() -> Iterator[CleverTapEmulator]:
 
 @pytest.fixture
 def emu(emulator: CleverTapEmulator, monkeypatch) -> CleverTapEmulator:
+    emulator.configure(faults=EmulatorFaults())  # a test's faults end with it
     emulator.reset()
     monkeypatch.setenv("AIRFLOW_CONN_CLEVERTAP_DEFAULT", emulator.connection_json())
     return emulator

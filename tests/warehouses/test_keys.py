@@ -133,3 +133,14 @@ def test_an_event_id_repeated_in_the_query_counts_the_same_on_every_warehouse(wh
     again = send_events(wh)
     assert (again["rows_unchanged"], again["rows_invalid"], again["rows_accepted"]) == (3, 0, 0)
     assert emu.stats.records_received == 2
+
+
+def test_a_refused_event_is_named_by_its_id_as_queried(wh, emu):
+    """Where the state keys by a hash of the id (MySQL), the problem still names the id itself."""
+    from airflow_provider_clevertap.emulator import EmulatorFaults
+
+    stage_orders(wh, ["ord-1"])
+    emu.configure(faults=EmulatorFaults(discarded_events=("Charged",)))
+    summary = send_events(wh)
+    assert summary["rows_rejected"] == 1
+    assert summary["rejected_sample"][0]["error"].startswith("event 'ord-1': ")
