@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_clevertap.rejected_rows import Attempt, write_problems
+from airflow_provider_clevertap.rejected_rows import Attempt, prepare_table, write_problems
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.sources import get_sql_hook
 
@@ -32,6 +32,7 @@ def _query(hook, sql: str, table: str):
 
 
 def _write(hook, table: str) -> None:
+    prepare_table(hook, table)  # as a sync does before its first request
     write_problems(
         hook,
         table,
