@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks import report, runner
+from benchmarks import report, runner, warehouses
 
 DOC = runner.ROOT / "docs" / "benchmarks.md"
 DOC_TEMPLATE = "# Benchmarks\n\nRun `make bench` to fill in the results.\n"
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = runner.QUICK if args.quick else runner.Settings()
     backend = "postgres" if args.postgres else "mariadb" if args.mariadb else "duckdb" if args.duckdb else None
-    if backend in runner.warehouses.BACKENDS:
+    if backend in warehouses.BACKENDS:
         if args.sizes or args.delete_sizes or args.event_sizes:
             parser.error(f"only the stateful cases run with --{backend}: no --sizes, --delete-sizes or --event-sizes")
         settings = runner.with_overrides(settings, upload_sizes=(), delete_sizes=(), event_sizes=())
