@@ -3,6 +3,7 @@
 python -m benchmarks                 # make bench: every size and latency, 3 rounds
 python -m benchmarks --quick         # make bench-quick: 10k rows, 1 round, under a minute
 python -m benchmarks --postgres      # read the staged table from PostgreSQL
+python -m benchmarks --mariadb --state-sizes 200000 --rounds 1   # the stateful cases on MariaDB (or --duckdb)
 python -m benchmarks --sizes 10000,200000 --latencies 50 --rounds 5 --no-write
 python -m benchmarks --sizes "" --delete-sizes "" --state-sizes "" --event-sizes 10000  # events only
 """
@@ -15,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks import report, runner
+from benchmarks import report, runner, warehouses
 
 DOC = runner.ROOT / "docs" / "benchmarks.md"
 DOC_TEMPLATE = "# Benchmarks\n\nRun `make bench` to fill in the results.\n"
@@ -32,7 +33,14 @@ def _latencies(text: str) -> tuple[float, ...]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10k rows, one round: a check in under a minute")
-    parser.add_argument("--postgres", action="store_true", help="read from PostgreSQL (CLEVERTAP_BENCH_POSTGRES_URI)")
+    warehouse = parser.add_mutually_exclusive_group()
+    warehouse.add_argument(
+        "--postgres", action="store_true", help="read from PostgreSQL (CLEVERTAP_BENCH_POSTGRES_URI)"
+    )
+    warehouse.add_argument(
+        "--mariadb", action="store_true", help="only the stateful cases, on MariaDB (CLEVERTAP_BENCH_MARIADB_HOST)"
+    )
+    warehouse.add_argument("--duckdb", action="store_true", help="only the stateful cases, on a DuckDB file")
     parser.add_argument("--rounds", type=int, help="rounds of every case; figures are medians over rounds")
     parser.add_argument("--sizes", type=_ints, help="upload sizes in rows, comma-separated")
     parser.add_argument("--latencies", type=_latencies, help="upload latencies in ms, comma-separated")
@@ -49,8 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     settings = runner.QUICK if args.quick else runner.Settings()
+    backend = "postgres" if args.postgres else "mariadb" if args.mariadb else "duckdb" if args.duckdb else None
+    if backend in warehouses.BACKENDS:
+        if args.sizes or args.delete_sizes or args.event_sizes:
+            parser.error(f"only the stateful cases run with --{backend}: no --sizes, --delete-sizes or --event-sizes")
+        settings = runner.with_overrides(settings, upload_sizes=(), delete_sizes=(), event_sizes=())
     settings = runner.with_overrides(
         settings,
         rounds=args.rounds,
@@ -62,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         state_latencies=args.state_latencies,
         event_sizes=args.event_sizes,
         event_latencies=args.event_latencies,
-        backend="postgres" if args.postgres else None,
+        backend=backend,
     )
     command = "python -m benchmarks" + "".join(
         f" {shlex.quote(arg)}" for arg in (sys.argv[1:] if argv is None else argv)

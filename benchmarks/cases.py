@@ -54,7 +54,7 @@ Prepared = Callable[[], dict[str, Any]]
 def _stream(table: Table, sql: str) -> tuple[Any, list[str], Iterator[tuple[Any, ...]]]:
     """A connection, the column names and the rows, read in chunks (server-side on PostgreSQL)."""
     connection = table.connect()
-    cursor = connection.cursor() if table.backend == "sqlite" else connection.cursor(name="bench_floor")
+    cursor = table.streaming_cursor(connection)
     cursor.execute(sql)
     first = cursor.fetchmany(FETCH_SIZE)
     columns = [column[0] for column in cursor.description]

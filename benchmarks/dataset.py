@@ -3,7 +3,8 @@ customers (and as many deletions), and as many orders, the event cases' rows.
 
 SQLite (the default): one file per size under ``.benchmarks/`` (gitignored). PostgreSQL (``--postgres``):
 one schema per size in the test database. Both are named after a digest of the row generator, so a
-change to ``demo/warehouse.py`` builds fresh tables instead of reusing stale ones.
+change to ``demo/warehouse.py`` builds fresh tables instead of reusing stale ones. MariaDB and DuckDB
+(``--mariadb``, ``--duckdb``): the customers only, for the stateful cases (``benchmarks/warehouses.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks import warehouses
 from demo import warehouse
 from demo.warehouse import postgres_connection
 
@@ -60,6 +62,7 @@ STAGED_EVENTS_DDL = (
     "CREATE TABLE staged_events (order_id TEXT, customer_id TEXT, amount DOUBLE PRECISION, ordered_at TEXT)"
 )
 ORDERS_PER_CUSTOMER = 3  # the orders go to a third as many customers, in turn
+BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mariadb": "MariaDB", "duckdb": "DuckDB"}
 
 
 def event_rows(count: int) -> Iterator[tuple[str, str, float, str]]:
@@ -85,10 +88,10 @@ def _digest() -> str:
 class Table:
     """Where a case finds its rows, in a form a fresh process can use (plain JSON)."""
 
-    backend: str  # "sqlite" or "postgres"
+    backend: str  # a key of BACKEND_NAMES
     rows: int
-    location: str  # the SQLite file, or the PostgreSQL URI
-    prefix: str  # "" or "schema."
+    location: str  # the SQLite or DuckDB file, the PostgreSQL URI, or the MariaDB database
+    prefix: str  # "" or "schema." (MariaDB: "database.")
 
     @property
     def upload_sql(self) -> str:
@@ -106,14 +109,26 @@ class Table:
         """A DB-API connection to the table's database."""
         if self.backend == "sqlite":
             return sqlite3.connect(self.location)
+        if self.backend in warehouses.BACKENDS:
+            return warehouses.connect(self.backend, self.location)
         import psycopg
 
         return psycopg.connect(self.location)
+
+    def streaming_cursor(self, connection: Any) -> Any:
+        """A cursor of ``connection`` that reads rows as they are fetched (server-side where needed)."""
+        if self.backend == "sqlite":
+            return connection.cursor()
+        if self.backend in warehouses.BACKENDS:
+            return warehouses.streaming_cursor(self.backend, connection)
+        return connection.cursor(name="bench_floor")
 
     def airflow_connection(self) -> str:
         """The warehouse connection as JSON, for ``AIRFLOW_CONN_WAREHOUSE``."""
         if self.backend == "sqlite":
             return json.dumps({"conn_type": "sqlite", "host": self.location})
+        if self.backend in warehouses.BACKENDS:
+            return warehouses.airflow_connection(self.backend, self.location)
         return postgres_connection(self.location)
 
     def as_dict(self) -> dict[str, object]:
@@ -130,7 +145,18 @@ def table(rows: int, backend: str = "sqlite", log=print) -> Table:
         return _sqlite_table(rows, log)
     if backend == "postgres":
         return _postgres_table(rows, log)
+    if backend in warehouses.BACKENDS:
+        CACHE.mkdir(exist_ok=True)
+        path = CACHE / f"warehouse-{_digest()}-{rows}.duckdb"
+        customers = warehouse.customer_rows(rows, INTERVAL_START)
+        return Table(backend, rows, *warehouses.build(backend, rows, customers, path, log))
     raise ValueError(f"unknown backend {backend!r}")
+
+
+def discard(table: Table) -> None:
+    """Drop what ``table`` built that no later run reuses (MariaDB's database of the run)."""
+    if table.backend in warehouses.BACKENDS:
+        warehouses.discard(table.backend, table.location)
 
 
 @contextmanager
@@ -144,6 +170,10 @@ def own_copy(table: Table, name: str) -> Iterator[Table]:
             yield replace(table, location=str(copy))
         finally:
             copy.unlink(missing_ok=True)
+        return
+    if table.backend in warehouses.BACKENDS:
+        with warehouses.own_copy(table.backend, table.location, table.prefix, name) as (where, prefix):
+            yield replace(table, location=where, prefix=prefix)
         return
     import psycopg
 

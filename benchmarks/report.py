@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from benchmarks.dataset import BACKEND_NAMES
 from benchmarks.runner import Run, _size, figures
 
 BEGIN = "<!-- benchmark results: begin (written by `make bench`; edit outside these markers) -->"
@@ -136,6 +137,24 @@ def tables(run: Run, markdown: bool = False) -> str:
             for r in data["state"]
         ]  # fmt: skip
         parts.append(_render(headers, body, markdown))
+        parts.append(heading(
+            f"Stateful syncs against the warehouse's bare diff ({note}): the query joined with the state, "
+            "read and dropped (measured after the edit, before the changed run)"
+        ))  # fmt: skip
+        headers = [
+            "rows", "latency", "bare diff s", "rows streamed", "changed s", "changed/diff", "API s of the rows sent",
+            "changed/(diff+API)", "upsert s", "first s", "first/upsert",
+        ]  # fmt: skip
+        body = [
+            [
+                _size(r["rows"]), _ms(r["latency"]), _num(r["diff_wall"], 2), _num(r["diff_streamed"]),
+                _num(r["changed_wall"], 2), _num(r["changed_over_diff"], 2), _num(r["api_wall"], 2),
+                _num(r["changed_over_diff_api"], 2), _num(r["upsert_wall"], 2), _num(r["first_wall"], 2),
+                _num(r["first_over_upsert"], 2),
+            ]
+            for r in data["state"]
+        ]  # fmt: skip
+        parts.append(_render(headers, body, markdown))
 
     if run.skipped:
         parts.append(heading("Not run"))
@@ -175,7 +194,7 @@ def markdown_section(run: Run) -> str:
         BEGIN,
         "",
         f"Measured {run.started} with `{run.command}` ({run.seconds / 60:.1f} min), "
-        f"source table in {'PostgreSQL' if settings.backend == 'postgres' else 'SQLite'}.",
+        f"source table in {BACKEND_NAMES[settings.backend]}.",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; Python {machine['python']}, "
         f"{machine['platform']}; commit {machine['commit']}"

@@ -11,16 +11,22 @@ of it, since the state table lives there, on the source connection:
   row is never in the state, so it is retried every run); the rest are unchanged;
 - ``first``: ours with ``sync_mode="changed"`` on an empty state: sends what ``upsert`` sends, and
   creates and fills the state.
+
+The ``changed`` case's set-up also measures the warehouse's own *bare diff*, after the edit: the
+query joined with the state as the sync reads it (``SyncState.read``: rows the warehouse knows
+unchanged stay there, where it can tell), every row fetched and dropped. Only the read is timed.
 """
 
 from __future__ import annotations
 
 import json
+import resource
+import time
 import urllib.request
 from typing import Any
 
 from benchmarks.cases import CONTEXT, Prepared, Spec, timed_execute, upload_operator
-from benchmarks.dataset import Table
+from benchmarks.dataset import UPLOAD_OPTIONS, Table
 
 STATE_TABLE = "clevertap_sync_state"
 SYNC_ID = "bench.changed"
@@ -67,7 +73,30 @@ def set_up(spec: Spec) -> dict[str, Any]:
         finally:
             _configure_emulator(spec, spec["latency"])
     _edit(table)
-    return {"first_run": summary}
+    return {"first_run": summary, "bare_diff": bare_diff(spec) if spec["kind"] == "changed" else None}
+
+
+def bare_diff(spec: Spec) -> dict[str, Any]:
+    """The warehouse's diff alone: the query joined with the sync's state, read to the end and dropped.
+
+    Built as the ``changed`` run builds it (the same state, sync id, key and salt of the row hash).
+    """
+    from airflow_provider_clevertap.sources import get_sql_hook
+    from airflow_provider_clevertap.state.changes import fingerprint_key
+    from airflow_provider_clevertap.state.table import SyncState, describe
+
+    task = upload_operator(spec, **_stateful(Table.from_dict(spec["table"])))
+    hook = get_sql_hook("warehouse")
+    salt = fingerprint_key([*task.mapping_options(), describe(hook, task.sql, None)]).hex()
+    state = SyncState(hook, task.state_table, SYNC_ID, UPLOAD_OPTIONS["identity_column"])
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    with state.read(task.sql, None, salt=salt) as source:
+        streamed = sum(1 for _ in source.rows)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "streamed": streamed, "unchanged": source.unchanged}
 
 
 def _stateful(table: Table) -> dict[str, Any]:

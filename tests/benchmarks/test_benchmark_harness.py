@@ -60,7 +60,7 @@ def test_a_tiny_run_produces_every_figure_and_every_row_arrives(cache, tmp_path)
             assert row[key] is not None and row[key] > 0, (op, key)
         assert row["ours_emulator_cpu_per_m"] >= 0  # counted in clock ticks: a tiny run may take none
     assert {r["op"] for r in figures["floor"]} == {r["op"] for r in figures["ceiling"]} == {"upload", "delete"}
-    assert len(figures["targets"]) == 12  # the stateful and event ones not measured here: see the next tests
+    assert len(figures["targets"]) == 14  # the stateful and event ones not measured here: see the next tests
 
     text = report.tables(run)
     assert "Uploads" in text and "Deletes" in text and "Targets" in text
@@ -100,8 +100,8 @@ def test_a_tiny_stateful_run_accounts_for_every_row_and_sends_only_what_changed(
     assert (small["rows"], large["rows"], large["changed_sent"]) == (1200, 2500, edited + expected["rows_rejected"])
     for key in ("upsert_over_changed", "first_over_upsert", "changed_cpu_over_floor"):
         assert large[key] > 0, key
-    state_targets = runner.figures(run)["targets"][4:8]  # the event ones follow
-    assert [t["met"] is not None for t in state_targets] == [True] * 4
+    state_targets = runner.figures(run)["targets"][4:10]  # the event ones follow
+    assert [t["met"] is not None for t in state_targets] == [True] * 6
     assert "Stateful syncs" in report.tables(run)
     assert not list(cache.glob("state-*.db"))  # each case's copy of the table is removed
 

@@ -1,0 +1,78 @@
+"""The stateful cases on MariaDB and DuckDB (and PostgreSQL): on a tiny table they produce every
+figure, the bare diff included, every row arrives, and nothing the run built outlives it. No timing
+is asserted."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import __main__ as main
+from benchmarks import dataset, report, runner, warehouses
+
+pytestmark = pytest.mark.warehouse
+
+ROWS = 2000
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """Tables, the Airflow home and the emulator log go to a temporary folder, not .benchmarks/."""
+    monkeypatch.setattr(dataset, "CACHE", tmp_path)
+    return tmp_path
+
+
+def _bench_databases() -> set[str]:
+    connection = warehouses.mariadb_connect(None)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SHOW DATABASES")
+        return {name for (name,) in cursor.fetchall() if name.startswith(warehouses.DATABASE_PREFIX)}
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("backend", [*warehouses.BACKENDS, "postgres"])
+def test_a_tiny_stateful_run_measures_the_bare_diff_beside_the_changed_run(cache, backend):
+    databases_before = _bench_databases() if backend == "mariadb" else set()
+    settings = runner.Settings(
+        upload_sizes=(), delete_sizes=(), event_sizes=(), state_sizes=(ROWS,), state_latencies=(0.0,), rounds=1,
+        backend=backend,
+    )  # fmt: skip
+    run = runner.run(settings, f"python -m benchmarks --{backend} (smoke test)", log=lambda line: None)
+
+    by_kind = {r["kind"]: r for r in run.results}
+    assert set(by_kind) == {"floor", "upsert", "changed", "first"}
+    expected = dataset.expected_upload(ROWS)
+    edited = 20  # keys ending in 42: 42, 142, ..., 1942
+    changed = by_kind["changed"]
+    assert (changed["accepted"], changed["rejected"], changed["invalid"], changed["unchanged"]) == (
+        edited, expected["rows_rejected"], expected["rows_invalid"], expected["rows_accepted"] - edited,
+    )  # fmt: skip
+    assert changed["emulator_stats"]["records_stored"] == edited
+    diff = changed["bare_diff"]
+    assert diff["wall"] > 0 and diff["streamed"] + diff["unchanged"] == ROWS
+    # The diff reads what the changed run reads: on PostgreSQL, whose row hash leaves the rows it
+    # knows unchanged in the warehouse, only the edited rows, the refused ones and those with no identity.
+    sent_or_invalid = edited + expected["rows_rejected"] + expected["rows_invalid"]
+    assert diff["streamed"] == (sent_or_invalid if backend == "postgres" else ROWS)
+
+    (row,) = runner.figures(run)["state"]
+    for key in ("diff_wall", "changed_over_diff", "changed_over_diff_api", "first_over_upsert"):
+        assert row[key] > 0, key
+    assert row["api_wall"] == 0  # no latency
+    issue_23 = [t for t in runner.figures(run)["targets"] if "bare diff" in t["target"] or t["goal"] == "<= 1.3"]
+    assert [t["goal"] for t in issue_23] == ["<= 1.5", "<= 1.3"] and all(t["met"] is not None for t in issue_23)
+    text = report.tables(run)
+    assert "bare diff" in text and "changed/(diff+API)" in text
+    assert f"source table in {dataset.BACKEND_NAMES[backend]}" in report.markdown_section(run)
+    assert not [path for path in cache.iterdir() if path.name.startswith("state_")]  # each case's copy removed
+    if backend == "mariadb":
+        assert _bench_databases() == databases_before  # the run's database and the cases' copies dropped
+
+
+def test_only_the_stateful_cases_run_on_mariadb_and_duckdb(capsys):
+    with pytest.raises(SystemExit):
+        main.main(["--duckdb", "--sizes", "1000"])
+    assert "only the stateful cases run with --duckdb" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="only the stateful cases run on MariaDB"):
+        runner.plan(runner.Settings(backend="mariadb"))
