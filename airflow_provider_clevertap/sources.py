@@ -206,10 +206,17 @@ def _describe(connection: Any, cursor: Any, sql: str, parameters: Any) -> list[s
 
 
 def _streaming_cursor(connection: Any) -> Any:
-    if type(connection).__module__.split(".")[0] == "psycopg2":
+    """A cursor that fetches as the rows are read, where the driver's default holds the whole
+    result in memory: psycopg2's named (server-side) cursor, mysqlclient's ``SSCursor``."""
+    driver = type(connection).__module__.split(".")[0]
+    if driver == "psycopg2":
         cursor = connection.cursor(name=f"clevertap_sync_{uuid.uuid4().hex}")
         cursor.itersize = FETCH_SIZE
         return cursor
+    if driver == "MySQLdb":
+        from MySQLdb.cursors import SSCursor
+
+        return connection.cursor(SSCursor)
     return connection.cursor()
 
 
