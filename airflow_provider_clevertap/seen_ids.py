@@ -1,8 +1,8 @@
 """The event ids a run has read so far, to refuse a second row of one (a join's fan-out, say).
 
 A Python set of the ids would keep every id's string alive, and one of their hashes an int object
-for each: 64 bytes an id or more. Here each is the 8 bytes of its hash in an open-addressing table
-at most half full: about 16 MB for a million ids. Two ids whose 64-bit hashes agree would pass for
+for each. Here each is the 8 bytes of its hash in an open-addressing table at most half full
+(docs/benchmarks.md, "Event ids seen in a run"). Two ids whose 64-bit hashes agree would pass for
 one (the second reported repeated, never sent twice); Python salts ``str`` hashes per process, so
 such a pair does not meet again in the next run.
 """
