@@ -170,5 +170,9 @@ def test_the_view_shows_the_counts_of_a_syncs_runs_in_its_chart_and_table(deploy
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.locator("#failed-rows tbody tr").first.wait_for()
+        # The colour scheme applies once the page restyles: wait for that, then compare.
+        page.wait_for_function(
+            f"(wanted) => ({BACKGROUND}) === wanted", arg=airflow_background[scheme], timeout=TIMEOUT_MS
+        )
         assert page.evaluate(BACKGROUND) == airflow_background[scheme]
         page.screenshot(path=ARTIFACTS / f"syncs-view-{scheme}.png", full_page=True)
