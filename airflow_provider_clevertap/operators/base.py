@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    BaseOperator,
+)
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
@@ -178,41 +183,58 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
         # Configuration found wrong after sending would send everything again on a retry.
         self._prepare_rejected_rows_table(source_hook)
-        try:
-            confirmed = self.start_state(context, source_hook, report)
-        except CleverTapConfigError:
-            raise
-        except ValueError as error:  # a state_table or sync_id the state cannot use
-            raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
-        try:
-            try:
-                with self._open_source(source_hook) as source:
-                    if source is None:
-                        self.log.info("CleverTap %s: the rows given are an empty list, nothing to send", self.action)
-                    else:
-                        self._sync(source, report, confirmed)
-            except BaseException as error:
-                if report.stopped_reason is None:
-                    report.stopped(self._stop_reason(error))
-                raise
-            finally:
-                self.hook.close()
-                try:
-                    self._record(context, source_hook, report, confirmed)
-                finally:
-                    if report.stopped_reason is not None:
-                        report.log_summary()
-            self.after_sync(report)
-        finally:
-            report.close()
+        confirmed = self._start_state(context, source_hook, report)
+        with ExitStack() as closing:
+            closing.callback(report.close)
             if confirmed is not None:
-                confirmed.close()
+                closing.callback(confirmed.close)
+            with self._recording(context, source_hook, report, confirmed):
+                self._sync_source(source_hook, report, confirmed)
+            self.after_sync(report)
         report.log_summary()
         summary = report.summary()
         self._check_unconfirmed(report, context, summary)
         self._check_rejected_ratio(report, context, summary)
         self.record_summary(context, summary)
         return summary
+
+    def _start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmations | None:
+        """``start_state``, with a state_table or sync_id the state cannot use failing without retries."""
+        try:
+            return self.start_state(context, source_hook, report)
+        except CleverTapConfigError:
+            raise
+        except ValueError as error:
+            raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
+
+    def _sync_source(self, source_hook: Any, report: SyncReport, confirmed: Confirmations | None) -> None:
+        with self._open_source(source_hook) as source:
+            if source is None:
+                self.log.info("CleverTap %s: the rows given are an empty list, nothing to send", self.action)
+            else:
+                self._sync(source, report, confirmed)
+
+    @contextmanager
+    def _recording(
+        self, context: Context, source_hook: Any, report: SyncReport, confirmed: Confirmations | None
+    ) -> Iterator[None]:
+        """Around the sync, whatever ends it: note why it stopped, close the hook, write the state
+        and the problem rows, and log a stopped sync's summary (each step even if one before failed)."""
+        with ExitStack() as finally_:
+            finally_.callback(self._log_if_stopped, report)
+            finally_.callback(self._record, context, source_hook, report, confirmed)
+            finally_.callback(self.hook.close)
+            try:
+                yield
+            except BaseException as error:
+                if report.stopped_reason is None:
+                    report.stopped(self._stop_reason(error))
+                raise
+
+    @staticmethod
+    def _log_if_stopped(report: SyncReport) -> None:
+        if report.stopped_reason is not None:
+            report.log_summary()
 
     def _prepare_rejected_rows_table(self, source_hook: Any) -> None:
         """Make ``rejected_rows_table`` ready before the first request, or fail without retries
@@ -272,7 +294,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             return str(error)
         if isinstance(error, CleverTapCancelled):
             return "cancelled"
-        if type(error).__name__ == "AirflowTaskTimeout":
+        if isinstance(error, AirflowTaskTimeout):
             return "execution_timeout reached"
         return type(error).__name__
 
