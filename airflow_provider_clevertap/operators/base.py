@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
-    AirflowFailException,
     AirflowTaskTimeout,
     BaseOperator,
 )
@@ -17,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
+from airflow_provider_clevertap.operators.outcome import check_rejected_ratio, check_unconfirmed
 from airflow_provider_clevertap.records import InvalidRow
 from airflow_provider_clevertap.rejected_rows import Attempt, prepare_table, write_problems
 from airflow_provider_clevertap.responses import BatchResult
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-# The key of the XCom a task's return value is stored under: the summary's.
-XCOM_RETURN_KEY = "return_value"
 # Young objects the garbage collector lets pile up during a sync, instead of 700.
 _SYNC_GC_THRESHOLD = 50_000
 
@@ -193,8 +191,8 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             self.after_sync(report)
         report.log_summary()
         summary = report.summary()
-        self._check_unconfirmed(report, context, summary)
-        self._check_rejected_ratio(report, context, summary)
+        check_unconfirmed(self.action, report, context, summary)
+        check_rejected_ratio(self.action, report, self.max_rejected_ratio, context, summary)
         self.record_summary(context, summary)
         return summary
 
@@ -359,43 +357,6 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
                 report.rows_unchanged += 1
             else:
                 yield item
-
-    def _check_unconfirmed(self, report: SyncReport, context: Context, summary: dict[str, Any]) -> None:
-        """Fail the task, with Airflow's retries, when rows are unconfirmed; its summary kept as the
-        XCom a success returns (``_keep_summary``)."""
-        if report.rows_unconfirmed:
-            self._keep_summary(context, summary)
-            # CleverTap may not hold them: fail, with Airflow's retries, so that they are sent again.
-            raise AirflowException(
-                f"CleverTap {self.action}: {report.rows_unconfirmed} rows in {report.batches_unconfirmed} batches "
-                "are unconfirmed: CleverTap's answers did not say which records it stored (the log names the "
-                "batches). They are neither counted accepted nor recorded in a state, and are sent again by "
-                "the next run"
-            )
-
-    @staticmethod
-    def _keep_summary(context: Context, summary: dict[str, Any]) -> None:
-        """Push ``summary`` as the XCom a success returns, before failing: the syncs view shows a
-        failed run's counts and rows."""
-        task_instance = context.get("ti")
-        if task_instance is not None:
-            task_instance.xcom_push(key=XCOM_RETURN_KEY, value=summary)
-
-    def _check_rejected_ratio(self, report: SyncReport, context: Context, summary: dict[str, Any]) -> None:
-        """Fail the task when too many rows did not make it, its summary kept as the XCom a success
-        returns (``_keep_summary``)."""
-        if not report.rows_read:
-            return
-        ratio = report.rows_failed / report.rows_read
-        if ratio > self.max_rejected_ratio:
-            self._keep_summary(context, summary)
-            # The data will not change on a retry: fail without Airflow retries.
-            raise AirflowFailException(
-                f"CleverTap {self.action}: {report.rows_failed} of {report.rows_read} rows did not make it "
-                f"({report.rows_invalid} invalid, {report.rows_rejected} refused; ratio {ratio:.4f} is above "
-                f"max_rejected_ratio {self.max_rejected_ratio}); every other row was sent. "
-                f"For example: {report.describe_problems()}"
-            )
 
     def on_kill(self) -> None:
         self._killed = True

@@ -24,7 +24,7 @@ from airflow_provider_clevertap.operators import (
     CleverTapUserDeleteOperator,
     CleverTapUserUploadOperator,
 )
-from airflow_provider_clevertap.operators.base import XCOM_RETURN_KEY
+from airflow_provider_clevertap.operators.outcome import XCOM_RETURN_KEY
 from airflow_provider_clevertap.syncs_view.serialized import declared_tasks
 
 # What each CleverTap operator syncs, by the class name Airflow records as the task's operator.
