@@ -3,28 +3,12 @@
 
 from __future__ import annotations
 
-import re
-
 from airflow_provider_clevertap import __version__
 from airflow_provider_clevertap.regions import DEFAULT_REGION, REGION_HOSTS, REGION_LABELS
 
-# Airflow 3.3.1 and 3.3.2: the connection list's Test button sends port 0 for a connection without
-# a port, and the API server then refuses the test ("The host or port to test differs from the
-# stored connection", apache/airflow PR #73298 fixes it). A stored port of 0 matches what the
-# button sends, and the hook ignores a port of 0: on those versions the form shows Port and asks
-# for 0, with no placeholder (a grey "0" looked filled in). The form has no default values for its
-# standard fields, so nothing can store the 0 for the user.
-_TEST_BUTTON_SENDS_PORT_0 = ((3, 3, 1), (3, 3, 2))
-
-
-def needs_port_0_for_test_button(airflow_version: str | None = None) -> bool:
-    """Whether this Airflow's Test button only works for a connection stored with port 0."""
-    if airflow_version is None:
-        import airflow
-
-        airflow_version = str(airflow.__version__)
-    release = re.match(r"(\d+)\.(\d+)\.(\d+)", airflow_version)
-    return release is not None and tuple(map(int, release.groups())) in _TEST_BUTTON_SENDS_PORT_0
+# Airflow's form shows a provider's fields in a collapsed section titled "Extra Fields"; from 3.2
+# on, a field's schema may name its own section: the Region's title says what it holds.
+REGION_SECTION = "CleverTap region"
 
 
 def _field_behaviour() -> dict[str, object]:
@@ -32,14 +16,10 @@ def _field_behaviour() -> dict[str, object]:
     placeholders = {
         "login": "e.g. W9R-486-4W5Z",
         "password": "the account's Passcode (Settings > Passcode)",
-        "host": "empty: the Region's host (Extra Fields)",
+        "host": "empty: the Region's host (below)",
         "extra": '{"region": "eu1"}',
     }
-    hidden = ["schema", "port"]
-    if needs_port_0_for_test_button():
-        hidden = ["schema"]
-        relabeling["port"] = "Port: type 0 (the Test button of Airflow 3.3.1 and 3.3.2 needs it)"
-    return {"hidden-fields": hidden, "relabeling": relabeling, "placeholders": placeholders}
+    return {"hidden-fields": ["schema", "port"], "relabeling": relabeling, "placeholders": placeholders}
 
 
 def get_provider_info():
@@ -95,6 +75,7 @@ def get_provider_info():
                             "enum": list(REGION_HOSTS),
                             "values_display": REGION_LABELS,
                             "default": DEFAULT_REGION,
+                            "section": REGION_SECTION,
                         },
                     }
                 },

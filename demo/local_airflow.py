@@ -102,8 +102,7 @@ def prepare(work: Path, env: dict[str, str], emulator: CleverTapEmulator) -> Pat
     connections.write_text(
         json.dumps(
             {
-                # Port 0: what the Test icon of Airflow 3.3.1 and 3.3.2 sends (the hook ignores it).
-                "clevertap_default": {**json.loads(emulator.connection_json()), "port": 0},
+                "clevertap_default": json.loads(emulator.connection_json()),
                 "warehouse": {"conn_type": "sqlite", "host": str(warehouse)},
             }
         )

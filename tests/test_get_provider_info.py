@@ -17,7 +17,7 @@ from _airflow_compat import AIRFLOW, connection_form, connection_form_labels_cho
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from airflow_provider_clevertap.get_provider_info import get_provider_info, needs_port_0_for_test_button
+from airflow_provider_clevertap.get_provider_info import get_provider_info
 from airflow_provider_clevertap.regions import REGION_LABELS
 
 AIRFLOW_DIR = Path(airflow.__file__).parent
@@ -25,8 +25,6 @@ PACKAGE = "airflow-provider-clevertap"
 HOOK_CLASS = "airflow_provider_clevertap.hooks.clevertap.CleverTapHook"
 # From CleverTap's region table, not from regions.py.
 REGIONS = {"eu1", "in1", "sg1", "us1", "aps3", "mec1", "sk1"}
-# The installed Airflow's Test button needs a stored port of 0 (3.3.1, 3.3.2).
-PORT_0 = needs_port_0_for_test_button()
 
 
 def _connection_type(info: dict) -> dict:
@@ -71,6 +69,8 @@ def test_the_connection_form():
     assert "string" in region["schema"]["type"]
     assert region["schema"].get("default", "eu1") == "eu1"
     assert "format" not in region["schema"]  # a dropdown, not a secret
+    # Its collapsed section (Airflow 3.2+) is titled by what it holds, not "Extra Fields".
+    assert region["schema"]["section"] == "CleverTap region"
 
     # Names, storing the codes.
     assert region["schema"]["values_display"] == {code: label for code, label in REGION_LABELS.items()}
@@ -81,31 +81,11 @@ def test_the_connection_form():
         "login": "Account ID",
         "password": "Passcode",
     }
-    assert set(behaviour["hidden-fields"]) == ({"schema"} if PORT_0 else {"schema", "port"})
+    assert set(behaviour["hidden-fields"]) == {"schema", "port"}
     # Short enough for the input; the explanation is in the Region's description.
     assert 0 < len(behaviour["placeholders"]["host"]) <= 40
     assert "Host" in region["description"] and "overrides" in region["description"]
     assert not {"host", "login", "password", "extra"} & set(behaviour["hidden-fields"])
-
-
-@pytest.mark.parametrize(
-    ("version", "needed"),
-    [("3.3.1", True), ("3.3.2", True), ("3.3.2rc1", True), ("3.3.0", False), ("3.3.3", False), ("3.2.2", False)],
-)
-def test_port_0_is_asked_for_only_where_the_test_button_sends_it(version, needed):
-    assert needs_port_0_for_test_button(version) is needed
-
-
-def test_on_the_affected_versions_the_form_shows_port_and_asks_for_0(monkeypatch):
-    import airflow_provider_clevertap.get_provider_info as provider_info
-
-    for version, shown in (("3.3.2", True), ("3.3.3", False)):
-        monkeypatch.setattr(airflow, "__version__", version)
-        behaviour = _connection_type(provider_info.get_provider_info())["ui-field-behaviour"]
-        assert ("port" not in behaviour["hidden-fields"]) is shown
-        if shown:
-            # No placeholder: a grey "0" looked filled in, and the Test button then failed.
-            assert "port" not in behaviour["placeholders"] and "type 0" in behaviour["relabeling"]["port"]
 
 
 @pytest.fixture
@@ -155,7 +135,7 @@ def test_airflow_discovers_the_provider_without_deprecation_warnings(fresh_provi
         assert region.is_sensitive is False
         assert behaviours["clevertap"]["relabeling"]["login"] == "Account ID"
         assert behaviours["clevertap"]["relabeling"]["password"] == "Passcode"
-        assert set(behaviours["clevertap"]["hidden_fields"]) == ({"schema"} if PORT_0 else {"schema", "port"})
+        assert set(behaviours["clevertap"]["hidden_fields"]) == {"schema", "port"}
         assert behaviours["clevertap"]["placeholders"]["host"]
 
 
@@ -178,15 +158,15 @@ def test_the_ui_shows_the_connection_form_on_this_airflow(monkeypatch):
         assert region["schema"]["values_display"]["in1"] == "India (in1)"
     else:
         assert "India (in1)" in region["description"]
+    if AIRFLOW >= Version("3.2"):
+        # The form titles the Region's section so, where it would say "Extra Fields"; 3.1's form
+        # (from the hook's WTForms fields) has no sections.
+        assert region["schema"]["section"] == "CleverTap region"
     fields = form["standard_fields"]
     assert fields["login"]["title"] == "Account ID" and fields["password"]["title"] == "Passcode"
     assert fields["url_schema"]["hidden"]
-    if PORT_0:
-        assert (
-            not fields["port"]["hidden"] and "type 0" in fields["port"]["title"] and not fields["port"]["placeholder"]
-        )
-    else:
-        assert fields["port"]["hidden"]
+    # Hidden on every version, 3.3.1 and 3.3.2 included (their Test icon: portless_test).
+    assert fields["port"]["hidden"]
     assert not any(fields[name]["hidden"] for name in ("host", "login", "password"))
     assert fields["host"]["placeholder"] == declared["ui-field-behaviour"]["placeholders"]["host"]
 

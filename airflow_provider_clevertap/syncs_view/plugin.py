@@ -1,4 +1,5 @@
-"""The Airflow plugin of the syncs view, registered through the ``airflow.plugins`` entry point.
+"""The provider's Airflow plugin, registered through the ``airflow.plugins`` entry point: the syncs
+view and, on Airflow 3.3.1 and 3.3.2 only, the Test icon's mend (``portless_test``).
 
 Every Airflow process loads plugins, task runners included: this module imports nothing heavy.
 The view's FastAPI app (which needs Airflow's API-server security modules) is built by the API
@@ -11,6 +12,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
+
+from airflow_provider_clevertap.portless_test import root_middlewares
 
 URL_PREFIX = "/clevertap"
 _Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -32,10 +35,12 @@ class SyncsViewApp:
 
 
 class CleverTapSyncsPlugin(AirflowPlugin):
-    """The syncs list in Airflow's Browse menu, a DAG's syncs on its page, a task's sync on the task's."""
+    """The syncs list in Airflow's Browse menu, a DAG's syncs on its page, a task's sync on the task's;
+    on Airflow 3.3.1 and 3.3.2, the Test icon of a connection without a port working."""
 
     name = "clevertap_syncs"
     fastapi_apps = [{"app": SyncsViewApp(), "url_prefix": URL_PREFIX, "name": "CleverTap syncs"}]
+    fastapi_root_middlewares = root_middlewares()
     external_views = [
         {
             "name": "CleverTap syncs",

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
+from _browser import browser  # noqa: F401  (the fixture, for the UI tests)
 from _processes import airflow_cli, airflow_components, free_port
 
 from airflow_provider_clevertap.emulator import CleverTapEmulator

@@ -1,23 +1,29 @@
-"""The connection form and the Test button against the real API server, with the requests the UI makes."""
+"""The connection form and the Test button against the real API server, with the requests the UI
+makes, and in a real browser: the connections list's Test icon for a connection saved without a
+port (Airflow 3.3.1 and 3.3.2 refuse it without the provider's ``portless_test``)."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
-from _airflow_compat import connection_form_labels_choices
+import pytest
+from _airflow_compat import AIRFLOW, connection_form_labels_choices
+from _browser import sign_in
+from packaging.version import Version
 
-from airflow_provider_clevertap.get_provider_info import needs_port_0_for_test_button
+from airflow_provider_clevertap.portless_test import refuses_portless_test
 
-PORT_0 = needs_port_0_for_test_button()
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
 
 
-def _store_as_the_form_does(deployment, *, passcode: str, port: int | None) -> str:
-    """A connection saved from the form: Account ID, Passcode, Host, Region, and Port where shown."""
-    connection_id = f"clevertap_form_{uuid.uuid4().hex[:8]}"
+def _store_as_the_form_does(deployment, *, passcode: str, port: int | None = None, conn_type: str = "clevertap") -> str:
+    """A connection saved from the form: Account ID, Passcode, Host, Region; no port (the form hides it)."""
+    connection_id = f"{conn_type}_form_{uuid.uuid4().hex[:8]}"
     body = {
         "connection_id": connection_id,
-        "conn_type": "clevertap",
+        "conn_type": conn_type,
         "host": deployment.emulator.url,
         "login": deployment.emulator.account_id,
         "password": passcode,
@@ -47,22 +53,28 @@ def _test_button(deployment, connection_id: str):
     return deployment.api("POST", "/api/v2/connections/test", json=body)
 
 
-def test_the_test_button_works_for_a_connection_filled_in_as_the_form_asks(deployment):
-    connection_id = _store_as_the_form_does(
-        deployment, passcode=deployment.emulator.passcode, port=0 if PORT_0 else None
-    )
+def _connected(deployment) -> str:
+    return f"Connected to CleverTap at {deployment.emulator.url}: Account ID and Passcode accepted"
+
+
+def test_the_test_button_works_for_a_connection_saved_without_a_port(deployment):
+    connection_id = _store_as_the_form_does(deployment, passcode=deployment.emulator.passcode)
 
     response = _test_button(deployment, connection_id)
 
     assert response.status_code == 200, response.text
-    assert response.json() == {
-        "status": True,
-        "message": f"Connected to CleverTap at {deployment.emulator.url}: Account ID and Passcode accepted",
-    }
+    assert response.json() == {"status": True, "message": _connected(deployment)}
+
+
+def test_the_test_button_works_for_a_connection_saved_with_port_0(deployment):
+    """What the form asked for on 3.3.1 and 3.3.2 before the provider mended the Test icon."""
+    connection_id = _store_as_the_form_does(deployment, passcode=deployment.emulator.passcode, port=0)
+
+    assert _test_button(deployment, connection_id).json() == {"status": True, "message": _connected(deployment)}
 
 
 def test_the_test_button_reports_a_wrong_passcode_with_the_status_once(deployment):
-    connection_id = _store_as_the_form_does(deployment, passcode="not-the-passcode", port=0 if PORT_0 else None)
+    connection_id = _store_as_the_form_does(deployment, passcode="not-the-passcode")
 
     answer = _test_button(deployment, connection_id).json()
 
@@ -71,16 +83,17 @@ def test_the_test_button_reports_a_wrong_passcode_with_the_status_once(deploymen
     assert "not-the-passcode" not in answer["message"]
 
 
-def test_without_the_port_the_affected_versions_refuse_the_test(deployment):
-    """Why the form asks for 0 on 3.3.1-3.3.2: the UI's request is refused before the hook runs."""
-    connection_id = _store_as_the_form_does(deployment, passcode=deployment.emulator.passcode, port=None)
+def test_another_types_connection_without_a_port_keeps_airflows_own_answer(deployment):
+    """The mend is the provider's, for its own type: 3.3.1 and 3.3.2 still refuse another type's
+    Test icon for a connection without a port (Airflow's bug), and Airflow's check still runs."""
+    connection_id = _store_as_the_form_does(deployment, passcode="unused", conn_type="generic")
 
     response = _test_button(deployment, connection_id)
 
-    if PORT_0:
+    if refuses_portless_test():
         assert response.status_code == 400 and "differs from the stored connection" in response.text
     else:
-        assert response.status_code == 200 and response.json()["status"] is True
+        assert response.status_code == 200, response.text
 
 
 def test_the_form_the_api_server_gives_the_ui(deployment):
@@ -90,9 +103,37 @@ def test_the_form_the_api_server_gives_the_ui(deployment):
         assert region["schema"]["values_display"]["eu1"] == "Europe (eu1)"
     else:
         assert "Europe (eu1)" in region["description"]
+    if AIRFLOW >= Version("3.2"):
+        assert region["schema"]["section"] == "CleverTap region"
     assert region["value"] == "eu1"
-    port = meta["standard_fields"]["port"]
-    assert port["hidden"] is not PORT_0
-    if PORT_0:
-        assert not port["placeholder"] and "type 0" in port["title"]
+    assert meta["standard_fields"]["port"]["hidden"]
     assert len(meta["standard_fields"]["host"]["placeholder"]) <= 40
+
+
+@pytest.mark.browser
+def test_the_test_icon_in_the_connections_list(deployment, browser):
+    """An admin clicks the Test icon of a CleverTap connection saved without a port, and gets
+    Airflow's success toast with the hook's message; the connection's form titles Region's section.
+    Screenshot: ``.artifacts/connection-form.png``."""
+    from playwright.sync_api import expect
+
+    connection_id = _store_as_the_form_does(deployment, passcode=deployment.emulator.passcode)
+    page = browser.new_page()
+    sign_in(page, deployment.url, "admin", deployment.users["admin"])
+    page.goto(f"{deployment.url}/connections")
+    row = page.get_by_role("row").filter(has_text=connection_id)
+
+    with page.expect_response(lambda response: response.url.endswith("/api/v2/connections/test")) as tested:
+        row.get_by_role("button", name="Test Connection").click()
+
+    assert tested.value.status == 200
+    expect(page.get_by_text("Test Connection Successful")).to_be_visible()
+    expect(page.get_by_text(_connected(deployment))).to_be_visible()
+
+    row.get_by_role("button", name="Edit Connection").click()
+    region = page.get_by_role("button", name="CleverTap region")
+    expect(region).to_be_visible()
+    region.click()
+    expect(page.get_by_text("Europe (eu1)")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "connection-form.png", full_page=True)

@@ -4,28 +4,16 @@ table. Screenshots go to ``.artifacts/``: the view in Airflow, and its page whol
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import TIMEOUT_MS, sign_in
 
 from airflow_provider_clevertap.syncs_view.plugin import URL_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DAG_ID, TASK_ID = "clevertap_user_sync", "upload_profiles"
 # Counted in the chart's stacked bars and in the table (the table also has maybe duplicated).
 CHARTED = ("rows_accepted", "rows_unchanged", "rows_invalid", "rows_rejected", "profiles_deleted")
@@ -34,39 +22,6 @@ TABLED = (*CHARTED, "rows_maybe_duplicated")
 BACKGROUND = """[document.documentElement, document.body]
     .map((element) => getComputedStyle(element).backgroundColor)
     .find((color) => color !== "rgba(0, 0, 0, 0)")"""
-# An overall bound for a busy machine, not a wait: Playwright returns as soon as the element is there.
-TIMEOUT_MS = 120_000
-
-
-def _missing(reason: str) -> None:
-    """In CI a missing browser fails the test; elsewhere it skips it, saying what to install."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def browser(tmp_path) -> Any:
-    """A page of headless Chromium, with a fresh profile; never a downloaded browser."""
-    if not shutil.which(CHROMIUM):
-        _missing(f"{CHROMIUM} is missing: `make venv` installs Debian's chromium (scripts/debian-packages.txt)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is missing: `make venv` installs the browser extra")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1440, "height": 900},  # a laptop screen
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def _summaries(deployment) -> dict[str, dict[str, Any]]:
@@ -100,11 +55,7 @@ def test_the_view_shows_the_counts_of_a_syncs_runs_in_its_chart_and_table(deploy
     assert refused is not None and refused.status == 401
 
     # A read-only user signs in on Airflow's login page; the view is in Airflow's Browse menu.
-    page.goto(f"{deployment.url}/")
-    page.locator("input[type=password]").wait_for()
-    page.locator("input:not([type=password])").first.fill("viewer")
-    page.locator("input[type=password]").fill(deployment.users["viewer"])
-    page.locator("input[type=password]").press("Enter")
+    sign_in(page, deployment.url, "viewer", deployment.users["viewer"])
     page.get_by_role("button", name="Browse").click()
     page.get_by_role("menuitem", name="CleverTap syncs").click()
     view = page.frame_locator('iframe[title="CleverTap syncs"]')
