@@ -3,7 +3,7 @@
 Rows are read in chunks so memory stays flat however many rows the query returns. PostgreSQL's
 default (client-side) cursor would load the whole result on execute: psycopg 3 streams it instead
 (``Cursor.stream``: libpq's chunked rows, the query run as one statement, which PostgreSQL may give
-parallel workers, as it never does a cursor's: the join of a stateful sync took half the time),
+parallel workers, as it never does a cursor's: docs/benchmarks.md, issue 12),
 and psycopg2 reads through a named, server-side cursor. Other drivers' cursors use ``fetchmany``.
 """
 

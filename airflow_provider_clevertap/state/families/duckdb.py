@@ -1,4 +1,4 @@
-"""DuckDB, through Airflow's DuckDB provider (docs/decisions/23c-warehouse-side-row-hashes.md).
+"""DuckDB, through Airflow's DuckDB provider (docs/decisions/23c-1-warehouse-side-row-hashes.md).
 
 Its connections commit each statement, so a transaction's time is the statement's. A chunk of the
 state is one INSERT from one JSON array: DuckDB binds a long VALUES list far more slowly than it
