@@ -138,3 +138,22 @@ def test_a_column_whose_text_may_not_tell_values_apart_leaves_the_comparison_to_
     with caplog.at_level("INFO"), state.read(f"SELECT identity, [plan] AS plans FROM {table}", None) as source:
         assert (len(list(source.rows)), source.unchanged) == (USERS, 0)
     assert "no exact text of column(s) ['plans']" in caplog.text
+
+
+def test_mariadb_hashes_the_bytes_and_character_set_of_what_its_text_cannot_show(wh):
+    """A BLOB's bytes that utf8mb4 cannot show print alike as text (``?``): the hash takes the bytes.
+    The same bytes in two character sets are two texts (``é`` in latin1, ``й`` in cp1251): the
+    hash takes the character set too."""
+    if wh.engine.conn_type != "mysql":
+        pytest.skip("MariaDB's text of bytes only")
+    from airflow_provider_clevertap.state.dialects import DIALECTS
+
+    table = wh.table("bytes")
+    texts = "v VARCHAR(5) CHARACTER SET latin1, w VARCHAR(5) CHARACTER SET cp1251"
+    wh.execute(f"CREATE TABLE {table} (n INTEGER, b BLOB, {texts})")
+    wh.execute(f"INSERT INTO {table} VALUES (1, x'ff', x'e9', x'e9'), (2, x'fe', x'e9', x'e9')")
+    hashed = {name: DIALECTS["mysql"].row_hash_of("00", [[name, "253"]]) for name in ("b", "v", "w")}
+    rows = wh.query(f"SELECT CAST(b AS CHAR), {hashed['b']}, {hashed['v']}, {hashed['w']} FROM {table} q ORDER BY n")
+    assert rows[0][0] == rows[1][0]  # as text, both bytes are the same '?'
+    assert rows[0][1] != rows[1][1]
+    assert rows[0][2] != rows[0][3]
