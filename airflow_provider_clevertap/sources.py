@@ -3,7 +3,7 @@
 Rows are read in chunks so memory stays flat however many rows the query returns. PostgreSQL's
 default (client-side) cursor would load the whole result on execute: psycopg 3 streams it instead
 (``Cursor.stream``: libpq's chunked rows, the query run as one statement, which PostgreSQL may give
-parallel workers, as it never does a cursor's: the join of a stateful sync took half the time),
+parallel workers, as it never does a cursor's: docs/benchmarks.md, issue 12),
 and psycopg2 reads through a named, server-side cursor. Other drivers' cursors use ``fetchmany``.
 """
 
@@ -205,9 +205,32 @@ def _describe(connection: Any, cursor: Any, sql: str, parameters: Any) -> list[s
     return [column.name for column in cursor.description]
 
 
+class _ConnectionAsCursor:
+    """A DuckDB connection used as its own cursor: ``close`` leaves it open (``sql_source`` closes it)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def close(self) -> None:
+        """The connection stays open for the next statement of its transaction."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def transaction_cursor(connection: Any) -> Any:
+    """A cursor in ``connection``'s own transaction, for a statement before the read's (a count in
+    its snapshot): DuckDB's ``cursor()`` opens another connection, with a transaction of its own,
+    so there the connection itself."""
+    if type(connection).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+        return _ConnectionAsCursor(connection)
+    return connection.cursor()
+
+
 def _streaming_cursor(connection: Any) -> Any:
     """A cursor that fetches as the rows are read, where the driver's default holds the whole
-    result in memory: psycopg2's named (server-side) cursor, mysqlclient's ``SSCursor``."""
+    result in memory: psycopg2's named (server-side) cursor, mysqlclient's ``SSCursor``; in the
+    transaction of the statements ``sql_source``'s ``before`` ran (``transaction_cursor``)."""
     driver = type(connection).__module__.split(".")[0]
     if driver == "psycopg2":
         cursor = connection.cursor(name=f"clevertap_sync_{uuid.uuid4().hex}")
@@ -217,7 +240,7 @@ def _streaming_cursor(connection: Any) -> Any:
         from MySQLdb.cursors import SSCursor
 
         return connection.cursor(SSCursor)
-    return connection.cursor()
+    return transaction_cursor(connection)
 
 
 def _chunks(cursor: Any, first_chunk: list[Any]) -> Iterator[Any]:

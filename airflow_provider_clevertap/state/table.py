@@ -25,13 +25,14 @@ was mapped differently, has another hash and streams by to be fingerprinted as b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source
+from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source, transaction_cursor
 from airflow_provider_clevertap.state import writes
 from airflow_provider_clevertap.state.dialects import (
     KEY_LENGTH,
@@ -42,6 +43,7 @@ from airflow_provider_clevertap.state.dialects import (
 )
 from airflow_provider_clevertap.state.writes import chunks
 
+log = logging.getLogger(__name__)
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
 # Columns the joined query adds after the user's: the state's fingerprints, the row's key and hash.
 STATE_COLUMNS = 4
@@ -145,6 +147,7 @@ class SyncState:
         self._key = self.dialect.key_of(f"q.{self.dialect.column(key_column)}")
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
         self.started: Any = None
+        self._shape: list[list[str]] | None = None  # the query's columns, where the row hash needs them
 
     def create(self) -> None:
         create_state_table(self.hook, self.table)
@@ -186,8 +189,8 @@ class SyncState:
 
     def _row_hash(self, salt: str) -> str:
         """The warehouse's hash of a row salted with the mapping options, or NULL where it has none."""
-        template = self.dialect.row_hash
-        return "NULL" if template is None else template.format(row="q", salt=salt)
+        row_hash = self.dialect.row_hash_of(salt, self._shape)
+        return "NULL" if row_hash is None else row_hash
 
     def _held(self, match_key_only: bool, salt: str) -> str | None:
         """When the warehouse knows a row unchanged, or None where only Python can tell."""
@@ -195,7 +198,7 @@ class SyncState:
             return None
         if match_key_only:
             return "s.fp_min IS NOT NULL"
-        if self.dialect.row_hash is None:
+        if self.dialect.row_hash_of(salt, self._shape) is None:
             return None
         return f"s.rh_min = s.rh_max AND s.rh_min = {self._row_hash(salt)}"
 
@@ -231,6 +234,7 @@ class SyncState:
         :param match_key_only: a key the state holds is unchanged (events, each sent once).
         :param salt: the mapping options' key in hex digits, part of every row hash.
         """
+        self._shape = self._hashed_columns(sql, parameters) if self.dialect.hashes_columns else None
         held = None if resend_all else self._held(match_key_only, salt)
         total = [0]
 
@@ -240,14 +244,28 @@ class SyncState:
         query = self.joined_query(sql, resend_all=resend_all, held=held, salt=salt)
         with sql_source(self.hook, query, parameters, before=None if held is None else count_rows) as source:
             found = RowSource(source.columns[:-STATE_COLUMNS], source.rows)
+            if self._shape is not None and found.columns != [name for name, _ in self._shape]:
+                # The hash covers the columns described: a column added since would go unhashed.
+                raise ValueError("The query's columns changed while the sync started: run it again")
             if held is not None:
                 found.rows = _noting_the_rest(found, source.rows, total[0])
             yield found
 
+    def _hashed_columns(self, sql: str, parameters: Parameters) -> list[list[str]] | None:
+        """The query's columns for the warehouse's row hash (``Dialect.row_hash_column``), or None
+        where one of them has a type whose text may not tell two values apart: then every row
+        streams and Python compares fingerprints (logged, with the columns)."""
+        shape = describe(self.hook, sql, parameters)
+        inexact = self.dialect.inexact_columns(shape)
+        if inexact:
+            log.info("Rows are compared in the task, not in the warehouse: no exact text of column(s) %s", inexact)
+            return None
+        return shape
+
     def _count_first(self, connection: Any, count: str, parameters: Parameters = None) -> int:
         """Run ``count`` on ``connection`` as the first statement of a snapshot, where the warehouse
         has them (``Dialect.snapshot``), for the statements after it to read the same data."""
-        cursor = connection.cursor()
+        cursor = transaction_cursor(connection)
         try:
             for statement in self.dialect.snapshot or ():
                 cursor.execute(statement)

@@ -1,0 +1,1 @@
+"""Each warehouse family's ``Dialect``: one module a family, collected by ``state/dialects``."""

@@ -1,0 +1,37 @@
+"""MariaDB and MySQL (docs/decisions/23a-2-mysql-state-keys.md, 23c-1-warehouse-side-row-hashes.md).
+
+Text in utf8mb4 compared by its bytes (``utf8mb4_bin``), whatever the database's default; the key
+is the MD5 of the key's UTF-8 bytes, narrow enough to index and to join on. The time has
+microseconds, of the statement's start (``NOW(6)``). A transaction's reads share one snapshot once
+started ``WITH CONSISTENT SNAPSHOT``.
+
+The row hash is the MD5 of each column's text as the server sends it (``CAST(... AS BINARY)``: the
+text protocol's own, byte for byte; a string's bytes in its character set, named beside them), a
+NULL as ``-``, then the salt. Every type prints what the driver reads, so no type falls back.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_clevertap.state.dialect import Dialect
+
+MYSQL = Dialect(
+    cast_text="CHAR",
+    key="MD5(CAST({column} AS CHAR CHARACTER SET utf8mb4))",
+    key_length=32,
+    text_column="VARCHAR({length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+    timestamp="DATETIME(6)",
+    now="NOW(6)",
+    quote="`",
+    inline_index="INDEX {name} (sync_id, row_key)",  # MySQL has no CREATE INDEX IF NOT EXISTS
+    rows_per_insert=500,
+    snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"),
+    row_hash="MD5(CONCAT({columns}'{salt}'))",
+    # IF, not COALESCE: a text too long for CONCAT is NULL, which must make the hash NULL (never
+    # held), not pass for a NULL value.
+    row_hash_column=(
+        "IF({column} IS NULL, '-', CONCAT(CHARSET({column}), ':', LENGTH(CAST({column} AS BINARY)), ':', "
+        "CAST({column} AS BINARY))), "
+    ),
+    timestamp_value="naive",  # strict mode refuses an offset in a DATETIME
+    proven=True,
+)
