@@ -1,5 +1,5 @@
 """docs/monitoring.md's SQL, as printed there, on SQLite and PostgreSQL: each identity's latest
-problem, and the retention DELETE, against a rejected-rows table the provider wrote."""
+problem, and the retention DELETE, against a failed-rows table the provider wrote."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_clevertap.rejected_rows import Attempt, prepare_table, write_problems
+from airflow_provider_clevertap.failed_rows import Attempt, prepare_table, write_problems
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.sources import get_sql_hook
 
@@ -21,14 +21,14 @@ OTHER_DAG = Attempt("clevertap_first_sync", "upload", "manual__2026-12-01", 1, -
 
 @pytest.fixture(params=["warehouse", "warehouse_pg"])
 def hook_and_table(request, sqlite_warehouse, postgres_warehouse):
-    table = f"{postgres_warehouse}_rejected"
+    table = f"{postgres_warehouse}_failed"
     hook = get_sql_hook(request.param)
     yield hook, table
     hook.run(f"DROP TABLE IF EXISTS {table}")
 
 
 def _query(hook, sql: str, table: str):
-    return hook.get_records(sql.replace("clevertap_rejected_rows", table).rstrip().rstrip(";"))
+    return hook.get_records(sql.replace("clevertap_failed_rows", table).rstrip().rstrip(";"))
 
 
 def _write(hook, table: str) -> None:
@@ -61,7 +61,7 @@ def test_retention_deletes_only_what_is_older(hook_and_table):
     hook, table = hook_and_table
     _write(hook, table)
 
-    hook.run(RETENTION.replace("clevertap_rejected_rows", table))
+    hook.run(RETENTION.replace("clevertap_failed_rows", table))
 
     left = sorted(hook.get_records(f"SELECT identity, run_id FROM {table}"))
     assert left == [("u1", "scheduled__2026-12-01"), ("u3", "manual__2026-12-01")]

@@ -1,4 +1,4 @@
-"""The rejected-rows table: one row per invalid or refused row, in the source's warehouse.
+"""The failed-rows table: one row per invalid or refused row, in the source's warehouse.
 
 Re-runs, retries and the tasks of a mapped task all append to the same table; ``try_number``,
 ``map_index`` and ``attempt`` (``finished`` or ``stopped``) tell their rows apart. A table made by
@@ -64,7 +64,7 @@ def _columns(hook: DbApiHook) -> dict[str, str]:
 def prepare_table(hook: DbApiHook, table: str) -> None:
     """Create the table, or add the columns an older version's table lacks; then insert no row
     into it, which the warehouse refuses where the connection may not write there."""
-    check_table_name(table, "rejected_rows_table")
+    check_table_name(table, "failed_rows_table")
     columns = _columns(hook)
     hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
     existing = existing_columns(hook, table)
@@ -77,7 +77,7 @@ def prepare_table(hook: DbApiHook, table: str) -> None:
 def write_problems(hook: DbApiHook, table: str, problems: Iterable[Problem], attempt: Attempt) -> None:
     """Record every problem row in ``table`` (prepared by ``prepare_table``), many rows a statement
     (``Dialect.rows_per_insert``; the driver's ``executemany`` where 1), one transaction."""
-    check_table_name(table, "rejected_rows_table")
+    check_table_name(table, "failed_rows_table")
     recorded_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     marker = STOPPED if attempt.stopped else FINISHED
     rows = (
