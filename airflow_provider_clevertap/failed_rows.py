@@ -1,9 +1,10 @@
 """The failed-rows table: one row per invalid or refused row, in the source's warehouse.
 
 Re-runs, retries and the tasks of a mapped task all append to the same table; ``try_number``,
-``map_index`` and ``attempt`` (``finished`` or ``stopped``) tell their rows apart. A table made by
-an older version of the provider gets the columns it lacks added, its other columns kept as they are
-(``recorded_at`` stays text there).
+``map_index`` and ``attempt`` (``finished`` or ``stopped``) tell their rows apart. A row that keeps
+failing is recorded by every run, so each run first deletes what is older than the retention. A
+table made by an older version of the provider gets the columns it lacks added, its other columns
+kept as they are (``recorded_at`` stays text there).
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def prepare_table(hook: DbApiHook, table: str) -> None:
         hook.run(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
     names = ", ".join(columns)
     hook.run(f"INSERT INTO {table} ({names}) SELECT {names} FROM {table} WHERE 1 = 0")
+
+
+def delete_older(hook: DbApiHook, table: str, days: int) -> None:
+    """Delete the rows recorded before the start of the UTC day ``days`` days ago.
+
+    The limit is a date literal, not a bound time: every warehouse of the matrix compares it with
+    its timestamp type, and with the ISO-8601 text of SQLite or of an older version's table.
+    """
+    check_table_name(table, "failed_rows_table")
+    oldest_kept = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).date()
+    hook.run(f"DELETE FROM {table} WHERE recorded_at < '{oldest_kept.isoformat()}'")
 
 
 def write_problems(hook: DbApiHook, table: str, problems: Iterable[Problem], attempt: Attempt) -> None:

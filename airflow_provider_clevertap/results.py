@@ -204,6 +204,7 @@ class SyncReport:
             "rows_invalid": self.rows_invalid,
             "rows_accepted": self.rows_accepted,
             "rows_refused": self.rows_refused,
+            "rows_failed": self.rows_failed,
             "rows_unchanged": self.rows_unchanged,
             "profiles_deleted": self.profiles_deleted,
             "rows_maybe_duplicated": self.rows_maybe_duplicated,

@@ -68,6 +68,7 @@ def _summary(number: int) -> dict[str, Any]:
         "rows_invalid": number % 3,
         "rows_accepted": 2_000 - refused,
         "rows_refused": refused,
+        "rows_failed": number % 3 + refused,
         "rows_unchanged": 8_000 - number % 3,
         "profiles_deleted": 0,
         "rows_maybe_duplicated": 0,

@@ -1,16 +1,16 @@
 """The failed-rows table on real SQLite and PostgreSQL (the other warehouses: tests/warehouses):
-attempts told apart, a timestamp type where there is one, an older table brought up to date."""
+attempts told apart, a timestamp type where there is one, an older table brought up to date, its
+retention, and a table the connection may not write."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import sqlite3
-from pathlib import Path
 
 import pytest
 
-from airflow_provider_clevertap.failed_rows import Attempt, prepare_table, write_problems
+from airflow_provider_clevertap.failed_rows import Attempt, delete_older, prepare_table, write_problems
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.sources import get_sql_hook
 
@@ -149,39 +149,30 @@ def test_an_older_table_on_postgres_gets_the_new_columns(postgres_uri, pg_table)
     ]
 
 
-def _readme_latest_problem_query(table: str) -> str:
-    readme = (Path(__file__).resolve().parents[1] / "docs" / "monitoring.md").read_text()
-    block = readme.split("The latest problem of each identity:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
-    return block.replace("clevertap_failed_rows", table).replace("'clevertap_user_sync'", "'d'")
-
-
-def test_the_readmes_latest_problem_query_on_sqlite(sqlite_warehouse):
-    hook = get_sql_hook("warehouse")
-    record(hook, "failed", PROBLEMS, FIRST)
-    retry = dataclasses.replace(FIRST, try_number=2)
-    record(hook, "failed", [Problem("u2", 516, "Phone is not valid")], retry)
-
-    with sqlite3.connect(sqlite_warehouse) as connection:
-        latest = connection.execute(_readme_latest_problem_query("failed")).fetchall()
-    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
-
-
-def test_the_readmes_latest_problem_query_on_postgres(postgres_uri, pg_table):
+def test_retention_deletes_older_rows_of_a_table_whose_recorded_at_is_text(postgres_uri, pg_table):
+    """A table of version 0.1.0 keeps recorded_at as ISO text: the retention's date compares with it too."""
     import psycopg
 
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(OLD_TABLE.format(table=pg_table))
+        connection.execute(
+            f"INSERT INTO {pg_table} VALUES ('d', 't', 'r0', 'u0', 515, 'old', '2020-11-01T00:00:00+00:00')"
+        )
     hook = get_sql_hook("warehouse_pg")
-    record(hook, pg_table, PROBLEMS, FIRST)
-    record(hook, pg_table, [Problem("u2", 516, "Phone is not valid")], dataclasses.replace(FIRST, try_number=2))
+    record(hook, pg_table, PROBLEMS[1:2], FIRST)
+
+    delete_older(hook, pg_table, 30)
 
     with psycopg.connect(postgres_uri) as connection:
-        latest = connection.execute(_readme_latest_problem_query(pg_table)).fetchall()
-    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
+        assert connection.execute(f"SELECT run_id, identity FROM {pg_table}").fetchall() == [("r1", "u2")]
 
 
+@pytest.mark.parametrize("grant", ["SELECT", "SELECT, INSERT"])
 def test_a_failed_rows_table_the_connection_may_not_write_fails_before_the_first_request(
-    postgres_uri, pg_table, monkeypatch, clevertap_connection, requests_mock
+    postgres_uri, pg_table, monkeypatch, clevertap_connection, requests_mock, grant
 ):
-    """A role that may read but not write the table: the task fails for good, nothing is sent."""
+    """A role that may read but not write the table, or insert but not delete what the retention
+    deletes: the task fails for good, nothing is sent."""
     import psycopg
     from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -190,9 +181,10 @@ def test_a_failed_rows_table_the_connection_may_not_write_fails_before_the_first
 
     role = pg_table.rpartition(".")[2] + "_reader"
     with psycopg.connect(postgres_uri, autocommit=True) as connection:
-        connection.execute(OLD_TABLE.format(table=pg_table))
         connection.execute(f"CREATE ROLE {role} LOGIN")
-        connection.execute(f"GRANT SELECT ON {pg_table} TO {role}")
+    prepare_table(get_sql_hook("warehouse_pg"), pg_table)  # the table as it is now: nothing to add
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(f"GRANT {grant} ON {pg_table} TO {role}")
     try:
         monkeypatch.setenv("AIRFLOW_CONN_READER", postgres_connection(postgres_uri.replace("postgres@", f"{role}@")))
         operator = CleverTapUserUploadOperator(

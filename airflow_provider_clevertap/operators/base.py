@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
-from airflow_provider_clevertap.failed_rows import Attempt, prepare_table, write_problems
+from airflow_provider_clevertap.failed_rows import Attempt, delete_older, prepare_table, write_problems
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
 from airflow_provider_clevertap.operators.outcome import check_failed_ratio, check_unconfirmed
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
+# Days of failed rows a run keeps by default.
+DEFAULT_RETENTION_DAYS = 30
 # Young objects the garbage collector lets pile up during a sync, instead of 700.
 _SYNC_GC_THRESHOLD = 50_000
 
@@ -79,6 +81,8 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         fails (0.0: any such row fails it). Checked after every row has been processed.
     :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: each run first deletes the rows of ``failed_rows_table``
+        recorded before the UTC day that many days ago; None keeps every row.
     :param dry_run: validate without storing anything.
     """
 
@@ -102,6 +106,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         max_concurrency: int,
         max_failed_ratio: float = 0.0,
         failed_rows_table: str | None = None,
+        failed_rows_retention_days: int | None = DEFAULT_RETENTION_DAYS,
         dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -122,6 +127,13 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             )
         if not 0.0 <= max_failed_ratio <= 1.0:
             raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
+        if failed_rows_retention_days is not None and not (
+            isinstance(failed_rows_retention_days, int) and failed_rows_retention_days >= 1
+        ):
+            raise ValueError(
+                f"failed_rows_retention_days must be a whole number of days, at least 1, or None (keep every row), "
+                f"got {failed_rows_retention_days!r}"
+            )
         self.clevertap_conn_id = clevertap_conn_id
         self.source_conn_id = source_conn_id
         self.sql = sql
@@ -132,6 +144,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         self.max_concurrency = max_concurrency
         self.max_failed_ratio = max_failed_ratio
         self.failed_rows_table = failed_rows_table
+        self.failed_rows_retention_days = failed_rows_retention_days
         self.dry_run = dry_run
         self._hook: CleverTapHook | None = None
         # Set by on_kill. A plain flag, not an Event: operators are deep-copied and serialised.
@@ -235,9 +248,10 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             report.log_summary()
 
     def _prepare_failed_rows_table(self, source_hook: Any) -> None:
-        """Make ``failed_rows_table`` ready before the first request, or fail without retries
-        when it cannot be written (a name that is no plain table name, a missing schema, no
-        permission). A warehouse that cannot be reached at all fails as usual, to be retried."""
+        """Make ``failed_rows_table`` ready before the first request (its rows older than
+        the retention deleted), or fail without retries when it cannot be written (a name that is
+        no plain table name, a missing schema, no permission). A warehouse that cannot be reached
+        at all fails as usual, to be retried."""
         table = self.failed_rows_table
         if not table or source_hook is None:
             return
@@ -248,6 +262,8 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         source_hook.get_conn().close()  # unreachable: an error Airflow retries
         try:
             prepare_table(source_hook, table)
+            if self.failed_rows_retention_days is not None:
+                delete_older(source_hook, table, self.failed_rows_retention_days)
         except Exception as error:  # each driver has its own errors; its first line says which
             reason = (str(error).strip().splitlines() or [""])[0][:200]
             raise CleverTapConfigError(

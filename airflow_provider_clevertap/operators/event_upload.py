@@ -67,6 +67,8 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
         fails (without Airflow retries), after all rows were processed.
     :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
+        deletes older ones (default 30; None keeps every row).
     :param state_table: the ``[schema.]table`` on the source connection holding the accepted
         event ids (created if missing; templated). Used only with ``event_id_column``.
     :param sync_id: the sync's name in the state table (templated); by default

@@ -44,6 +44,8 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         fails (without Airflow retries), after all rows were processed.
     :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
+        deletes older ones (default 30; None keeps every row).
     :param dry_run: send nothing; report what would be deleted.
     :param state_table: the state table of stateful upload syncs on the source connection
         (templated): every sync recorded there forgets the identities whose deletion CleverTap

@@ -59,6 +59,8 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
         fails (without Airflow retries), after all rows were processed.
     :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
+        deletes older ones (default 30; None keeps every row).
     :param dry_run: send with ``dryRun=1``: CleverTap validates and stores nothing. A stateful
         dry run reports what would be sent and deleted, deletes nothing and writes no state.
     :param sync_mode: ``upsert`` (send every row, keep no state), ``changed`` (send only what

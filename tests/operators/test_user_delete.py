@@ -24,6 +24,7 @@ def delete(**kwargs: Any) -> CleverTapUserDeleteOperator:
 
 def check_invariant(summary: dict[str, Any]) -> None:
     assert summary["rows_read"] == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"]
+    assert summary["rows_failed"] == summary["rows_invalid"] + summary["rows_refused"]
 
 
 def test_identities_from_sqlite_are_deleted_in_batches_of_at_most_100(sqlite_db, clevertap, context):

@@ -21,6 +21,7 @@ SUMMARY_KEYS = {
     "rows_invalid",
     "rows_accepted",
     "rows_refused",
+    "rows_failed",
     "rows_unchanged",
     "profiles_deleted",
     "rows_maybe_duplicated",
@@ -39,6 +40,7 @@ CONTEXT_RUN_ID = "manual__2026-01-01T00:00:00+00:00"  # the context fixture's ru
 
 def check_invariant(summary: dict[str, Any]) -> None:
     assert summary["rows_read"] == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"]
+    assert summary["rows_failed"] == summary["rows_invalid"] + summary["rows_refused"]
 
 
 def upload(**kwargs: Any) -> CleverTapUserUploadOperator:
@@ -122,6 +124,12 @@ def test_exactly_one_of_sql_and_rows_is_required():
         upload(sql="SELECT 1")
     with pytest.raises(ValueError, match="max_failed_ratio"):
         upload(rows=[], max_failed_ratio=1.5)
+
+
+@pytest.mark.parametrize("days", [0, -1, 1.5, "30"])
+def test_failed_rows_retention_days_is_checked_when_the_dag_is_parsed(days):
+    with pytest.raises(ValueError, match="failed_rows_retention_days"):
+        upload(rows=[], failed_rows_retention_days=days)
 
 
 # -- PostgreSQL as the warehouse ----------------------------------------------------------------

@@ -65,7 +65,7 @@
     return sync.task_id + (sync.map_index >= 0 ? " [" + sync.map_index + "]" : sync.mapped ? " [mapped]" : "");
   }
 
-  function failedRows(summary) { return summary ? (summary.rows_invalid || 0) + (summary.rows_refused || 0) : 0; }
+  function failedRows(summary) { return summary ? summary.rows_failed || 0 : 0; }
 
   function status(run) {
     if (!run) return h("span", { class: "tag", text: "no runs yet" });
