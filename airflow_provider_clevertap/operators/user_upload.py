@@ -30,9 +30,9 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
     ``objectId``), the ts column becomes ``ts``, the other selected columns become profile
     properties (nulls are left out). Rows CleverTap could not store are reported invalid and not
     sent; rows CleverTap refuses are reported with its code. Returns (and pushes to XCom) a
-    summary: ``rows_read``, ``rows_invalid``, ``rows_accepted``, ``rows_refused``,
-    ``rows_unchanged``, ``profiles_deleted``, ``batches``, ``requests``, ``retries``, ``dry_run``,
-    ``seconds`` and ``failed_sample``.
+    summary: ``rows_read``, ``rows_invalid``, ``rows_accepted``, ``rows_refused``, ``rows_failed``
+    (invalid plus refused), ``rows_unchanged``, ``profiles_deleted``, ``batches``, ``requests``,
+    ``retries``, ``dry_run``, ``seconds`` and ``failed_sample``.
 
     A stateful sync (``sync_mode`` ``changed`` or ``mirror``) keeps, in ``state_table`` on the
     source connection, the fingerprint of each record CleverTap accepted, and sends only rows whose
