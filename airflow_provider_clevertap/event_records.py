@@ -16,6 +16,7 @@ from airflow_provider_clevertap.properties import (
     IDENTITY_TYPES,
     MAX_KEY_BYTES,
     UNREADABLE,
+    UPLOAD_ID_KEYS,
     InvalidRow,
     PropertyColumns,
     PropertyMapper,
@@ -81,7 +82,7 @@ class EventMapper(PropertyMapper):
 
     :param columns: the column names, in row order.
     :param identity_column: the column holding the identity of the user the event belongs to.
-    :param identity_type: ``identity`` (your user id) or ``objectId`` (CleverTap's id).
+    :param identity_type: ``identity`` (your user id) or ``clevertap_id`` (CleverTap's id).
     :param ts_column: the column holding the event's time (required: a null is an invalid row).
     :param event_name: the name of every event; or
     :param event_name_column: the column holding each row's event name (exactly one of the two).
@@ -99,7 +100,7 @@ class EventMapper(PropertyMapper):
         columns: Sequence[str],
         *,
         identity_column: str = "identity",
-        identity_type: Literal["identity", "objectId"] = "identity",
+        identity_type: Literal["identity", "clevertap_id"] = "identity",
         ts_column: str,
         event_name: str | None = None,
         event_name_column: str | None = None,
@@ -139,7 +140,7 @@ class EventMapper(PropertyMapper):
         """The fields records may carry, as paths (``("evtData", "Amount")``), for lineage."""
         items = [("evtData", ITEMS)] if self._items_index is not None else []
         properties = [("evtData", name) for _, name in self._properties]
-        return [(self.identity_type,), ("ts",), ("evtName",), *properties, *items]
+        return [(UPLOAD_ID_KEYS[self.identity_type],), ("ts",), ("evtName",), *properties, *items]
 
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
         """Return the row's event record, or raise InvalidRow saying why it cannot be sent, naming
@@ -169,7 +170,7 @@ class EventMapper(PropertyMapper):
             raise InvalidRow(f"{len(data)} event properties, more than CleverTap's {MAX_EVENT_PROPERTIES}")
         return {
             "type": "event",
-            self.identity_type: identity,
+            UPLOAD_ID_KEYS[self.identity_type]: identity,
             "ts": self._read_ts(ts),
             "evtName": name,
             "evtData": data,

@@ -9,8 +9,8 @@ the methods it calls):
   written when the mapper knows them. Never the passcode;
 - inputs: the tables the query reads, found as Airflow's SQL operators find them (the OpenLineage
   SQL parser with the source hook's database info); none for ``rows=``;
-- run facets: ``clevertap_sync`` with the summary's counts and, when rows did not make it,
-  ``clevertap_rejected_rows`` naming the rejected-rows table (then an output dataset too).
+- run facets: ``clevertap_sync`` with the summary's counts and, when rows failed,
+  ``clevertap_failed_rows`` naming the failed-rows table (then an output dataset too).
 
 Assets: ``clevertap_asset(account_id, kind)`` is ``clevertap://<account id>/<kind>``, declared in
 an operator's ``outlets`` without any connection lookup at parse time; the operator checks it
@@ -99,7 +99,7 @@ class CleverTapLineageMixin(_Operator):
     """OpenLineage facets and Asset events for the CleverTap operators.
 
     A subclass says which CleverTap objects it writes in ``object_kind``; ``execute`` calls
-    ``start_lineage``, ``note_mapper``, ``note_rejected_rows_written`` and ``record_summary`` as
+    ``start_lineage``, ``note_mapper``, ``note_failed_rows_written`` and ``record_summary`` as
     the sync goes.
     """
 
@@ -108,14 +108,14 @@ class CleverTapLineageMixin(_Operator):
     clevertap_conn_id: str
     source_conn_id: str | None
     sql: str | None
-    rejected_rows_table: str | None
+    failed_rows_table: str | None
     # The operators' public ``dry_run`` argument shadows BaseOperator.dry_run(), a method Airflow's
     # own code never calls on a task instance; the argument name is the documented contract.
     dry_run: bool  # type: ignore[assignment]
     _lineage_report: SyncReport | None = None
     _lineage_summary: Mapping[str, Any] | None = None
     _lineage_fields: Sequence[FieldPath] | None = None
-    _lineage_rejected_written = False
+    _lineage_failed_written = False
 
     # -- what execute tells -------------------------------------------------------------------
 
@@ -139,8 +139,8 @@ class CleverTapLineageMixin(_Operator):
         output_fields = getattr(mapper, "output_fields", None)
         self._lineage_fields = output_fields() if callable(output_fields) else None
 
-    def note_rejected_rows_written(self) -> None:
-        self._lineage_rejected_written = True
+    def note_failed_rows_written(self) -> None:
+        self._lineage_failed_written = True
 
     def record_summary(self, context: Any, summary: Mapping[str, Any]) -> None:
         """Keep the summary for OpenLineage and put its counts in each Asset outlet's event."""
@@ -170,31 +170,31 @@ class CleverTapLineageMixin(_Operator):
         )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
-        """What the start reported, with the counts and, when rows did not make it, where they went."""
+        """What the start reported, with the counts and, when rows failed, where they went."""
         lineage = self.get_openlineage_facets_on_start()
         report = self._lineage_report
         if lineage is None or report is None:
             return lineage
-        from airflow_provider_clevertap.lineage_facets import CleverTapRejectedRowsRunFacet, CleverTapSyncRunFacet
+        from airflow_provider_clevertap.lineage_facets import CleverTapFailedRowsRunFacet, CleverTapSyncRunFacet
 
         summary = self._lineage_summary or report.summary()
         lineage.run_facets["clevertap_sync"] = CleverTapSyncRunFacet(
             action=self.action, objectKind=self.object_kind, dryRun=self.dry_run, counts=counts_of(summary)
         )
         if report.rows_failed:
-            table = self.rejected_rows_table if self._lineage_rejected_written else None
-            lineage.run_facets["clevertap_rejected_rows"] = CleverTapRejectedRowsRunFacet(
+            table = self.failed_rows_table if self._lineage_failed_written else None
+            lineage.run_facets["clevertap_failed_rows"] = CleverTapFailedRowsRunFacet(
                 rowsFailed=report.rows_failed,
                 rowsInvalid=report.rows_invalid,
-                rowsRejected=report.rows_rejected,
-                rejectedRowsTable=table,
+                rowsRefused=report.rows_refused,
+                failedRowsTable=table,
             )
             if table:
-                lineage.outputs.extend(self._rejected_rows_datasets(table))
+                lineage.outputs.extend(self._failed_rows_datasets(table))
         return lineage
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage | None:
-        """As on completion: the counts so far, and where the rows that did not make it went."""
+        """As on completion: the counts so far, and where the failed rows went."""
         return self.get_openlineage_facets_on_complete(task_instance)
 
     def _clevertap_target(self) -> tuple[str, str]:
@@ -227,8 +227,8 @@ class CleverTapLineageMixin(_Operator):
             hook=hook, sql=sql or self.sql or "", conn_id=self.source_conn_id, database=None
         )
 
-    def _rejected_rows_datasets(self, table: str) -> list[Dataset]:
-        """The rejected-rows table as the SQL parser names it (the statement is parsed, never run)."""
+    def _failed_rows_datasets(self, table: str) -> list[Dataset]:
+        """The failed-rows table as the SQL parser names it (the statement is parsed, never run)."""
         lineage = self._query_lineage(f"INSERT INTO {table} (identity) VALUES ('')")
         return list(lineage.outputs) if lineage is not None else []
 

@@ -42,16 +42,16 @@ class CleverTapSyncRunFacet(RunFacet):
 
 
 @attrs.define
-class CleverTapRejectedRowsRunFacet(RunFacet):
-    """Rows that did not make it into CleverTap, and the warehouse table that lists them (if any)."""
+class CleverTapFailedRowsRunFacet(RunFacet):
+    """Failed rows (invalid, so not sent, or refused by CleverTap), and the warehouse table that lists them (if any)."""
 
     rowsFailed: int  # noqa: N815
     rowsInvalid: int  # noqa: N815
-    rowsRejected: int  # noqa: N815
-    rejectedRowsTable: str | None  # noqa: N815
+    rowsRefused: int  # noqa: N815
+    failedRowsTable: str | None  # noqa: N815
 
-    _additional_skip_redact: ClassVar[list[str]] = ["rowsFailed", "rowsInvalid", "rowsRejected", "rejectedRowsTable"]
+    _additional_skip_redact: ClassVar[list[str]] = ["rowsFailed", "rowsInvalid", "rowsRefused", "failedRowsTable"]
 
     @staticmethod
     def _get_schema() -> str:
-        return f"{SCHEMA_BASE_URL}/CleverTapRejectedRowsRunFacet.json#/$defs/CleverTapRejectedRowsRunFacet"
+        return f"{SCHEMA_BASE_URL}/CleverTapFailedRowsRunFacet.json#/$defs/CleverTapFailedRowsRunFacet"

@@ -35,7 +35,9 @@ MAX_STRING_BYTES = 512
 MAX_TS = 253402300799  # 9999-12-31T23:59:59Z: a larger ts is a mistake (often epoch milliseconds)
 _MAX_NUMBER = sys.float_info.max  # a bigger number is no JSON number any reader can hold
 _isfinite = math.isfinite
-IDENTITY_TYPES = ("identity", "objectId")
+IDENTITY_TYPES = ("identity", "clevertap_id")
+# The key of an upload record's id, by identity_type: CleverTap calls its own id objectId there.
+UPLOAD_ID_KEYS = {"identity": "identity", "clevertap_id": "objectId"}
 
 PropertyColumns = Sequence[str] | Mapping[str, str] | None
 

@@ -15,6 +15,7 @@ from airflow_provider_clevertap.properties import (
     IDENTITY_TYPES,
     MAX_KEY_BYTES,
     MAX_STRING_BYTES,
+    UPLOAD_ID_KEYS,
     InvalidRow,
     PropertyColumns,
     PropertyMapper,
@@ -90,7 +91,7 @@ class ProfileMapper(PropertyMapper):
 
     :param columns: the column names, in row order.
     :param identity_column: the column holding each profile's identity.
-    :param identity_type: ``identity`` (your user id) or ``objectId`` (CleverTap's id).
+    :param identity_type: ``identity`` (your user id) or ``clevertap_id`` (CleverTap's id).
     :param ts_column: a column whose value becomes the record's ``ts`` (epoch seconds).
     :param property_columns: None for every other column; a list of columns; or a mapping of
         column to property name.
@@ -103,7 +104,7 @@ class ProfileMapper(PropertyMapper):
         columns: Sequence[str],
         *,
         identity_column: str = "identity",
-        identity_type: Literal["identity", "objectId"] = "identity",
+        identity_type: Literal["identity", "clevertap_id"] = "identity",
         ts_column: str | None = None,
         property_columns: PropertyColumns = None,
         convert_timestamps: bool = True,
@@ -126,11 +127,15 @@ class ProfileMapper(PropertyMapper):
     def output_fields(self) -> list[tuple[str, ...]]:
         """The fields records may carry, as paths (``("profileData", "Email")``), for lineage."""
         timestamp = [("ts",)] if self.ts_column is not None else []
-        return [(self.identity_type,), *timestamp, *(("profileData", name) for _, name in self._properties)]
+        return [
+            (UPLOAD_ID_KEYS[self.identity_type],),
+            *timestamp,
+            *(("profileData", name) for _, name in self._properties),
+        ]
 
     def convert(self, row: Sequence[Any]) -> dict[str, Any]:
         """Return the row's profile record, or raise InvalidRow saying why it cannot be sent."""
-        record: dict[str, Any] = {"type": "profile", self.identity_type: self._identity(row)}
+        record: dict[str, Any] = {"type": "profile", UPLOAD_ID_KEYS[self.identity_type]: self._identity(row)}
         ts_index = self._ts_index
         if ts_index is not None and row[ts_index] is not None:
             record["ts"] = self._read_ts(row[ts_index])

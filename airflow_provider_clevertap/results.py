@@ -1,8 +1,8 @@
 """Accounting for every row of a sync: accepted, refused by CleverTap, invalid, or unconfirmed (an
 answer that did not say), and reporting it.
 
-Only identities, codes, reasons and counts are reported: never profile values. The rejected-rows
-table, where every problem can be kept, is ``rejected_rows``.
+Only identities, codes, reasons and counts are reported: never profile values. The failed-rows
+table, where every problem can be kept, is ``failed_rows``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class InfoLog(Protocol):
 
 @dataclass(frozen=True)
 class Problem:
-    """A row that did not make it: invalid (code None, our reason) or refused (CleverTap's code)."""
+    """A failed row: invalid (code None, our reason) or refused (CleverTap's code)."""
 
     identity: str | None
     code: int | None
@@ -67,7 +67,7 @@ class SyncReport:
     :param action: what the rows are for (``upload``, ``delete``), for log lines.
     :param dry_run: whether nothing is stored.
     :param log: where progress goes.
-    :param keep_problems: keep every problem (for the rejected-rows table), not only a sample.
+    :param keep_problems: keep every problem (for the failed-rows table), not only a sample.
         They are kept in a temporary file, not in memory: a sync with millions of bad rows stays
         flat. ``close()`` removes it.
     """
@@ -79,7 +79,7 @@ class SyncReport:
         self.rows_read = 0
         self.rows_invalid = 0
         self.rows_accepted = 0
-        self.rows_rejected = 0
+        self.rows_refused = 0
         self.rows_unchanged = 0  # stateful syncs: read, not sent, CleverTap already holds it
         self.profiles_deleted = 0  # mirror syncs: profiles that left the query, deleted
         # Accepted in a batch re-sent after an ambiguous failure: CleverTap may hold them twice.
@@ -111,7 +111,7 @@ class SyncReport:
         self.batches += 1
         self.requests += result.attempts
         self.retries += max(result.attempts - 1, 0)  # a dry-run delete makes no request
-        self.rows_rejected += len(result.refused)
+        self.rows_refused += len(result.refused)
         self.rows_accepted += result.accepted_count
         if result.unconfirmed is not None:
             self._unconfirmed(result)
@@ -179,11 +179,11 @@ class SyncReport:
 
     @property
     def rows_failed(self) -> int:
-        return self.rows_invalid + self.rows_rejected
+        return self.rows_invalid + self.rows_refused
 
     def log_progress(self) -> None:
         self._next_progress = time.monotonic() + PROGRESS_INTERVAL
-        done = self.rows_accepted + self.rows_rejected
+        done = self.rows_accepted + self.rows_refused
         self.log.info(
             "CleverTap %s progress: %d rows read, %d sent and answered (%.0f rows/s), "
             "%d invalid, %d refused, %d batches, %d retries",
@@ -192,7 +192,7 @@ class SyncReport:
             done,
             done / max(self.seconds, 1e-9),
             self.rows_invalid,
-            self.rows_rejected,
+            self.rows_refused,
             self.batches,
             self.retries,
         )
@@ -203,7 +203,8 @@ class SyncReport:
             "rows_read": self.rows_read,
             "rows_invalid": self.rows_invalid,
             "rows_accepted": self.rows_accepted,
-            "rows_rejected": self.rows_rejected,
+            "rows_refused": self.rows_refused,
+            "rows_failed": self.rows_failed,
             "rows_unchanged": self.rows_unchanged,
             "profiles_deleted": self.profiles_deleted,
             "rows_maybe_duplicated": self.rows_maybe_duplicated,
@@ -213,11 +214,11 @@ class SyncReport:
             "retries": self.retries,
             "dry_run": self.dry_run,
             "seconds": round(self.seconds, 3),
-            "rejected_sample": [problem.as_dict() for problem in self.problems],
+            "failed_sample": [problem.as_dict() for problem in self.problems],
         }
 
     def log_summary(self) -> None:
-        """One line of counts: a WARNING when rows did not make it, were left unconfirmed, or the sync
+        """One line of counts: a WARNING when rows failed, were left unconfirmed, or the sync
         stopped; else INFO."""
         failed = bool(self.rows_failed or self.rows_unconfirmed) or self.stopped_reason is not None
         (self.log.warning if failed else self.log.info)(
@@ -228,7 +229,7 @@ class SyncReport:
             "finished" if self.stopped_reason is None else f"stopped ({self.stopped_reason})",
             self.rows_read,
             self.rows_accepted,
-            self.rows_rejected,
+            self.rows_refused,
             self.rows_invalid,
             self.batches,
             self.requests,

@@ -49,7 +49,7 @@ _ROWS_AFFECTED = "Rows affected: %s"  # common-sql's line after each statement `
 
 class _QuietStatementLog:
     """A hook's logger without common-sql's ``Rows affected: N`` line: the statements are ours (the
-    state and rejected-rows tables), and the sync's summary says what they did."""
+    state and failed-rows tables), and the sync's summary says what they did."""
 
     def __init__(self, log: Any) -> None:
         self._log = log

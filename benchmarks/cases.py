@@ -171,7 +171,7 @@ def upload_operator(spec: Spec, **options: Any) -> Any:
         spec,
         table.upload_sql,
         task_id="bench_upload",
-        max_rejected_ratio=0.01,  # the table holds 4 bad rows in 1000, as the example DAG allows
+        max_failed_ratio=0.01,  # the table holds 4 bad rows in 1000, as the example DAG allows
         **UPLOAD_OPTIONS,
         **options,
     )
@@ -215,7 +215,7 @@ def ours_result(summary: dict[str, Any]) -> dict[str, Any]:
         "sent": summary["rows_read"] - summary["rows_invalid"] - unchanged,
         "unchanged": unchanged,
         "accepted": summary["rows_accepted"],
-        "rejected": summary["rows_rejected"],
+        "refused": summary["rows_refused"],
         "invalid": summary["rows_invalid"],
         "requests": summary["requests"],
         "retries": summary["retries"],

@@ -76,7 +76,7 @@ def event_rows(count: int) -> Iterator[tuple[str, str, float, str]]:
 
 def expected_events(rows: int) -> dict[str, int]:
     """What an upload of the orders must end with: every event accepted (none is faulty)."""
-    return {"rows_accepted": rows, "rows_rejected": 0, "rows_invalid": 0}
+    return {"rows_accepted": rows, "rows_refused": 0, "rows_invalid": 0}
 
 
 def _digest() -> str:

@@ -64,7 +64,7 @@ def ours_event(spec: Spec) -> Prepared:
         spec,
         table.event_sql,
         task_id="bench_events",
-        max_rejected_ratio=0.01,
+        max_failed_ratio=0.01,
         state_table=table.prefix + STATE_TABLE,
         sync_id=SYNC_ID,
         **EVENT_OPTIONS,

@@ -307,7 +307,7 @@ def _check_set_up(case: Case, setup: dict[str, Any]) -> None:
     first = setup.get("first_run") or {}
     if case.kind == "changed":
         expected = dataset.expected_upload(case.rows)
-        got = {key: first.get(key) for key in ("rows_accepted", "rows_rejected", "rows_invalid")}
+        got = {key: first.get(key) for key in ("rows_accepted", "rows_refused", "rows_invalid")}
         if got != {key: expected[key] for key in got}:
             raise BenchmarkError(f"{case.label}: the set-up's first run accounted {got}, expected {expected}")
 
@@ -351,7 +351,7 @@ def _check_arrival(case: Case, result: dict[str, Any], stats: dict[str, Any]) ->
         stored = "events_stored" if case.op == "event" else "records_stored"
         sendable = rows - expected["rows_invalid"] - expected.get("rows_unchanged", 0)
         if case.kind not in ("naive", "floor", "absorb"):  # ours, in any sync mode
-            keys = ["rows_accepted", "rows_rejected", "rows_invalid"]
+            keys = ["rows_accepted", "rows_refused", "rows_invalid"]
             keys += ["rows_unchanged"] if case.op == "state" else []
             got = {key: result[key.removeprefix("rows_")] for key in keys}
             wanted = {key: expected[key] for key in got}

@@ -37,7 +37,7 @@ for number in range({syncs}):
     with DAG(dag_id=f"bench_sync_{{number:02d}}", schedule="@hourly", start_date=pendulum.datetime(2026, 1, 1)):
         CleverTapUserUploadOperator(
             task_id="upload_profiles", source_conn_id="warehouse", sql="SELECT 1",
-            rejected_rows_table="clevertap_rejected_rows",
+            failed_rows_table="clevertap_failed_rows",
         )
 """
 OPERATOR = "CleverTapUserUploadOperator"
@@ -67,7 +67,8 @@ def _summary(number: int) -> dict[str, Any]:
         "rows_read": 10_000,
         "rows_invalid": number % 3,
         "rows_accepted": 2_000 - refused,
-        "rows_rejected": refused,
+        "rows_refused": refused,
+        "rows_failed": number % 3 + refused,
         "rows_unchanged": 8_000 - number % 3,
         "profiles_deleted": 0,
         "rows_maybe_duplicated": 0,
@@ -76,7 +77,7 @@ def _summary(number: int) -> dict[str, Any]:
         "retries": 0,
         "dry_run": False,
         "seconds": 12.5,
-        "rejected_sample": [
+        "failed_sample": [
             {"identity": f"cust-{number}-{n}", "code": 515, "error": "Profile data is incorrect. Email is not valid"}
             for n in range(refused)
         ],
@@ -132,7 +133,7 @@ def seed(dag_ids: list[str], runs: int) -> None:
                 insert(RenderedTaskInstanceFields.__table__),
                 [
                     {"dag_id": dag_id, "task_id": "upload_profiles", "run_id": run_id, "map_index": -1,
-                     "rendered_fields": {"sql": "SELECT 1", "rejected_rows_table": "clevertap_rejected_rows"}}
+                     "rendered_fields": {"sql": "SELECT 1", "failed_rows_table": "clevertap_failed_rows"}}
                     for run_id in run_ids[-30:]  # Airflow keeps the latest 30 a task
                 ],
             )  # fmt: skip

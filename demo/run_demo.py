@@ -2,8 +2,8 @@
 
 Builds a SQLite warehouse of staged customers, starts the CleverTap emulator, runs
 ``clevertap_user_sync`` with ``airflow dags test`` against a local SQLite metadata database and
-prints the task's summary line and counts, each explained, a stored profile and the rows that did
-not make it. Then it edits a few staged rows,
+prints the task's summary line and counts, each explained, a stored profile and the failed
+rows. Then it edits a few staged rows,
 fixes a refused one, and runs the sync again the next day: the sync's state (a table in the
 warehouse) makes it send only what changed. Then ``clevertap_event_sync`` sends the day's orders as
 ``Charged`` events, twice: the second run sends nothing, every order id being accepted already;
@@ -57,7 +57,7 @@ def main() -> None:
     expected = expected_outcome(CUSTOMERS)
     print(f"Staged {CUSTOMERS} customers and {ORDERS} orders in {warehouse}")
     print(
-        f"  Among the customers, {expected['rows_rejected']} have a value CleverTap refuses (an invalid email, "
+        f"  Among the customers, {expected['rows_refused']} have a value CleverTap refuses (an invalid email, "
         f"a phone without its country code, an unknown gender) and {expected['rows_invalid']} have no identity."
     )
 
@@ -168,7 +168,7 @@ def explain(summary: dict[str, Any], **meanings: str) -> None:
     """The summary's counts, each with what it means here."""
     print("  The task's summary (its return value), explained:")
     for key in ("read", "accepted", "refused", "invalid", "unchanged"):
-        field = "rows_rejected" if key == "refused" else f"rows_{key}"
+        field = "rows_refused" if key == "refused" else f"rows_{key}"
         print(f"    {summary.get(field, 0):>5} {key:<10} {meanings[key]}")
     print(
         f"    {summary.get('batches', 0):>5} batches    of up to 1000 records each; HTTP requests: "
@@ -210,9 +210,9 @@ def report(warehouse: Path, emulator: CleverTapEmulator) -> None:
 
     with sqlite3.connect(warehouse) as db:
         problems = db.execute(
-            "SELECT identity, code, error FROM clevertap_rejected_rows ORDER BY code IS NULL, identity"
+            "SELECT identity, code, error FROM clevertap_failed_rows ORDER BY code IS NULL, identity"
         ).fetchall()
-    print(f"\n  Rows that did not make it ({len(problems)}), from the warehouse table clevertap_rejected_rows:")
+    print(f"\n  Failed rows ({len(problems)}), from the warehouse table clevertap_failed_rows:")
     for identity, code, error in problems:
         kind = "invalid" if code is None else f"refused {code}"
         print(f"  {identity or '(no identity)':>14}  {kind:<12} {error}")

@@ -84,7 +84,7 @@ def expected_outcome(count: int) -> dict[str, int]:
     return {
         "rows_read": count,
         "rows_accepted": count - refused - invalid,
-        "rows_rejected": refused,
+        "rows_refused": refused,
         "rows_invalid": invalid,
     }
 

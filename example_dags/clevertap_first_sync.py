@@ -2,10 +2,10 @@
 A first sync of staged customers to CleverTap profiles: a dry run, then the real upload.
 
 ``dry_run`` sends every row with CleverTap's ``dryRun=1``: CleverTap checks each record and
-stores nothing. It fails, and ``upload`` never starts, when more than 1% of the rows would not
-make it (``max_rejected_ratio``); its log's summary line, a WARNING, counts them by CleverTap's
+stores nothing. It fails, and ``upload`` never starts, when more than 1% of the rows would
+fail (``max_failed_ratio``); its log's summary line, a WARNING, counts them by CleverTap's
 code (516: a phone not in E.164, ``+`` and the country code). ``upload`` then sends the same rows
-for real and keeps the rows that did not make it in ``clevertap_rejected_rows``. Triggered by
+for real and keeps the failed rows in ``clevertap_failed_rows``. Triggered by
 hand; each run sends every row (an upload is an upsert). For a daily sync that sends only what
 changed, see ``clevertap_user_sync``.
 """
@@ -36,7 +36,7 @@ with DAG(
         "sql": CUSTOMERS_SQL,
         "identity_column": "customer_id",
         "ts_column": "updated_at",
-        "max_rejected_ratio": 0.01,
+        "max_failed_ratio": 0.01,
         "pool": "clevertap",
         "pool_slots": 10,
     },
@@ -44,6 +44,6 @@ with DAG(
     doc_md=__doc__,
 ):
     dry_run = CleverTapUserUploadOperator(task_id="dry_run", dry_run=True)
-    upload = CleverTapUserUploadOperator(task_id="upload", rejected_rows_table="clevertap_rejected_rows")
+    upload = CleverTapUserUploadOperator(task_id="upload", failed_rows_table="clevertap_failed_rows")
     dry_run >> upload
 # --8<-- [end:dag]

@@ -44,7 +44,7 @@ with DAG(
         ts_column="updated_at",
         timestamp_format="clevertap_date",
         max_concurrency=MAX_CONCURRENCY_PER_PARTITION,
-        max_rejected_ratio=0.01,
+        max_failed_ratio=0.01,
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY_PER_PARTITION,
     ).expand(sql=[PARTITION_SQL.format(partitions=PARTITIONS, partition=p) for p in range(PARTITIONS)])

@@ -60,7 +60,7 @@ with DAG(
               AND requested_at < '{{ end.strftime("%Y-%m-%d %H:%M:%S") }}'
         """,
         identity_column="customer_id",
-        id_type="identity",
+        identity_type="identity",
         max_concurrency=MAX_CONCURRENCY,
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY,

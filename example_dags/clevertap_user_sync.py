@@ -6,7 +6,7 @@ A ``changed`` sync over the whole ``staged_customers`` table: the sync's state (
 only new and changed rows and those CleverTap refused before. Triggered with
 ``{"full_refresh": true}`` it sends every row and rebuilds the state. Columns are renamed to
 CleverTap's reserved profile fields. Rows CleverTap refuses, or that cannot be sent, land in
-``clevertap_rejected_rows``.
+``clevertap_failed_rows``.
 Runs in the ``clevertap`` pool (15 slots: CleverTap's concurrent requests per account); the task
 takes as many slots as requests it keeps in flight.
 
@@ -72,8 +72,8 @@ with DAG(
         },
         timestamp_format="clevertap_date",
         max_concurrency=MAX_CONCURRENCY,
-        max_rejected_ratio=0.01,
-        rejected_rows_table="clevertap_rejected_rows",
+        max_failed_ratio=0.01,
+        failed_rows_table="clevertap_failed_rows",
         pool="clevertap",
         pool_slots=MAX_CONCURRENCY,
         # DAGs scheduled on this Asset (clevertap_audience_refresh) run after each successful sync.

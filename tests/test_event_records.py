@@ -206,7 +206,7 @@ def test_an_event_without_identity_is_an_invalid_row(identity, reason):
 
 
 def test_object_id_identity_and_output_fields():
-    events = mapper(identity_type="objectId", property_columns={"amount": "Amount"})
+    events = mapper(identity_type="clevertap_id", property_columns={"amount": "Amount"})
     record = events.convert(("o-1", "__g1", 300, EPOCH))
     assert record["objectId"] == "__g1" and "identity" not in record
     assert record["evtData"] == {"Amount": 300}

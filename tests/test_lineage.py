@@ -44,5 +44,5 @@ def test_the_openlineage_namespace_is_the_region_or_the_overriding_host(url, nam
 
 
 def test_the_counts_are_every_count_the_summary_has():
-    summary = {"rows_read": 3, "rows_unchanged": 1, "dry_run": False, "seconds": 0.5, "rejected_sample": []}
+    summary = {"rows_read": 3, "rows_unchanged": 1, "dry_run": False, "seconds": 0.5, "failed_sample": []}
     assert counts_of(summary) == {"rows_read": 3, "rows_unchanged": 1}

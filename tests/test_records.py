@@ -82,7 +82,7 @@ def test_profile_mapper_builds_a_record_in_column_order():
 
 def test_profile_mapper_checks_its_options():
     with pytest.raises(ValueError, match="identity_type"):
-        ProfileMapper(["identity"], identity_type="email")  # type: ignore[arg-type]
+        ProfileMapper(["identity"], identity_type="objectId")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timestamp_format"):
         ProfileMapper(["identity"], timestamp_format="millis")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not a string"):
@@ -286,9 +286,10 @@ VALUES = st.one_of(
 
 
 def _check_record(record: dict[str, Any], identity_type: str) -> None:
+    key = {"identity": "identity", "clevertap_id": "objectId"}[identity_type]  # as CleverTap names them
     assert record["type"] == "profile"
-    assert isinstance(record[identity_type], str) and record[identity_type].strip()
-    assert set(record) <= {"type", identity_type, "ts", "profileData"}
+    assert isinstance(record[key], str) and record[key].strip()
+    assert set(record) <= {"type", key, "ts", "profileData"}
     if "ts" in record:
         assert type(record["ts"]) is int and record["ts"] > 0
     profile = record["profileData"]
@@ -316,7 +317,7 @@ def _check_record(record: dict[str, Any], identity_type: str) -> None:
     values=st.lists(VALUES, min_size=0, max_size=6),
     convert=st.booleans(),
     timestamp_format=st.sampled_from(["unix", "clevertap_date"]),
-    identity_type=st.sampled_from(["identity", "objectId"]),
+    identity_type=st.sampled_from(["identity", "clevertap_id"]),
 )
 def test_any_row_becomes_a_valid_record_or_an_invalid_row(
     identity, ts, values, convert, timestamp_format, identity_type

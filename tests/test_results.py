@@ -26,10 +26,10 @@ def test_every_row_is_counted_once():
     report.batch_done(batch(["u4", "u5", "u6"], [Refusal(None, 555, "misc")]))
 
     summary = report.summary()
-    assert (summary["rows_invalid"], summary["rows_accepted"], summary["rows_rejected"]) == (1, 4, 2)
-    assert summary["rows_read"] == 7 == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_rejected"]
+    assert (summary["rows_invalid"], summary["rows_accepted"], summary["rows_refused"]) == (1, 4, 2)
+    assert summary["rows_read"] == 7 == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"]
     assert (summary["batches"], summary["requests"], summary["retries"]) == (2, 4, 2)
-    assert summary["rejected_sample"] == [
+    assert summary["failed_sample"] == [
         {"identity": "u0", "code": None, "error": "identity column 'identity' is empty"},
         {"identity": "u2", "code": 515, "error": "Email is not valid"},  # mapped by position
         {"identity": None, "code": 555, "error": "misc"},  # no position: counted, no identity
@@ -51,10 +51,10 @@ def test_the_sample_is_capped_but_every_problem_can_be_kept():
     for n in range(30):
         sampled.invalid(f"u{n}", "bad")
         kept.invalid(f"u{n}", "bad")
-    assert len(sampled.problems) == len(sampled.summary()["rejected_sample"]) == 20
+    assert len(sampled.problems) == len(sampled.summary()["failed_sample"]) == 20
     assert len(kept.problems) == 20  # in memory: the sample only
     assert [problem.identity for problem in kept.kept_problems()] == [f"u{n}" for n in range(30)]
-    assert len(kept.summary()["rejected_sample"]) == 20
+    assert len(kept.summary()["failed_sample"]) == 20
     assert sampled.rows_invalid == kept.rows_invalid == 30
 
 
@@ -97,7 +97,7 @@ def test_the_sample_keeps_room_for_refusals_that_come_after_many_invalid_rows():
         report.invalid(f"bad-{n}", "identity column 'id' is empty")
     report.batch_done(batch([f"u{n}" for n in range(30)], [Refusal(n, 515, "Email is not valid") for n in range(30)]))
 
-    sample = report.summary()["rejected_sample"]
+    sample = report.summary()["failed_sample"]
     assert len(sample) == results.SAMPLE_SIZE
     assert [p["identity"] for p in sample if p["code"] is None] == [f"bad-{n}" for n in range(10)]
     assert [p["identity"] for p in sample if p["code"] == 515] == [f"u{n}" for n in range(10)]
@@ -111,7 +111,7 @@ def test_one_kind_short_leaves_its_room_to_the_other(invalid, refused, expected)
     identities = [f"u{n}" for n in range(refused)]
     report.batch_done(batch(identities, [Refusal(n, 515, "Email is not valid") for n in range(refused)]))
 
-    sample = report.summary()["rejected_sample"]
+    sample = report.summary()["failed_sample"]
     assert (sum(p["code"] is None for p in sample), sum(p["code"] == 515 for p in sample)) == expected
 
 
@@ -124,7 +124,7 @@ def test_an_unconfirmed_batch_is_counted_apart_and_named_in_the_log(caplog):
     report.log_summary()
 
     summary = report.summary()
-    assert (summary["rows_accepted"], summary["rows_rejected"], summary["rows_unconfirmed"]) == (2, 0, 3)
+    assert (summary["rows_accepted"], summary["rows_refused"], summary["rows_unconfirmed"]) == (2, 0, 3)
     warning = next(record for record in caplog.records if record.levelno == logging.WARNING).getMessage()
     assert "a batch of 3 rows (u3 to u5) is unconfirmed: the answer gives no status" in warning
     assert "; 3 unconfirmed" in caplog.records[-1].getMessage()

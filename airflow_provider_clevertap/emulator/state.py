@@ -97,7 +97,7 @@ class EmulatorState:
         with self._lock:
             stats = self._stats
             if stats.in_flight >= self._faults.concurrency_limit:
-                stats.concurrency_rejected += 1
+                stats.concurrency_limited += 1
                 return False
             stats.in_flight += 1
             if stats.in_flight > stats.max_in_flight:

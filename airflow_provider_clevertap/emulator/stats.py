@@ -26,7 +26,7 @@ class EmulatorStats:
     :param in_flight: API requests being served right now.
     :param max_in_flight: most API requests served at once.
     :param throttled: 429 answers, injected or for concurrency.
-    :param concurrency_rejected: 429 answers because ``concurrency_limit`` requests were in flight.
+    :param concurrency_limited: 429 answers because ``concurrency_limit`` requests were in flight.
     :param failed: 5xx answers (all injected).
     :param dropped: connections closed with no answer.
     :param slowed: requests delayed by ``slow_seconds``.
@@ -48,7 +48,7 @@ class EmulatorStats:
     in_flight: int = 0
     max_in_flight: int = 0
     throttled: int = 0
-    concurrency_rejected: int = 0
+    concurrency_limited: int = 0
     failed: int = 0
     dropped: int = 0
     slowed: int = 0

@@ -47,6 +47,8 @@ MAX_CONCURRENCY = 15  # concurrent requests per account; more answer 429
 
 UPLOAD_ENDPOINT = "/1/upload"
 DELETE_ENDPOINT = "/1/delete/profiles.json"
+# The key of a delete request's ids, by identity_type: CleverTap calls its own id guid there.
+DELETE_ID_KEYS = {"identity": "identity", "clevertap_id": "guid"}
 PROFILE_ENDPOINT = "/1/profile.json"
 
 # The most of an answer read: its echoes of refused records are about the size of what was sent,
@@ -255,7 +257,7 @@ class CleverTapHook(HttpHook):
         record = body.get("record") if isinstance(body, dict) else None
         return record if isinstance(record, dict) else None
 
-    def upload_profiles(
+    def upload_records(
         self,
         records: Iterable[dict[str, Any]],
         *,
@@ -286,7 +288,7 @@ class CleverTapHook(HttpHook):
         batch_size: int = MAX_UPLOAD_BATCH,
         dry_run: bool = False,
     ) -> Iterator[BatchResult]:
-        """Upload records already encoded as JSON, like ``upload_profiles``.
+        """Upload records already encoded as JSON, like ``upload_records``.
 
         :param records: ``(identity, JSON of the record, tag)``: the tag (any JSON value) comes
             back with the batch's outcome, in ``BatchResult.tags``, at the record's position.
@@ -308,20 +310,21 @@ class CleverTapHook(HttpHook):
         self,
         ids: Iterable[str],
         *,
-        id_type: Literal["identity", "guid"] = "identity",
+        identity_type: Literal["identity", "clevertap_id"] = "identity",
         batch_size: int = MAX_DELETE_BATCH,
     ) -> Iterator[BatchResult]:
-        """Delete profiles by identity or by CleverTap guid, in batches; yield each outcome.
+        """Delete profiles by identity or by CleverTap's id (sent as ``guid``), in batches; yield each outcome.
 
-        :param ids: identities (or guids) to delete.
-        :param id_type: ``identity`` or ``guid``; one request never mixes the two.
+        :param ids: identities (or CleverTap ids) to delete.
+        :param identity_type: ``identity`` or ``clevertap_id``; one request never mixes the two.
         :param batch_size: ids per request, at most 100.
         """
-        if id_type not in ("identity", "guid"):
-            raise ValueError(f"id_type must be 'identity' or 'guid', got {id_type!r}")
+        if identity_type not in DELETE_ID_KEYS:
+            raise ValueError(f"identity_type must be 'identity' or 'clevertap_id', got {identity_type!r}")
         _check_batch_size(batch_size, MAX_DELETE_BATCH)
         batches = (
-            EncodedBatch(PackedIdentities(batch), _json_encode({id_type: batch})) for batch in batched(ids, batch_size)
+            EncodedBatch(PackedIdentities(batch), _json_encode({DELETE_ID_KEYS[identity_type]: batch}))
+            for batch in batched(ids, batch_size)
         )
         return self._send_batches("delete", DELETE_ENDPOINT, batches)
 
@@ -505,7 +508,7 @@ class CleverTapHook(HttpHook):
 def _refused(method: str) -> CleverTapConfigError:
     return CleverTapConfigError(
         f"CleverTapHook.{method} is not available: HttpHook's requests follow redirects carrying the "
-        "passcode, have no timeout and log the answer. Use upload_profiles, upload_encoded, "
+        "passcode, have no timeout and log the answer. Use upload_records, upload_encoded, "
         "delete_profiles, get_profile or test_connection."
     )
 

@@ -1,7 +1,7 @@
 """Text from the server, scrubbed of the connection's secrets before anything keeps it.
 
 A misbehaving proxy or server may echo the passcode header in an error. Airflow masks secrets in
-task logs only; an exception message, XCom, the rejected-rows table and lineage events are not
+task logs only; an exception message, XCom, the failed-rows table and lineage events are not
 masked, so the text is scrubbed where it is read from the answer.
 """
 

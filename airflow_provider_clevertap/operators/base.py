@@ -14,11 +14,11 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
+from airflow_provider_clevertap.failed_rows import Attempt, delete_older, prepare_table, write_problems
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
-from airflow_provider_clevertap.operators.outcome import check_rejected_ratio, check_unconfirmed
+from airflow_provider_clevertap.operators.outcome import check_failed_ratio, check_unconfirmed
 from airflow_provider_clevertap.records import InvalidRow
-from airflow_provider_clevertap.rejected_rows import Attempt, prepare_table, write_problems
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource, decode_rows, get_sql_hook, mapping_source, sql_source
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
+# Days of failed rows a run keeps by default.
+DEFAULT_RETENTION_DAYS = 30
 # Young objects the garbage collector lets pile up during a sync, instead of 700.
 _SYNC_GC_THRESHOLD = 50_000
 
@@ -75,14 +77,16 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
     :param identity_column: the column holding each row's identity.
     :param batch_size: items per request.
     :param max_concurrency: requests in flight at once (at most 15, CleverTap's account limit).
-    :param max_rejected_ratio: the share of rows that may be invalid or refused before the task
+    :param max_failed_ratio: the share of rows that may be invalid or refused before the task
         fails (0.0: any such row fails it). Checked after every row has been processed.
-    :param rejected_rows_table: a table of the source connection that receives one row per
+    :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: each run first deletes the rows of ``failed_rows_table``
+        recorded before the UTC day that many days ago; None keeps every row.
     :param dry_run: validate without storing anything.
     """
 
-    template_fields: Sequence[str] = ("sql", "parameters", "rows", "rejected_rows_table")
+    template_fields: Sequence[str] = ("sql", "parameters", "rows", "failed_rows_table")
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json", "rows": "json"}
     ui_color = "#e8f1fb"
@@ -100,8 +104,9 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         identity_column: str = "identity",
         batch_size: int,
         max_concurrency: int,
-        max_rejected_ratio: float = 0.0,
-        rejected_rows_table: str | None = None,
+        max_failed_ratio: float = 0.0,
+        failed_rows_table: str | None = None,
+        failed_rows_retention_days: int | None = DEFAULT_RETENTION_DAYS,
         dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -110,8 +115,8 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             raise ValueError("Give either sql (with source_conn_id) or rows, not both and not neither")
         if sql is not None and not source_conn_id:
             raise ValueError("sql needs source_conn_id: the SQL connection to run it on")
-        if rejected_rows_table and not source_conn_id:
-            raise ValueError("rejected_rows_table needs source_conn_id: the connection that holds it")
+        if failed_rows_table and not source_conn_id:
+            raise ValueError("failed_rows_table needs source_conn_id: the connection that holds it")
         if not 1 <= batch_size <= self.max_batch_size:
             raise ValueError(
                 f"batch_size must be between 1 and {self.max_batch_size} (CleverTap's limit), got {batch_size}"
@@ -120,8 +125,15 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             raise ValueError(
                 f"max_concurrency must be between 1 and {MAX_CONCURRENCY} (CleverTap's limit), got {max_concurrency}"
             )
-        if not 0.0 <= max_rejected_ratio <= 1.0:
-            raise ValueError(f"max_rejected_ratio must be between 0 and 1, got {max_rejected_ratio}")
+        if not 0.0 <= max_failed_ratio <= 1.0:
+            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
+        if failed_rows_retention_days is not None and not (
+            isinstance(failed_rows_retention_days, int) and failed_rows_retention_days >= 1
+        ):
+            raise ValueError(
+                f"failed_rows_retention_days must be a whole number of days, at least 1, or None (keep every row), "
+                f"got {failed_rows_retention_days!r}"
+            )
         self.clevertap_conn_id = clevertap_conn_id
         self.source_conn_id = source_conn_id
         self.sql = sql
@@ -130,8 +142,9 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         self.identity_column = identity_column
         self.batch_size = batch_size
         self.max_concurrency = max_concurrency
-        self.max_rejected_ratio = max_rejected_ratio
-        self.rejected_rows_table = rejected_rows_table
+        self.max_failed_ratio = max_failed_ratio
+        self.failed_rows_table = failed_rows_table
+        self.failed_rows_retention_days = failed_rows_retention_days
         self.dry_run = dry_run
         self._hook: CleverTapHook | None = None
         # Set by on_kill. A plain flag, not an Event: operators are deep-copied and serialised.
@@ -174,13 +187,13 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         return self._hook
 
     def execute(self, context: Context) -> dict[str, Any]:
-        report = SyncReport(self.action, self.dry_run, self.log, keep_problems=bool(self.rejected_rows_table))
+        report = SyncReport(self.action, self.dry_run, self.log, keep_problems=bool(self.failed_rows_table))
         # A wrong CleverTap connection (no passcode, unknown region) fails before the query runs.
         self.hook.get_conn()
         self.start_lineage(report)
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
         # Configuration found wrong after sending would send everything again on a retry.
-        self._prepare_rejected_rows_table(source_hook)
+        self._prepare_failed_rows_table(source_hook)
         confirmed = self._start_state(context, source_hook, report)
         with ExitStack() as closing:
             closing.callback(report.close)
@@ -192,7 +205,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         report.log_summary()
         summary = report.summary()
         check_unconfirmed(self.action, report, context, summary)
-        check_rejected_ratio(self.action, report, self.max_rejected_ratio, context, summary)
+        check_failed_ratio(self.action, report, self.max_failed_ratio, context, summary)
         self.record_summary(context, summary)
         return summary
 
@@ -234,24 +247,27 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         if report.stopped_reason is not None:
             report.log_summary()
 
-    def _prepare_rejected_rows_table(self, source_hook: Any) -> None:
-        """Make ``rejected_rows_table`` ready before the first request, or fail without retries
-        when it cannot be written (a name that is no plain table name, a missing schema, no
-        permission). A warehouse that cannot be reached at all fails as usual, to be retried."""
-        table = self.rejected_rows_table
+    def _prepare_failed_rows_table(self, source_hook: Any) -> None:
+        """Make ``failed_rows_table`` ready before the first request (its rows older than
+        the retention deleted), or fail without retries when it cannot be written (a name that is
+        no plain table name, a missing schema, no permission). A warehouse that cannot be reached
+        at all fails as usual, to be retried."""
+        table = self.failed_rows_table
         if not table or source_hook is None:
             return
         try:
-            check_table_name(table, "rejected_rows_table")
+            check_table_name(table, "failed_rows_table")
         except ValueError as error:
             raise CleverTapConfigError(f"CleverTap {self.action}: {error}; nothing was sent") from None
         source_hook.get_conn().close()  # unreachable: an error Airflow retries
         try:
             prepare_table(source_hook, table)
+            if self.failed_rows_retention_days is not None:
+                delete_older(source_hook, table, self.failed_rows_retention_days)
         except Exception as error:  # each driver has its own errors; its first line says which
             reason = (str(error).strip().splitlines() or [""])[0][:200]
             raise CleverTapConfigError(
-                f"CleverTap {self.action}: rejected_rows_table {table!r} cannot be written through connection "
+                f"CleverTap {self.action}: failed_rows_table {table!r} cannot be written through connection "
                 f"{self.source_conn_id!r} ({type(error).__name__}: {reason}); nothing was sent"
             ) from None
 
@@ -264,11 +280,11 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             report.stopped(report.stopped_reason or str(error))
             raise
         finally:
-            if self.rejected_rows_table and source_hook is not None and report.rows_failed:
+            if self.failed_rows_table and source_hook is not None and report.rows_failed:
                 write_problems(
-                    source_hook, self.rejected_rows_table, report.kept_problems(), self._attempt(context, report)
+                    source_hook, self.failed_rows_table, report.kept_problems(), self._attempt(context, report)
                 )
-                self.note_rejected_rows_written()
+                self.note_failed_rows_written()
 
     def _attempt(self, context: Context, report: SyncReport) -> Attempt:
         task_instance = context.get("ti")
@@ -320,7 +336,7 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             unchanged = f"{report.rows_unchanged} unchanged, " if report.stateful else ""
             raise AirflowException(
                 f"CleverTap {self.action} stopped after {report.rows_read} rows read: "
-                f"{report.rows_accepted} accepted before the failure, {report.rows_rejected} refused, "
+                f"{report.rows_accepted} accepted before the failure, {report.rows_refused} refused, "
                 f"{report.rows_invalid} invalid, {unchanged}"
                 f"{report.rows_read - report.rows_failed - report.rows_accepted - report.rows_unchanged} "
                 f"unconfirmed (not sent, or no answer came, or an answer that did not say). {error}"

@@ -46,7 +46,7 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
     :param parameters: parameters of the query (templated).
     :param rows: instead of ``source_conn_id`` and ``sql``: a list of mappings (templated).
     :param identity_column: the column holding the identity of the user the event belongs to.
-    :param identity_type: ``identity`` (your user id) or ``objectId`` (CleverTap's id).
+    :param identity_type: ``identity`` (your user id) or ``clevertap_id`` (CleverTap's id).
     :param event_name: the name of every event (for example ``Charged``); or
     :param event_name_column: the column holding each row's event name. Exactly one of the two.
     :param ts_column: the column holding the time of the event (datetime, ISO-8601 string or
@@ -63,10 +63,12 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
     :param batch_size: events per request, at most 1000.
     :param max_concurrency: requests in flight at once, at most 15: CleverTap's limit per
         account, shared with profile uploads running at the same time.
-    :param max_rejected_ratio: share of rows that may be invalid or refused before the task
+    :param max_failed_ratio: share of rows that may be invalid or refused before the task
         fails (without Airflow retries), after all rows were processed.
-    :param rejected_rows_table: a table of the source connection that receives one row per
+    :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
+        deletes older ones (default 30; None keeps every row).
     :param state_table: the ``[schema.]table`` on the source connection holding the accepted
         event ids (created if missing; templated). Used only with ``event_id_column``.
     :param sync_id: the sync's name in the state table (templated); by default

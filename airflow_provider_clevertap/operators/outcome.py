@@ -1,5 +1,5 @@
 """What a finished sync's counts decide: the task fails when rows are unconfirmed, or when too many
-rows did not make it. Either way the summary is kept as the XCom a success would return, so the
+rows failed (invalid or refused). Either way the summary is kept as the XCom a success would return, so the
 syncs view shows a failed run's counts."""
 
 from __future__ import annotations
@@ -36,27 +36,27 @@ def check_unconfirmed(action: str, report: SyncReport, context: Context, summary
         )
 
 
-def check_rejected_ratio(
-    action: str, report: SyncReport, max_rejected_ratio: float, context: Context, summary: dict[str, Any]
+def check_failed_ratio(
+    action: str, report: SyncReport, max_failed_ratio: float, context: Context, summary: dict[str, Any]
 ) -> None:
-    """Fail the task, without retries, when too many rows did not make it.
+    """Fail the task, without retries, when too many rows failed (invalid or refused).
 
     :param action: the operator's action, for the message.
     :param report: the sync's counts.
-    :param max_rejected_ratio: the share of rows read that may be invalid or refused.
+    :param max_failed_ratio: the share of rows read that may be invalid or refused.
     :param context: the task's context (its task instance receives the summary).
     :param summary: the summary the task would have returned.
     """
     if not report.rows_read:
         return
     ratio = report.rows_failed / report.rows_read
-    if ratio > max_rejected_ratio:
+    if ratio > max_failed_ratio:
         keep_summary(context, summary)
         # The data will not change on a retry: fail without Airflow retries.
         raise AirflowFailException(
-            f"CleverTap {action}: {report.rows_failed} of {report.rows_read} rows did not make it "
-            f"({report.rows_invalid} invalid, {report.rows_rejected} refused; ratio {ratio:.4f} is above "
-            f"max_rejected_ratio {max_rejected_ratio}); every other row was sent. "
+            f"CleverTap {action}: {report.rows_failed} of {report.rows_read} rows failed "
+            f"({report.rows_invalid} invalid, {report.rows_refused} refused; ratio {ratio:.4f} is above "
+            f"max_failed_ratio {max_failed_ratio}); every other row was sent. "
             f"For example: {report.describe_problems()}"
         )
 

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from airflow_provider_clevertap.exceptions import CleverTapConfigError
 from airflow_provider_clevertap.hooks.clevertap import MAX_UPLOAD_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator, RowMapper
-from airflow_provider_clevertap.properties import IDENTITY_TYPES, PropertyColumns, check_choice, find_column
+from airflow_provider_clevertap.properties import (
+    IDENTITY_TYPES,
+    UPLOAD_ID_KEYS,
+    PropertyColumns,
+    check_choice,
+    find_column,
+)
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource
@@ -35,7 +41,7 @@ if TYPE_CHECKING:
 class CleverTapRecordUploadOperator(CleverTapSyncOperator):
     """Base of the upload operators: rows become records sent to ``/1/upload``, with an optional state.
 
-    :param identity_type: ``identity`` (your user id) or ``objectId`` (CleverTap's id).
+    :param identity_type: ``identity`` (your user id) or ``clevertap_id`` (CleverTap's id).
     :param ts_column: the column whose value becomes each record's ``ts``.
     :param property_columns: None for every other column; a list of columns; or a mapping of
         column to CleverTap property name.
@@ -59,7 +65,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
     def __init__(
         self,
         *,
-        identity_type: Literal["identity", "objectId"] = "identity",
+        identity_type: Literal["identity", "clevertap_id"] = "identity",
         ts_column: str | None = None,
         property_columns: PropertyColumns = None,
         convert_timestamps: bool = True,
@@ -202,7 +208,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         return ChangeFilter(
             mapper,
             self._fingerprint_key,
-            itemgetter(self.identity_type),
+            itemgetter(UPLOAD_ID_KEYS[self.identity_type]),
             match_key_only=self.match_key_only,
             key_bytes=self._state.dialect.key_bytes,
             key_index=columns.index(self._state.key_column),
@@ -211,4 +217,4 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
     def send(self, hook: CleverTapHook, items: Iterator[Any]) -> Iterator[BatchResult]:
         if self._state is not None:
             return hook.upload_encoded(items, batch_size=self.batch_size, dry_run=self.dry_run)
-        return hook.upload_profiles(items, batch_size=self.batch_size, dry_run=self.dry_run)
+        return hook.upload_records(items, batch_size=self.batch_size, dry_run=self.dry_run)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_clevertap.hooks.clevertap import MAX_DELETE_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
-from airflow_provider_clevertap.records import IdMapper, check_choice
+from airflow_provider_clevertap.records import IDENTITY_TYPES, IdMapper, check_choice
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.state.changes import Confirmed
@@ -24,7 +24,7 @@ _DRY_RUN_SHOWN = 5  # ids named per batch in a dry run's log (identities may be 
 
 class CleverTapUserDeleteOperator(CleverTapSyncOperator):
     """
-    Delete CleverTap user profiles by identity or guid, one per row of a SQL query or a list.
+    Delete CleverTap user profiles by identity or CleverTap's id, one per row of a SQL query or a list.
 
     CleverTap deletes asynchronously (within 48 hours), and a later upload of the same identity
     creates the profile again. Returns (and pushes to XCom) the same summary as the upload
@@ -35,18 +35,21 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
     :param sql: the query returning one row per profile to delete (templated; ``.sql`` files too).
     :param parameters: parameters of the query (templated).
     :param rows: instead of ``source_conn_id`` and ``sql``: a list of mappings (templated).
-    :param identity_column: the column holding the identity (or guid) to delete.
-    :param id_type: ``identity`` or ``guid`` (CleverTap's id); one request never mixes them.
+    :param identity_column: the column holding the identity (or CleverTap's id) to delete.
+    :param identity_type: ``identity`` (your user id) or ``clevertap_id`` (CleverTap's id); one
+        request never mixes them.
     :param batch_size: ids per request, at most 100.
     :param max_concurrency: requests in flight at once, at most 15.
-    :param max_rejected_ratio: share of rows that may be invalid or refused before the task
+    :param max_failed_ratio: share of rows that may be invalid or refused before the task
         fails (without Airflow retries), after all rows were processed.
-    :param rejected_rows_table: a table of the source connection that receives one row per
+    :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
+        deletes older ones (default 30; None keeps every row).
     :param dry_run: send nothing; report what would be deleted.
     :param state_table: the state table of stateful upload syncs on the source connection
         (templated): every sync recorded there forgets the identities whose deletion CleverTap
-        confirmed, so a row that reappears is uploaded again. Needs ``id_type`` ``identity``.
+        confirmed, so a row that reappears is uploaded again. Needs ``identity_type`` ``identity``.
     """
 
     action = "delete"
@@ -56,19 +59,19 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
     def __init__(
         self,
         *,
-        id_type: Literal["identity", "guid"] = "identity",
+        identity_type: Literal["identity", "clevertap_id"] = "identity",
         batch_size: int = MAX_DELETE_BATCH,
         max_concurrency: int = DEFAULT_DELETE_CONCURRENCY,
         state_table: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, max_concurrency=max_concurrency, **kwargs)
-        check_choice("id_type", id_type, ("identity", "guid"))
+        check_choice("identity_type", identity_type, IDENTITY_TYPES)
         if state_table and not self.source_conn_id:
             raise ValueError("state_table needs source_conn_id: the connection that holds it")
-        if state_table and id_type != "identity":
-            raise ValueError("state_table needs id_type 'identity': the state knows profiles by identity")
-        self.id_type = id_type
+        if state_table and identity_type != "identity":
+            raise ValueError("state_table needs identity_type 'identity': the state knows profiles by identity")
+        self.identity_type = identity_type
         self.state_table = state_table
 
     def start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmed | None:
@@ -91,7 +94,7 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
     def send(self, hook: CleverTapHook, items: Iterator[str]) -> Iterator[BatchResult]:
         if self.dry_run:
             return self._dry_run(items)
-        return hook.delete_profiles(items, id_type=self.id_type, batch_size=self.batch_size)
+        return hook.delete_profiles(items, identity_type=self.identity_type, batch_size=self.batch_size)
 
     def _dry_run(self, ids: Iterator[str]) -> Iterator[BatchResult]:
         """Batches as they would be sent, each counted accepted, with no request made."""
@@ -99,7 +102,7 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
             self.log.info(
                 "CleverTap delete (dry run): would delete %d profiles by %s: %s%s",
                 len(batch),
-                self.id_type,
+                self.identity_type,
                 ", ".join(batch[:_DRY_RUN_SHOWN]),
                 ", ..." if len(batch) > _DRY_RUN_SHOWN else "",
             )

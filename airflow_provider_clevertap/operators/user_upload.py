@@ -30,9 +30,9 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
     ``objectId``), the ts column becomes ``ts``, the other selected columns become profile
     properties (nulls are left out). Rows CleverTap could not store are reported invalid and not
     sent; rows CleverTap refuses are reported with its code. Returns (and pushes to XCom) a
-    summary: ``rows_read``, ``rows_invalid``, ``rows_accepted``, ``rows_rejected``,
-    ``rows_unchanged``, ``profiles_deleted``, ``batches``, ``requests``, ``retries``, ``dry_run``,
-    ``seconds`` and ``rejected_sample``.
+    summary: ``rows_read``, ``rows_invalid``, ``rows_accepted``, ``rows_refused``, ``rows_failed``
+    (invalid plus refused), ``rows_unchanged``, ``profiles_deleted``, ``batches``, ``requests``,
+    ``retries``, ``dry_run``, ``seconds`` and ``failed_sample``.
 
     A stateful sync (``sync_mode`` ``changed`` or ``mirror``) keeps, in ``state_table`` on the
     source connection, the fingerprint of each record CleverTap accepted, and sends only rows whose
@@ -44,7 +44,7 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
     :param parameters: parameters of the query (templated).
     :param rows: instead of ``source_conn_id`` and ``sql``: a list of mappings (templated).
     :param identity_column: the column holding each profile's identity.
-    :param identity_type: ``identity`` (your user id) or ``objectId`` (CleverTap's id).
+    :param identity_type: ``identity`` (your user id) or ``clevertap_id`` (CleverTap's id).
     :param ts_column: a column whose value (datetime, ISO-8601 string or epoch seconds) becomes
         the record's ``ts``; a null leaves ``ts`` out.
     :param property_columns: None for every other column; a list of columns; or a mapping of
@@ -55,10 +55,12 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
         (``"$D_<seconds>"``, stored by CleverTap as a date).
     :param batch_size: records per request, at most 1000.
     :param max_concurrency: requests in flight at once, at most 15 (CleverTap's account limit).
-    :param max_rejected_ratio: share of rows that may be invalid or refused before the task
+    :param max_failed_ratio: share of rows that may be invalid or refused before the task
         fails (without Airflow retries), after all rows were processed.
-    :param rejected_rows_table: a table of the source connection that receives one row per
+    :param failed_rows_table: a table of the source connection that receives one row per
         invalid or refused row (created if missing).
+    :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
+        deletes older ones (default 30; None keeps every row).
     :param dry_run: send with ``dryRun=1``: CleverTap validates and stores nothing. A stateful
         dry run reports what would be sent and deleted, deletes nothing and writes no state.
     :param sync_mode: ``upsert`` (send every row, keep no state), ``changed`` (send only what

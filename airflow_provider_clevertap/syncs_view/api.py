@@ -64,27 +64,27 @@ def failed_rows(sync: Sync) -> dict[str, Any]:
 
     :param sync: the sync, with its history.
     """
-    run = next((run for run in sync.history if run.summary and run.summary.get("rejected_sample")), None)
+    run = next((run for run in sync.history if run.summary and run.summary.get("failed_sample")), None)
     if run is None or run.summary is None:
-        return {"failed_rows": [], "failed_rows_run": None, "rejected_rows_query": None}
+        return {"failed_rows": [], "failed_rows_run": None, "failed_rows_query": None}
     return {
-        "failed_rows": run.summary["rejected_sample"],
+        "failed_rows": run.summary["failed_sample"],
         "failed_rows_run": run.run_id,
-        "rejected_rows_query": rejected_rows_query(sync, run),
+        "failed_rows_query": failed_rows_query(sync, run),
     }
 
 
-def rejected_rows_query(sync: Sync, run: Run) -> str | None:
-    """The SQL that reads every failed row of ``run`` from the sync's rejected-rows table (None: it keeps none).
+def failed_rows_query(sync: Sync, run: Run) -> str | None:
+    """The SQL that reads every failed row of ``run`` from the sync's failed-rows table (None: it keeps none).
 
     :param sync: the sync.
     :param run: one of its runs.
     """
-    if not sync.rejected_rows_table:
+    if not sync.failed_rows_table:
         return None
     return (
         f"SELECT identity, code, error, recorded_at, try_number, attempt\n"
-        f"FROM {sync.rejected_rows_table}\n"
+        f"FROM {sync.failed_rows_table}\n"
         f"WHERE dag_id = {_literal(sync.dag_id)} AND task_id = {_literal(sync.task_id)}\n"
         f"  AND run_id = {_literal(run.run_id)} AND map_index = {sync.map_index}\n"
         f"ORDER BY recorded_at"

@@ -35,7 +35,7 @@ KINDS: dict[str, str] = {
 }
 # A sync's page charts and lists its latest runs, at most this many.
 RUNS_SHOWN = 500
-_RENDERED = ("sync_mode", "rejected_rows_table")
+_RENDERED = ("sync_mode", "failed_rows_table")
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Sync:
     kind: str
     runs_count: int = 0
     mode: str | None = None
-    rejected_rows_table: str | None = None
+    failed_rows_table: str | None = None
     latest: Run | None = None
     mapped: bool = False
     history: list[Run] = field(default_factory=list)
@@ -156,7 +156,7 @@ def _run(row: Any) -> Run:
 
 
 def _rendered(session: Session, keys: Iterable[tuple[str, str, str, int]]) -> dict[tuple[str, str, str, int], dict]:
-    """The sync mode and rejected-rows table each task instance was rendered with."""
+    """The sync mode and failed-rows table each task instance was rendered with."""
     keys = list(keys)
     if not keys:
         return {}
@@ -184,8 +184,8 @@ def _rendered(session: Session, keys: Iterable[tuple[str, str, str, int]]) -> di
 def _with_rendered(sync: Sync, rendered: dict[str, Any] | None) -> Sync:
     if rendered:
         sync.mode = rendered.get("sync_mode") if isinstance(rendered.get("sync_mode"), str) else None
-        table = rendered.get("rejected_rows_table")
-        sync.rejected_rows_table = table if isinstance(table, str) and table != "None" else None
+        table = rendered.get("failed_rows_table")
+        sync.failed_rows_table = table if isinstance(table, str) and table != "None" else None
     return sync
 
 

@@ -43,8 +43,8 @@ def test_a_tiny_run_produces_every_figure_and_every_row_arrives(cache, tmp_path)
 
     expected = dataset.expected_upload(1200)
     ours = next(r for r in run.results if (r["op"], r["kind"]) == ("upload", "ours"))
-    assert (ours["accepted"], ours["rejected"], ours["invalid"]) == (
-        expected["rows_accepted"], expected["rows_rejected"], expected["rows_invalid"],
+    assert (ours["accepted"], ours["refused"], ours["invalid"]) == (
+        expected["rows_accepted"], expected["rows_refused"], expected["rows_invalid"],
     )  # fmt: skip
     assert ours["emulator_stats"]["records_stored"] == expected["rows_accepted"]
     deleted = next(r for r in run.results if (r["op"], r["kind"]) == ("delete", "ours"))
@@ -84,11 +84,11 @@ def test_a_tiny_stateful_run_accounts_for_every_row_and_sends_only_what_changed(
     edited = 25  # keys ending in 42: 42, 142, ..., 2442
     changed, first = by_case[("changed", 2500)], by_case[("first", 2500)]
     assert changed["set_up_run"]["rows_accepted"] == expected["rows_accepted"]  # the state the edit starts from
-    assert (changed["accepted"], changed["rejected"], changed["invalid"], changed["unchanged"]) == (
-        edited, expected["rows_rejected"], expected["rows_invalid"], expected["rows_accepted"] - edited,
+    assert (changed["accepted"], changed["refused"], changed["invalid"], changed["unchanged"]) == (
+        edited, expected["rows_refused"], expected["rows_invalid"], expected["rows_accepted"] - edited,
     )  # fmt: skip
     # The emulator's counters are the timed run's: the edited rows and the refused ones, retried.
-    assert changed["emulator_stats"]["records_received"] == edited + expected["rows_rejected"]
+    assert changed["emulator_stats"]["records_received"] == edited + expected["rows_refused"]
     assert changed["emulator_stats"]["records_stored"] == edited
     for kind in ("upsert", "first"):
         result = by_case[(kind, 2500)]
@@ -97,7 +97,7 @@ def test_a_tiny_stateful_run_accounts_for_every_row_and_sends_only_what_changed(
     assert first["emulator_stats"]["records_received"] == 2500 - expected["rows_invalid"]
 
     (small, large) = runner.figures(run)["state"]
-    assert (small["rows"], large["rows"], large["changed_sent"]) == (1200, 2500, edited + expected["rows_rejected"])
+    assert (small["rows"], large["rows"], large["changed_sent"]) == (1200, 2500, edited + expected["rows_refused"])
     for key in ("upsert_over_changed", "first_over_upsert", "changed_cpu_over_floor"):
         assert large[key] > 0, key
     state_targets = runner.figures(run)["targets"][4:10]  # the event ones follow
@@ -116,7 +116,7 @@ def test_a_tiny_event_run_produces_every_figure_and_every_event_arrives(cache):
     by_kind = {(r["op"], r["kind"]): r for r in run.results}
     assert set(by_kind) == {("event", kind) for kind in ("ours", "naive", "floor", "absorb")}
     ours = by_kind[("event", "ours")]
-    assert (ours["accepted"], ours["rejected"], ours["invalid"], ours["unchanged"]) == (1200, 0, 0, 0)
+    assert (ours["accepted"], ours["refused"], ours["invalid"], ours["unchanged"]) == (1200, 0, 0, 0)
     for kind in ("ours", "naive", "absorb"):
         stats = by_kind[("event", kind)]["emulator_stats"]
         assert (stats["records_received"], stats["events_stored"], stats["records_stored"]) == (1200, 1200, 0), kind

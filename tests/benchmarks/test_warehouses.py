@@ -45,15 +45,15 @@ def test_a_tiny_stateful_run_measures_the_bare_diff_beside_the_changed_run(cache
     expected = dataset.expected_upload(ROWS)
     edited = 20  # keys ending in 42: 42, 142, ..., 1942
     changed = by_kind["changed"]
-    assert (changed["accepted"], changed["rejected"], changed["invalid"], changed["unchanged"]) == (
-        edited, expected["rows_rejected"], expected["rows_invalid"], expected["rows_accepted"] - edited,
+    assert (changed["accepted"], changed["refused"], changed["invalid"], changed["unchanged"]) == (
+        edited, expected["rows_refused"], expected["rows_invalid"], expected["rows_accepted"] - edited,
     )  # fmt: skip
     assert changed["emulator_stats"]["records_stored"] == edited
     diff = changed["bare_diff"]
     assert diff["wall"] > 0 and diff["streamed"] + diff["unchanged"] == ROWS
     # The diff reads what the changed run reads: each warehouse's row hash leaves the rows it knows
     # unchanged in it, so only the edited rows, the refused ones and those with no identity stream.
-    sent_or_invalid = edited + expected["rows_rejected"] + expected["rows_invalid"]
+    sent_or_invalid = edited + expected["rows_refused"] + expected["rows_invalid"]
     assert diff["streamed"] == sent_or_invalid
 
     (row,) = runner.figures(run)["state"]

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
 DAG_ID, TASK_ID = "clevertap_user_sync", "upload_profiles"
 # Counted in the chart's stacked bars and in the table (the table also has maybe duplicated).
-CHARTED = ("rows_accepted", "rows_unchanged", "rows_invalid", "rows_rejected", "profiles_deleted")
+CHARTED = ("rows_accepted", "rows_unchanged", "rows_invalid", "rows_refused", "profiles_deleted")
 TABLED = (*CHARTED, "rows_maybe_duplicated")
 # A page's background: its <html>'s or, when that is transparent, its <body>'s.
 BACKGROUND = """[document.documentElement, document.body]
@@ -85,9 +85,7 @@ def test_the_view_shows_the_counts_of_a_syncs_runs_in_its_chart_and_table(deploy
     assert f"sent {summaries[newest_first[0]]['rows_accepted']:,}" in labels
     # The latest failed rows: the sample of the newest run that has one (the demo's rows include
     # refused and invalid ones), identities, codes and reasons.
-    sample = next(
-        summaries[run_id]["rejected_sample"] for run_id in newest_first if summaries[run_id]["rejected_sample"]
-    )
+    sample = next(summaries[run_id]["failed_sample"] for run_id in newest_first if summaries[run_id]["failed_sample"])
     shown_rows = [row.locator("td").all_text_contents() for row in view.locator("#failed-rows tbody tr").all()]
     assert shown_rows == [
         [row["identity"] or "(no identity)", "invalid" if row["code"] is None else str(row["code"]), row["error"]]

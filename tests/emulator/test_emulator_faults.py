@@ -53,7 +53,7 @@ def test_requests_over_the_concurrency_limit_answer_429_at_once(emu: CleverTapEm
     assert all(response.json() == THROTTLED for response in refused)
     assert all("Retry-After" not in response.headers for response in refused)
     stats = emu.stats
-    assert (stats.max_in_flight, stats.concurrency_rejected, stats.throttled) == (2, 3, 3)
+    assert (stats.max_in_flight, stats.concurrency_limited, stats.throttled) == (2, 3, 3)
     assert len(emu.profiles) == 2
 
 

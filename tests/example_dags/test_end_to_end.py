@@ -68,9 +68,9 @@ def test_user_sync_stores_exactly_the_valid_profiles_and_records_the_rest(enviro
     assert sample["profileData"]["Email"] == source[3]
     assert sample["profileData"]["Signup Date"].startswith("$D_")  # converted to a CleverTap date
     with sqlite3.connect(environment) as db:
-        codes = [code for (code,) in db.execute("SELECT code FROM clevertap_rejected_rows")]
+        codes = [code for (code,) in db.execute("SELECT code FROM clevertap_failed_rows")]
     expected = expected_outcome(CUSTOMERS)
-    assert len(codes) == expected["rows_rejected"] + expected["rows_invalid"]
+    assert len(codes) == expected["rows_refused"] + expected["rows_invalid"]
     assert sorted(code for code in codes if code is not None) == sorted([514, 515, 516, 514, 515, 516, 515, 516])
 
 
@@ -88,7 +88,7 @@ def test_user_sync_sends_only_what_changed_and_everything_on_a_full_refresh(envi
     # The next day: the two edited rows, the fixed one, and the others CleverTap refused before.
     assert dag.test(logical_date=LOGICAL_DATE + dt.timedelta(days=1)).state == "success"
 
-    assert emulator.stats.records_received - received == 2 + expected["rows_rejected"]
+    assert emulator.stats.records_received - received == 2 + expected["rows_refused"]
     assert emulator.profile("cust-0000002")["profileData"]["Plan"] == "platinum"
     assert emulator.profile("cust-0000017")["profileData"]["Email"] == "fixed@example.com"
     assert set(emulator.profiles) == stored_identities(CUSTOMERS) | {"cust-0000017"}
@@ -191,7 +191,7 @@ def test_first_sync_checks_with_a_dry_run_then_uploads(environment, emulator):
     assert emulator.stats.records_received == 2 * len(rows)  # each valid row: in the dry run, then for real
     assert emulator.stats.dry_run_requests == 3  # 1000 a request
     with sqlite3.connect(environment) as db:
-        (problems,) = db.execute("SELECT COUNT(*) FROM clevertap_rejected_rows WHERE task_id = 'upload'").fetchone()
+        (problems,) = db.execute("SELECT COUNT(*) FROM clevertap_failed_rows WHERE task_id = 'upload'").fetchone()
     assert problems == CUSTOMERS - len(stored)
 
 

@@ -73,7 +73,7 @@ def test_each_region_is_sent_to_its_https_host(region, base_url, set_connection,
     set_connection(extra={"region": region})
     requests_mock.post(f"{base_url}/1/upload", json=upload_success)
 
-    [result] = make_hook().upload_profiles(profiles(2))
+    [result] = make_hook().upload_records(profiles(2))
 
     assert result.accepted_count == 2
     assert [r.url for r in requests_mock.request_history] == [f"{base_url}/1/upload"]
@@ -84,7 +84,7 @@ def test_no_region_means_eu1(extra, set_connection, make_hook, requests_mock):
     set_connection(extra=extra)
     requests_mock.post("https://api.clevertap.com/1/upload", json=upload_success)
 
-    list(make_hook().upload_profiles(profiles(1)))
+    list(make_hook().upload_records(profiles(1)))
 
     assert requests_mock.last_request.url == "https://api.clevertap.com/1/upload"
 
@@ -93,7 +93,7 @@ def test_unknown_region_is_a_clear_error_naming_the_valid_ones(set_connection, m
     set_connection(extra={"region": "eu2"})
 
     with pytest.raises(ValueError, match="eu2") as info:
-        list(make_hook().upload_profiles(profiles(1)))
+        list(make_hook().upload_records(profiles(1)))
 
     for region in EXPECTED_REGION_URLS:
         assert region in str(info.value)
@@ -106,7 +106,7 @@ def test_host_overrides_the_region(set_connection, make_hook, requests_mock):
     requests_mock.get("http://127.0.0.1:8765/1/profile.json", json={"status": "success", "record": {"Name": "A"}})
 
     hook = make_hook()
-    list(hook.upload_profiles(profiles(1)))
+    list(hook.upload_records(profiles(1)))
     assert hook.get_profile("user-0") == {"Name": "A"}
 
     assert [r.netloc for r in requests_mock.request_history] == ["127.0.0.1:8765"] * 2
@@ -116,7 +116,7 @@ def test_host_override_also_wins_over_an_unknown_region(set_connection, make_hoo
     set_connection(host="http://127.0.0.1:8765/", extra={"region": "nowhere"})
     requests_mock.post("http://127.0.0.1:8765/1/upload", json=upload_success)
 
-    list(make_hook().upload_profiles(profiles(1)))
+    list(make_hook().upload_records(profiles(1)))
 
     assert requests_mock.last_request.url == "http://127.0.0.1:8765/1/upload"
 
@@ -130,7 +130,7 @@ def test_a_port_of_0_adds_nothing_to_the_url(host, url, set_connection, make_hoo
     set_connection(host=host, port=0, extra={"region": "in1"})
     requests_mock.post(url, json=upload_success)
 
-    list(make_hook().upload_profiles(profiles(1)))
+    list(make_hook().upload_records(profiles(1)))
 
     assert requests_mock.last_request.url == url
 
@@ -225,7 +225,7 @@ def test_connection_without_account_id_or_passcode_is_refused(missing, set_conne
     set_connection(extra={"region": "in1"}, **{missing: None})
 
     with pytest.raises(ValueError, match="Account ID"):
-        list(make_hook().upload_profiles(profiles(1)))
+        list(make_hook().upload_records(profiles(1)))
     assert requests_mock.call_count == 0
 
 
@@ -262,7 +262,7 @@ def test_requests_carry_the_clevertap_headers_and_no_basic_auth(
     records = profiles(3)
 
     hook = make_hook()
-    list(hook.upload_profiles(records))
+    list(hook.upload_records(records))
     list(hook.delete_profiles(["user-1"]))
     hook.get_profile("user-1")
 
@@ -283,7 +283,7 @@ def test_extras_never_become_headers(set_connection, make_hook, requests_mock):
     set_connection(extra={"region": "in1", "team": "growth", "X-Debug": "1", "Authorization": "Bearer nope"})
     requests_mock.post(UPLOAD, json=upload_success)
 
-    list(make_hook().upload_profiles(profiles(1)))
+    list(make_hook().upload_records(profiles(1)))
 
     sent = {name.lower(): value for name, value in requests_mock.last_request.headers.items()}
     assert not {"region", "team", "x-debug", "authorization"} & set(sent)
@@ -302,7 +302,7 @@ def test_no_authorization_header_even_with_a_netrc_entry(
     requests_mock.get(PROFILE, json={"status": "success", "record": {}})
 
     hook = make_hook()
-    list(hook.upload_profiles(profiles(1)))
+    list(hook.upload_records(profiles(1)))
     hook.get_profile("user-0")
 
     assert requests_mock.call_count == 2
@@ -323,7 +323,7 @@ def test_a_redirect_is_not_followed_so_the_passcode_stays_with_clevertap(
     requests_mock.post("https://elsewhere.example/collect", json=upload_success)
 
     with pytest.raises(CleverTapAPIError) as info:
-        list(make_hook().upload_profiles(profiles(2)))
+        list(make_hook().upload_records(profiles(2)))
 
     assert info.value.status == status
     assert [r.hostname for r in requests_mock.request_history] == ["in1.api.clevertap.com"]
@@ -355,7 +355,7 @@ def test_one_session_and_one_connection_read_for_all_batches(in1_connection, mak
     monkeypatch.setattr(session, "send", spy_send)
     monkeypatch.setattr(hook, "get_connection", spy_get_connection)
 
-    results = list(hook.upload_profiles(profiles(50), batch_size=5))
+    results = list(hook.upload_records(profiles(50), batch_size=5))
     list(hook.delete_profiles([f"user-{i}" for i in range(250)]))
 
     assert len(results) == 10
@@ -382,7 +382,7 @@ def test_sockets_are_pooled_and_reused_across_batches_and_runs(
     hook = make_hook(max_concurrency=concurrency)
 
     for _ in range(3):
-        results = list(hook.upload_profiles(profiles(concurrency), batch_size=1))
+        results = list(hook.upload_records(profiles(concurrency), batch_size=1))
         assert len(results) == concurrency
 
     assert len(local_server.requests) == 3 * concurrency
@@ -397,7 +397,7 @@ def test_the_proxy_of_the_environment_carries_every_request(set_connection, make
     monkeypatch.delenv("no_proxy", raising=False)
     set_connection(host="http://clevertap.invalid")
 
-    results = list(make_hook(max_concurrency=2).upload_profiles(profiles(6), batch_size=2))
+    results = list(make_hook(max_concurrency=2).upload_records(profiles(6), batch_size=2))
 
     assert sum(result.accepted_count for result in results) == 6
     # A proxy is asked for the absolute URL.
@@ -409,7 +409,7 @@ def test_no_proxy_of_the_environment_is_honoured(set_connection, make_hook, loca
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     set_connection(host=local_server.url)
 
-    [result] = make_hook(max_attempts=1).upload_profiles(profiles(2))
+    [result] = make_hook(max_attempts=1).upload_records(profiles(2))
 
     assert result.accepted_count == 2
     assert [seen.path for seen in local_server.requests] == ["/1/upload"]
@@ -422,7 +422,7 @@ def test_upload_sends_batches_of_at_most_1000_each_record_once(in1_connection, m
     requests_mock.post(UPLOAD, json=upload_success)
     records = profiles(2500)
 
-    results = list(make_hook().upload_profiles(records))
+    results = list(make_hook().upload_records(records))
 
     bodies = [request.json() for request in requests_mock.request_history]
     assert sorted(len(body["d"]) for body in bodies) == [500, 1000, 1000]
@@ -437,7 +437,7 @@ def test_upload_sends_batches_of_at_most_1000_each_record_once(in1_connection, m
 def test_upload_batch_size_is_configurable(in1_connection, make_hook, requests_mock):
     requests_mock.post(UPLOAD, json=upload_success)
 
-    results = list(make_hook().upload_profiles(profiles(23), batch_size=7))
+    results = list(make_hook().upload_records(profiles(23), batch_size=7))
 
     assert sorted(len(r.json()["d"]) for r in requests_mock.request_history) == [2, 7, 7, 7]
     assert sorted(len(result.identities) for result in results) == [2, 7, 7, 7]
@@ -446,14 +446,14 @@ def test_upload_batch_size_is_configurable(in1_connection, make_hook, requests_m
 @pytest.mark.parametrize("batch_size", [0, 1001, 5000])
 def test_upload_batch_size_is_capped_at_1000(batch_size, in1_connection, make_hook, requests_mock):
     with pytest.raises(ValueError, match="1000"):
-        list(make_hook().upload_profiles(profiles(3), batch_size=batch_size))
+        list(make_hook().upload_records(profiles(3), batch_size=batch_size))
     assert requests_mock.call_count == 0
 
 
 def test_dry_run_adds_dryrun_1(in1_connection, make_hook, requests_mock):
     requests_mock.post(UPLOAD, json=upload_success)
 
-    list(make_hook().upload_profiles(profiles(5), dry_run=True))
+    list(make_hook().upload_records(profiles(5), dry_run=True))
 
     assert query(requests_mock.last_request) == {"dryRun": ["1"]}
     assert requests_mock.last_request.path == "/1/upload"
@@ -465,10 +465,10 @@ def test_requests_prepared_once_each_carry_their_own_body_and_query(in1_connecti
     requests_mock.post(UPLOAD, json=upload_success)
     hook = make_hook(max_concurrency=1)  # one at a time: the history is in the order sent
 
-    list(hook.upload_profiles(profiles(3), batch_size=2, dry_run=True))
-    list(hook.upload_profiles(profiles(1, start=3)))
+    list(hook.upload_records(profiles(3), batch_size=2, dry_run=True))
+    list(hook.upload_records(profiles(1, start=3)))
     hook.get_conn(headers={"X-Request-Source": "backfill"})
-    list(hook.upload_profiles(profiles(1, start=4)))
+    list(hook.upload_records(profiles(1, start=4)))
 
     sent = requests_mock.request_history
     assert [[record["identity"] for record in request.json()["d"]] for request in sent] == [
@@ -483,7 +483,7 @@ def test_requests_prepared_once_each_carry_their_own_body_and_query(in1_connecti
 
 
 def test_empty_input_sends_nothing(in1_connection, make_hook, requests_mock):
-    assert list(make_hook().upload_profiles([])) == []
+    assert list(make_hook().upload_records([])) == []
     assert list(make_hook().delete_profiles([])) == []
     assert requests_mock.call_count == 0
 
@@ -509,7 +509,7 @@ def test_requests_in_flight_never_exceed_max_concurrency(kwargs, cap, set_connec
     together = threading.Barrier(cap)
     local_server.respond = counted_success
 
-    results = list(make_hook(**kwargs).upload_profiles(profiles(cap * 3), batch_size=1))
+    results = list(make_hook(**kwargs).upload_records(profiles(cap * 3), batch_size=1))
 
     assert len(results) == cap * 3 == len(local_server.requests)
     # Equal, not just at most: the requests really ran side by side, up to the cap.
@@ -554,7 +554,7 @@ def test_refusals_are_mapped_by_position_not_by_the_normalised_echo(in1_connecti
         },
     )
 
-    [result] = make_hook().upload_profiles(batch)
+    [result] = make_hook().upload_records(batch)
 
     refused = {refusal.position: refusal for refusal in result.refused}
     assert set(refused) == {1, 3}
@@ -578,7 +578,7 @@ def test_a_batch_mixing_identity_and_object_id_reports_each_records_own_id(in1_c
         ]},
     )  # fmt: skip
 
-    [result] = make_hook().upload_profiles(batch)
+    [result] = make_hook().upload_records(batch)
 
     assert list(result.identities) == ["u1", "__g2", "u3"]
     assert {refusal.position: refusal.code for refusal in result.refused} == {1: 526, 2: 555}
@@ -598,7 +598,7 @@ def test_a_short_answer_leaves_its_whole_batch_unconfirmed(in1_connection, make_
         },
     )
 
-    [result] = make_hook().upload_profiles(profiles(3), dry_run=dry_run)
+    [result] = make_hook().upload_records(profiles(3), dry_run=dry_run)
 
     assert (result.accepted_count, result.refused, result.unconfirmed_count) == (0, [], 3)
     assert "counts 1 records processed and lists 1 unprocessed of the 3 sent" in (result.unconfirmed or "")
@@ -619,7 +619,7 @@ def test_positions_are_relative_to_each_batch(in1_connection, make_hook, request
 
     requests_mock.post(UPLOAD, json=refuse_first_of_second_batch)
 
-    results = list(make_hook().upload_profiles(profiles(6), batch_size=2))
+    results = list(make_hook().upload_records(profiles(6), batch_size=2))
 
     refused = [(result.identities[r.position], r.code) for result in results for r in result.refused]
     assert refused == [("user-2", 523)]
@@ -641,7 +641,7 @@ def test_without_a_position_the_echoed_identity_places_the_refusal(in1_connectio
         },
     )
 
-    [result] = make_hook().upload_profiles(batch)
+    [result] = make_hook().upload_records(batch)
 
     assert [(r.position, r.code, r.error) for r in result.refused] == [(1, 555, "Try later")]
 
@@ -649,7 +649,7 @@ def test_without_a_position_the_echoed_identity_places_the_refusal(in1_connectio
 def test_a_failed_batch_with_no_list_refuses_every_record(in1_connection, make_hook, requests_mock):
     requests_mock.post(UPLOAD, json={"status": "fail", "error": "Invalid payload", "code": 400})
 
-    [result] = make_hook().upload_profiles(profiles(4))
+    [result] = make_hook().upload_records(profiles(4))
 
     assert sorted(r.position for r in result.refused) == [0, 1, 2, 3]
     assert {(r.code, r.error) for r in result.refused} == {(400, "Invalid payload")}
@@ -672,7 +672,7 @@ def test_every_record_gets_exactly_one_outcome(in1_connection, make_hook, reques
 
     requests_mock.post(UPLOAD, json=refuse_every_third)
 
-    results = list(make_hook(max_concurrency=5).upload_profiles(profiles(95), batch_size=10))
+    results = list(make_hook(max_concurrency=5).upload_records(profiles(95), batch_size=10))
 
     refused = sorted(int(result.identities[r.position].split("-")[1]) for result in results for r in result.refused)
     assert refused == list(range(0, 95, 3))
@@ -682,26 +682,28 @@ def test_every_record_gets_exactly_one_outcome(in1_connection, make_hook, reques
 # -- delete -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("id_type", ["identity", "guid"])
-def test_delete_sends_batches_of_at_most_100_under_one_key(id_type, in1_connection, make_hook, requests_mock):
+@pytest.mark.parametrize(("identity_type", "key"), [("identity", "identity"), ("clevertap_id", "guid")])
+def test_delete_sends_batches_of_at_most_100_under_one_key(
+    identity_type, key, in1_connection, make_hook, requests_mock
+):
     requests_mock.post(DELETE, json={"status": "success"})
     ids = [f"id-{i}" for i in range(250)]
 
-    results = list(make_hook().delete_profiles(ids, id_type=id_type))
+    results = list(make_hook().delete_profiles(ids, identity_type=identity_type))
 
     bodies = [request.json() for request in requests_mock.request_history]
-    assert all(list(body) == [id_type] for body in bodies)
-    assert sorted(len(body[id_type]) for body in bodies) == [50, 100, 100]
-    assert sorted(i for body in bodies for i in body[id_type]) == sorted(ids)
+    assert all(list(body) == [key] for body in bodies)
+    assert sorted(len(body[key]) for body in bodies) == [50, 100, 100]
+    assert sorted(i for body in bodies for i in body[key]) == sorted(ids)
     assert sum(result.accepted_count for result in results) == 250
 
 
-def test_delete_rejects_bad_arguments(in1_connection, make_hook, requests_mock):
+def test_delete_refuses_bad_arguments(in1_connection, make_hook, requests_mock):
     hook = make_hook()
     with pytest.raises(ValueError, match="100"):
         list(hook.delete_profiles(["a"], batch_size=101))
-    with pytest.raises(ValueError, match="id_type"):
-        list(hook.delete_profiles(["a"], id_type="email"))
+    with pytest.raises(ValueError, match="identity_type"):
+        list(hook.delete_profiles(["a"], identity_type="guid"))  # type: ignore[arg-type]
     assert requests_mock.call_count == 0
 
 
@@ -732,7 +734,7 @@ TRANSIENT = [
 def test_transient_failures_are_retried(failure, in1_connection, make_hook, requests_mock):
     requests_mock.post(UPLOAD, [failure, failure, {"json": upload_success}])
 
-    results = list(make_hook(max_attempts=3).upload_profiles(profiles(5)))
+    results = list(make_hook(max_attempts=3).upload_records(profiles(5)))
 
     assert requests_mock.call_count == 3
     assert len(results) == 1
@@ -757,7 +759,7 @@ def test_client_errors_are_never_retried(status, error_type, in1_connection, mak
     hook = make_hook(max_attempts=5)
 
     with pytest.raises(error_type) as info:
-        list(hook.upload_profiles(profiles(2)))
+        list(hook.upload_records(profiles(2)))
     assert requests_mock.call_count == 1
     assert info.value.status == status
     assert f"HTTP {status}" in str(info.value) and "Not like this" in str(info.value)
@@ -773,7 +775,7 @@ def test_a_401_says_account_id_passcode_or_region(in1_connection, make_hook, req
     )
 
     with pytest.raises(CleverTapAuthError) as info:
-        list(make_hook().upload_profiles(profiles(1)))
+        list(make_hook().upload_records(profiles(1)))
 
     message = str(info.value)
     assert "Account ID" in message and "Passcode" in message and "region" in message
@@ -785,7 +787,7 @@ def test_every_request_has_connect_and_read_timeouts(in1_connection, make_hook, 
     requests_mock.get(PROFILE, json={"status": "success", "record": {}})
 
     hook = make_hook(connect_timeout=3.5, read_timeout=42)
-    list(hook.upload_profiles(profiles(3), batch_size=1))
+    list(hook.upload_records(profiles(3), batch_size=1))
     list(hook.delete_profiles(["a"]))
     hook.get_profile("a")
     hook.test_connection()
@@ -797,7 +799,7 @@ def test_every_request_has_connect_and_read_timeouts(in1_connection, make_hook, 
 def test_default_timeouts_are_set(in1_connection, requests_mock):
     requests_mock.post(UPLOAD, json=upload_success)
     hook = CleverTapHook()
-    list(hook.upload_profiles(profiles(1)))
+    list(hook.upload_records(profiles(1)))
     hook.close()
 
     connect, read = requests_mock.last_request.timeout
@@ -819,7 +821,7 @@ def test_when_retries_run_out_the_error_names_status_and_message_but_no_secrets(
     records = [{"type": "profile", "identity": "jane", "profileData": {"Email": "jane.doe@example.com"}}]
 
     with pytest.raises(CleverTapAPIError) as info:
-        list(make_hook(max_attempts=4).upload_profiles(records))
+        list(make_hook(max_attempts=4).upload_records(records))
 
     assert requests_mock.call_count == 4
     error = info.value
@@ -834,7 +836,7 @@ def test_an_error_without_a_body_names_the_status(in1_connection, make_hook, req
     requests_mock.post(UPLOAD, status_code=503)  # no body, no reason phrase
 
     with pytest.raises(CleverTapAPIError) as info:
-        list(make_hook(max_attempts=2).upload_profiles(profiles(1)))
+        list(make_hook(max_attempts=2).upload_records(profiles(1)))
 
     assert "HTTP 503" in str(info.value) and "Service Unavailable" in str(info.value)
     assert "None" not in str(info.value)
@@ -844,7 +846,7 @@ def test_when_the_network_stays_down_the_error_says_so(in1_connection, make_hook
     requests_mock.post(UPLOAD, exc=requests.exceptions.ConnectionError("Failed to establish a new connection"))
 
     with pytest.raises(CleverTapAPIError) as info:
-        list(make_hook(max_attempts=3).upload_profiles(profiles(1)))
+        list(make_hook(max_attempts=3).upload_records(profiles(1)))
 
     assert requests_mock.call_count == 3
     assert info.value.status is None
@@ -867,7 +869,7 @@ def test_a_retried_batch_is_yielded_once(in1_connection, make_hook, requests_moc
 
     requests_mock.post(UPLOAD, json=throttle_first_attempt)
 
-    results = list(make_hook(max_concurrency=4).upload_profiles(profiles(30), batch_size=3))
+    results = list(make_hook(max_concurrency=4).upload_records(profiles(30), batch_size=3))
 
     assert requests_mock.call_count == 20
     assert len(results) == 10
@@ -887,7 +889,7 @@ def test_a_failing_batch_stops_the_run_after_the_others_are_reported(in1_connect
     reported: list[Any] = []
 
     with pytest.raises(CleverTapAPIError) as info:
-        for result in make_hook(max_concurrency=1).upload_profiles(profiles(20), batch_size=2):
+        for result in make_hook(max_concurrency=1).upload_records(profiles(20), batch_size=2):
             reported.append(result)
 
     assert info.value.status == 400
@@ -911,7 +913,7 @@ def test_backoff_is_exponential_with_jitter(in1_connection, make_hook, requests_
         hook = make_hook(max_attempts=5, backoff_base=0.5, backoff_max=100)
         sleeps = _record_sleeps(hook, monkeypatch)
         with pytest.raises(CleverTapAPIError):
-            list(hook.upload_profiles(profiles(1)))
+            list(hook.upload_records(profiles(1)))
         runs.append(sleeps)
 
     for sleeps in runs:
@@ -928,7 +930,7 @@ def test_backoff_is_bounded_by_backoff_max(in1_connection, make_hook, requests_m
     sleeps = _record_sleeps(hook, monkeypatch)
 
     with pytest.raises(CleverTapAPIError):
-        list(hook.upload_profiles(profiles(1)))
+        list(hook.upload_records(profiles(1)))
 
     assert len(sleeps) == 7
     # Doubling from 0.1 s stops at backoff_max (0.4 s); the jitter (up to backoff_base) comes on top.
@@ -942,7 +944,7 @@ def test_retry_after_in_seconds_is_honoured(status, in1_connection, make_hook, r
     hook = make_hook(backoff_base=0.001, backoff_max=0.01)
     sleeps = _record_sleeps(hook, monkeypatch)
 
-    [result] = hook.upload_profiles(profiles(1))
+    [result] = hook.upload_records(profiles(1))
 
     assert sleeps == [7]
     assert result.attempts == 2
@@ -954,7 +956,7 @@ def test_retry_after_as_an_http_date_is_honoured(in1_connection, make_hook, requ
     hook = make_hook(backoff_base=0.001, backoff_max=0.01)
     sleeps = _record_sleeps(hook, monkeypatch)
 
-    list(hook.upload_profiles(profiles(1)))
+    list(hook.upload_records(profiles(1)))
 
     # An HTTP date has whole seconds: between 29 and 30 s from now, less the test's own time.
     assert len(sleeps) == 1
@@ -974,7 +976,7 @@ def test_a_retry_after_in_the_past_or_unreadable_falls_back(in1_connection, make
     hook = make_hook(backoff_base=0.001, backoff_max=0.01)
     sleeps = _record_sleeps(hook, monkeypatch)
 
-    list(hook.upload_profiles(profiles(1)))
+    list(hook.upload_records(profiles(1)))
 
     assert len(sleeps) == 2
     assert all(0 <= wait < 0.05 for wait in sleeps)
@@ -1011,7 +1013,7 @@ def test_cancel_cuts_a_retry_wait_short(in1_connection, make_hook, requests_mock
 
     requests_mock.post(UPLOAD, json=throttled)
     hook = make_hook()
-    thread, outcome = _run_in_thread(lambda: list(hook.upload_profiles(profiles(1))))
+    thread, outcome = _run_in_thread(lambda: list(hook.upload_records(profiles(1))))
     assert first_request.wait(JOIN)
 
     hook.cancel()
@@ -1033,7 +1035,7 @@ def test_cancel_sends_no_further_batch(in1_connection, make_hook, requests_mock)
     requests_mock.post(UPLOAD, json=cancel_on_first)
 
     with pytest.raises(CleverTapCancelled):
-        list(hook.upload_profiles(profiles(40), batch_size=1))
+        list(hook.upload_records(profiles(40), batch_size=1))
 
     # At most the two requests already in flight when cancel() was called.
     assert requests_mock.call_count <= 2
@@ -1044,7 +1046,7 @@ def test_cancel_aborts_a_request_in_flight(set_connection, make_hook, local_serv
     set_connection(host=local_server.url)
     local_server.release = threading.Event()  # the server never answers
     hook = make_hook(max_concurrency=2, read_timeout=3600)
-    thread, outcome = _run_in_thread(lambda: list(hook.upload_profiles(profiles(10), batch_size=1)))
+    thread, outcome = _run_in_thread(lambda: list(hook.upload_records(profiles(10), batch_size=1)))
     deadline = time.monotonic() + JOIN
     while len(local_server.requests) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -1074,7 +1076,7 @@ def test_a_cancel_while_a_worker_connects_sends_nothing(set_connection, make_hoo
     monkeypatch.setattr(urllib3.util.connection, "create_connection", cancel_then_connect)
 
     with pytest.raises(CleverTapCancelled):
-        list(hook.upload_profiles(profiles(1)))
+        list(hook.upload_records(profiles(1)))
     assert local_server.requests == []
 
 
@@ -1084,7 +1086,7 @@ def test_the_hook_sends_again_after_a_cancelled_run(set_connection, make_hook, l
     hook = make_hook()
     hook.cancel()
 
-    results = list(hook.upload_profiles(profiles(3), batch_size=1))
+    results = list(hook.upload_records(profiles(3), batch_size=1))
 
     assert sum(result.accepted_count for result in results) == 3
     assert len(local_server.requests) == 3
@@ -1095,7 +1097,7 @@ def test_the_hook_works_again_after_a_cancelled_run(in1_connection, make_hook, r
     hook = make_hook()
     hook.cancel()
 
-    results = list(hook.upload_profiles(profiles(3)))
+    results = list(hook.upload_records(profiles(3)))
 
     assert sum(result.accepted_count for result in results) == 3
 
@@ -1175,7 +1177,7 @@ def test_get_profile_reads_a_stored_profile_and_none_for_an_unknown_one(set_conn
         set_connection(host=emulator.url)
         hook = CleverTapHook(max_attempts=1)
         record = {"type": "profile", "identity": "u-1", "profileData": {"Plan": "gold"}}
-        assert [result.refused for result in hook.upload_profiles([record])] == [[]]
+        assert [result.refused for result in hook.upload_records([record])] == [[]]
 
         assert hook.get_profile("u-1")["profileData"] == {"Plan": "gold"}
         assert hook.get_profile("nobody") is None
@@ -1278,7 +1280,7 @@ def test_the_passcode_never_reaches_a_log_record_or_an_error(
     )
     hook = make_hook(max_attempts=2, max_concurrency=1)
     for _ in range(11):
-        attempt(lambda: list(hook.upload_profiles(profiles(1))))
+        attempt(lambda: list(hook.upload_records(profiles(1))))
     attempt(lambda: list(hook.delete_profiles(["a"])))
     attempt(hook.test_connection)
     attempt(hook.test_connection)
@@ -1286,10 +1288,10 @@ def test_the_passcode_never_reaches_a_log_record_or_an_error(
 
     # Bad connections.
     set_connection("clevertap_bad_region", extra={"region": "xx9"})
-    attempt(lambda: list(make_hook("clevertap_bad_region").upload_profiles(profiles(1))))
+    attempt(lambda: list(make_hook("clevertap_bad_region").upload_records(profiles(1))))
     attempt(make_hook("clevertap_bad_region").test_connection)
     set_connection("clevertap_no_login", login=None)
-    attempt(lambda: list(make_hook("clevertap_no_login").upload_profiles(profiles(1))))
+    attempt(lambda: list(make_hook("clevertap_no_login").upload_records(profiles(1))))
 
     # Through real sockets (urllib3 logs at DEBUG): success, 401, retries, cancel.
     requests_mock.real_http = True
@@ -1305,9 +1307,9 @@ def test_the_passcode_never_reaches_a_log_record_or_an_error(
     local_server.respond = lambda seen: next(answers)
     local_hook = make_hook("clevertap_local", max_attempts=2)
     for _ in range(3):
-        attempt(lambda: list(local_hook.upload_profiles(profiles(1))))
+        attempt(lambda: list(local_hook.upload_records(profiles(1))))
     local_hook.cancel()
-    attempt(lambda: [local_hook.cancel(), list(local_hook.upload_profiles(profiles(1)))])
+    attempt(lambda: [local_hook.cancel(), list(local_hook.upload_records(profiles(1)))])
 
     # Every path ran and was logged: retries, ignored extras.
     # 7 failed uploads (the 200 that is not JSON leaves its batch unconfirmed, no error) + delete +

@@ -31,7 +31,7 @@ def test_a_50k_upload_through_faults_stores_every_record_as_sent(set_connection,
         set_connection(host=emulator.url)
         hook = CleverTapHook(max_concurrency=10, max_attempts=8, backoff_base=0.005, backoff_max=0.05)
 
-        results = list(hook.upload_profiles(make_record(n) for n in range(RECORDS)))
+        results = list(hook.upload_records(make_record(n) for n in range(RECORDS)))
 
         stats, profiles = emulator.stats, emulator.profiles
     refused = {result.identities[r.position] for result in results for r in result.refused}

@@ -49,7 +49,7 @@ def test_a_batch_retried_after_an_attempt_clevertap_may_have_processed_is_marked
 ):
     requests_mock.post(UPLOAD, [failure, SUCCESS])
 
-    [result] = make_hook(max_attempts=2).upload_profiles(events(3))
+    [result] = make_hook(max_attempts=2).upload_records(events(3))
 
     assert result.attempts == 2 and result.accepted_count == 3
     assert result.maybe_duplicated is maybe_duplicated
@@ -58,7 +58,7 @@ def test_a_batch_retried_after_an_attempt_clevertap_may_have_processed_is_marked
 def test_a_batch_answered_at_once_is_not_marked(in1_connection, make_hook, requests_mock):
     requests_mock.post(UPLOAD, [SUCCESS])
 
-    [result] = make_hook().upload_profiles(events(3))
+    [result] = make_hook().upload_records(events(3))
 
     assert result.attempts == 1 and result.maybe_duplicated is False
 
@@ -71,6 +71,6 @@ def test_only_the_batches_that_were_retried_ambiguously_are_marked(in1_connectio
     first_batch_times_out = [{"exc": requests.exceptions.ReadTimeout}, {"json": answer}]
     requests_mock.post(UPLOAD, [*first_batch_times_out, {"json": answer}])
 
-    results = list(make_hook(max_concurrency=1, max_attempts=2).upload_profiles(events(6), batch_size=3))
+    results = list(make_hook(max_concurrency=1, max_attempts=2).upload_records(events(6), batch_size=3))
 
     assert sorted(result.maybe_duplicated for result in results) == [False, True]

@@ -68,7 +68,7 @@ def finish(work: Callable[[], Any]) -> dict[str, Any]:
 def test_a_200_that_confirms_nothing_leaves_the_batch_unconfirmed(hostile, make_hook, body):
     hostile.answer = json_answer(200, body)
 
-    [result] = make_hook().upload_profiles(profiles(3))
+    [result] = make_hook().upload_records(profiles(3))
 
     assert (result.accepted_count, result.refused) == (0, [])
     assert result.unconfirmed and result.unconfirmed_count == 3
@@ -78,7 +78,7 @@ def test_the_other_batches_are_read_on_their_own(hostile, make_hook):
     good = json_answer(200, {"status": "success", "processed": 2, "unprocessed": []})
     hostile.answer = lambda writer, seen: (json_answer(200, {}) if len(hostile.requests) == 2 else good)(writer, seen)
 
-    results = list(make_hook(max_concurrency=1).upload_profiles(profiles(6), batch_size=2))
+    results = list(make_hook(max_concurrency=1).upload_records(profiles(6), batch_size=2))
 
     assert sorted((result.accepted_count, result.unconfirmed_count) for result in results) == [(0, 2), (2, 0), (2, 0)]
 
@@ -93,7 +93,7 @@ def test_a_trickling_answer_times_out_at_the_exchange_deadline(hostile, make_hoo
     hostile.answer = trickle(length, 0.05, headers_too=headers_too)
     hook = make_hook(connect_timeout=0.5, read_timeout=1.5, max_attempts=2)
 
-    outcome = finish(lambda: list(hook.upload_profiles(profiles(1))))
+    outcome = finish(lambda: list(hook.upload_records(profiles(1))))
 
     error = outcome.get("error")
     assert isinstance(error, CleverTapAPIError), outcome
@@ -109,7 +109,7 @@ def test_a_retry_after_the_deadline_counts_its_batch_maybe_duplicated(hostile, m
     hostile.answer = lambda writer, seen: (trickled if len(hostile.requests) == 1 else answered)(writer, seen)
     hook = make_hook(connect_timeout=0.5, read_timeout=1.5, max_attempts=2)
 
-    outcome = finish(lambda: list(hook.upload_profiles(profiles(1))))
+    outcome = finish(lambda: list(hook.upload_records(profiles(1))))
 
     [result] = outcome["result"]
     assert (result.accepted_count, result.attempts, result.maybe_duplicated) == (1, 2, True)
@@ -123,7 +123,7 @@ def test_an_answer_past_the_bound_is_not_read_and_leaves_its_batch_unconfirmed(h
     # A valid success padded to 64 MB: read whole, it would be taken for a confirmation.
     hostile.answer = endless_json(64 * MB, declared=declared)
 
-    outcome = finish(lambda: list(make_hook(max_attempts=1).upload_profiles(profiles(1))))
+    outcome = finish(lambda: list(make_hook(max_attempts=1).upload_records(profiles(1))))
 
     [result] = outcome["result"]
     assert result.accepted_count == 0
@@ -141,7 +141,7 @@ def test_a_400_echoing_the_passcode_is_raised_without_it(hostile, make_hook, pas
     )
 
     with pytest.raises(CleverTapAPIError) as raised:
-        list(make_hook().upload_profiles(profiles(1)))
+        list(make_hook().upload_records(profiles(1)))
 
     assert passcode not in str(raised.value) and passcode not in repr(raised.value)
     assert "bad header X-CleverTap-Passcode: ***" in str(raised.value)
@@ -151,7 +151,7 @@ def test_a_reason_phrase_echoing_the_passcode_is_raised_without_it(hostile, make
     hostile.answer = json_answer(418, b"", reason=f"Teapot {passcode}")
 
     with pytest.raises(CleverTapAPIError) as raised:
-        list(make_hook().upload_profiles(profiles(1)))
+        list(make_hook().upload_records(profiles(1)))
 
     assert passcode not in str(raised.value) and "Teapot ***" in str(raised.value)
 
@@ -166,7 +166,7 @@ def test_a_refusal_echoing_the_passcode_is_kept_without_it(hostile, make_hook, p
         },
     )
 
-    [result] = make_hook().upload_profiles(profiles(1))
+    [result] = make_hook().upload_records(profiles(1))
 
     assert [(refusal.position, refusal.error) for refusal in result.refused] == [(0, "*** is no email")]
 
@@ -258,7 +258,7 @@ def test_any_status_and_body_is_an_outcome_or_an_error_never_an_unconfirmed_acce
     with requests_mock.Mocker() as mock:
         mock.post(f"{clevertap_connection}/1/upload", status_code=status, content=content)
         try:
-            [result] = hook.upload_profiles(profiles(size))
+            [result] = hook.upload_records(profiles(size))
         except CleverTapAPIError:
             assert not 200 <= status < 300  # an answer other than a 2xx fails the batch
             return

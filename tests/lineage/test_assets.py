@@ -54,7 +54,7 @@ def test_the_profile_sync_emits_its_asset_with_the_counts_and_queues_the_audienc
     # SQLite's hook gives OpenLineage no database info: no input, as for Airflow's SQL operators.
     assert complete["inputs"] == []
     assert complete["run"]["facets"]["clevertap_sync"]["counts"] == _counts(summary)
-    assert complete["run"]["facets"]["clevertap_rejected_rows"]["rejectedRowsTable"] == "clevertap_rejected_rows"
+    assert complete["run"]["facets"]["clevertap_failed_rows"]["failedRowsTable"] == "clevertap_failed_rows"
 
 
 def _the_failed_rows_alert_reads_the_event(extra):
@@ -66,12 +66,12 @@ def _the_failed_rows_alert_reads_the_event(extra):
 
     alert = load_dag(EXAMPLE_DAGS / "clevertap_failed_rows_alert.py", "clevertap_failed_rows_alert")
     check = alert.get_task("check_failed_rows").python_callable
-    assert (extra["rows_read"], extra["rows_rejected"], extra["rows_invalid"]) == (CUSTOMERS, 1, 0)
+    assert (extra["rows_read"], extra["rows_refused"], extra["rows_invalid"]) == (CUSTOMERS, 1, 0)
     with pytest.raises(AirflowFailException, match="1 rows refused by CleverTap and 0 invalid of 300 read"):
         check(triggering_asset_events={"clevertap_default_profiles": [SimpleNamespace(extra=extra)]})
-    clean = SimpleNamespace(extra={**extra, "rows_rejected": 0})
+    clean = SimpleNamespace(extra={**extra, "rows_refused": 0})
     counts = check(triggering_asset_events={"clevertap_default_profiles": [clean]})
-    assert counts == {"rows_read": CUSTOMERS, "rows_rejected": 0, "rows_invalid": 0}
+    assert counts == {"rows_read": CUSTOMERS, "rows_refused": 0, "rows_invalid": 0}
 
 
 def test_without_the_openlineage_provider_the_sync_and_its_asset_event_still_work(run_dag, warehouse, emulator):
@@ -117,7 +117,7 @@ def test_a_dry_run_says_so_in_its_asset_event(emulator, monkeypatch):
         task_id="upload",
         rows=[{"identity": "cust-1"}, {"identity": None}],
         dry_run=True,
-        max_rejected_ratio=0.5,
+        max_failed_ratio=0.5,
         outlets=[profiles],
     )
     outlet_events = OutletEventAccessors()

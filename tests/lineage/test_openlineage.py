@@ -49,7 +49,7 @@ def staged(postgres_uri, postgres_warehouse, monkeypatch):
             db.execute(f"INSERT INTO {prefix}_orders VALUES (%s, %s, %s, %s)", row)
     yield prefix
     with psycopg.connect(postgres_uri, autocommit=True) as db:
-        for table in ("customers", "erasures", "rejected", "orders", "state", "state_layout"):
+        for table in ("customers", "erasures", "failed", "orders", "state", "state_layout"):
             db.execute(f"DROP TABLE IF EXISTS {prefix}_{table}")
 
 
@@ -92,22 +92,22 @@ def test_a_sync_reports_what_it_read_what_it_wrote_and_its_counts(run_dag, stage
     _validate(sync, "CleverTapSyncRunFacet")
     assert sync["counts"] == {key: value for key, value in summary.items() if type(value) is int}
     assert (sync["counts"]["rows_read"], sync["counts"]["rows_accepted"]) == (5, 3)
-    assert (sync["counts"]["rows_rejected"], sync["counts"]["rows_invalid"]) == (1, 1)
+    assert (sync["counts"]["rows_refused"], sync["counts"]["rows_invalid"]) == (1, 1)
     assert (sync["action"], sync["objectKind"], sync["dryRun"]) == ("upload", "profiles", False)
 
-    rejected = complete["run"]["facets"]["clevertap_rejected_rows"]
-    _validate(rejected, "CleverTapRejectedRowsRunFacet")
-    assert rejected["rejectedRowsTable"] == f"{staged}_rejected"
-    assert (rejected["rowsFailed"], rejected["rowsInvalid"], rejected["rowsRejected"]) == (2, 1, 1)
-    # The rejected-rows table is written, so it is an output too, named as the SQL parser names tables.
-    assert _dataset(complete["outputs"], f"test.public.{staged}_rejected")["namespace"] == "postgres://127.0.0.1:5432"
+    failed = complete["run"]["facets"]["clevertap_failed_rows"]
+    _validate(failed, "CleverTapFailedRowsRunFacet")
+    assert failed["failedRowsTable"] == f"{staged}_failed"
+    assert (failed["rowsFailed"], failed["rowsInvalid"], failed["rowsRefused"]) == (2, 1, 1)
+    # The failed-rows table is written, so it is an output too, named as the SQL parser names tables.
+    assert _dataset(complete["outputs"], f"test.public.{staged}_failed")["namespace"] == "postgres://127.0.0.1:5432"
 
     delete = task_events(outcome, "lineage_pg_sync.delete_profiles")["COMPLETE"]
     assert [dataset["name"] for dataset in delete["inputs"]] == [f"test.public.{staged}_erasures"]
     assert [dataset["name"] for dataset in delete["outputs"]] == [clevertap["name"]]
     deleted = delete["run"]["facets"]["clevertap_sync"]
     assert (deleted["action"], deleted["counts"]["rows_accepted"]) == ("delete", 2)
-    assert "clevertap_rejected_rows" not in delete["run"]["facets"]
+    assert "clevertap_failed_rows" not in delete["run"]["facets"]
 
     assert emulator.passcode not in outcome["openlineage_text"]
     assert emulator.passcode not in outcome["log"]
@@ -120,8 +120,8 @@ def test_a_failed_sync_reports_its_counts_and_where_the_rows_went(run_dag, stage
     fail = task_events(outcome, "lineage_pg_sync_failing.upload_profiles")["FAIL"]
     facets = fail["run"]["facets"]
     assert facets["clevertap_sync"]["counts"]["rows_accepted"] == 3
-    assert facets["clevertap_rejected_rows"]["rejectedRowsTable"] == f"{staged}_rejected"
-    assert "max_rejected_ratio" in facets["errorMessage"]["message"]
+    assert facets["clevertap_failed_rows"]["failedRowsTable"] == f"{staged}_failed"
+    assert "max_failed_ratio" in facets["errorMessage"]["message"]
     # Nothing downstream is told the profiles changed: a failed task emits no asset event.
     assert outcome["asset_events"] == []
 
@@ -150,7 +150,7 @@ def test_an_event_sync_reports_the_accounts_events_dataset_and_its_counts(run_da
     assert sync["counts"] == {key: value for key, value in summary.items() if type(value) is int}
     assert (sync["counts"]["rows_accepted"], sync["counts"]["rows_invalid"]) == (2, 1)
     assert sync["counts"]["rows_maybe_duplicated"] == 0
-    assert complete["run"]["facets"]["clevertap_rejected_rows"]["rowsInvalid"] == 1
+    assert complete["run"]["facets"]["clevertap_failed_rows"]["rowsInvalid"] == 1
 
     [asset_event] = outcome["asset_events"]
     assert asset_event["uri"] == f"clevertap://{emulator.account_id}/events"

@@ -23,8 +23,8 @@ def test_a_state_the_sync_cannot_use_fails_before_the_first_request(
     assert requests_mock.call_count == 0
 
 
-@pytest.mark.parametrize("table", ["rejected; DROP TABLE users", "no_such_schema.rejected"])
-def test_a_rejected_rows_table_that_cannot_be_written_fails_before_the_first_request(
+@pytest.mark.parametrize("table", ["failed; DROP TABLE users", "no_such_schema.failed"])
+def test_a_failed_rows_table_that_cannot_be_written_fails_before_the_first_request(
     sqlite_warehouse, clevertap_connection, requests_mock, context, table
 ):
     operator = CleverTapEventUploadOperator(
@@ -33,9 +33,9 @@ def test_a_rejected_rows_table_that_cannot_be_written_fails_before_the_first_req
         sql="SELECT 'u1' AS identity, 1767225600 AS ts",
         event_name="Signed Up",
         ts_column="ts",
-        rejected_rows_table=table,
+        failed_rows_table=table,
     )
-    with pytest.raises(AirflowFailException, match="rejected_rows_table"):
+    with pytest.raises(AirflowFailException, match="failed_rows_table"):
         operator.execute(context)
     assert requests_mock.call_count == 0
 
@@ -52,7 +52,7 @@ def test_a_warehouse_that_cannot_be_reached_fails_as_an_error_airflow_retries(
         port = probe.getsockname()[1]
     monkeypatch.setenv("AIRFLOW_CONN_UNREACHABLE", postgres_connection(f"postgresql://postgres@127.0.0.1:{port}/test"))
     operator = CleverTapUserUploadOperator(
-        task_id="t", source_conn_id="unreachable", sql="SELECT 'u1' AS identity", rejected_rows_table="rejected"
+        task_id="t", source_conn_id="unreachable", sql="SELECT 'u1' AS identity", failed_rows_table="failed"
     )
     with pytest.raises(Exception) as raised:
         operator.execute(context)

@@ -92,7 +92,7 @@ def warehouse(request, monkeypatch) -> Iterator[Warehouse]:
         yield Warehouse("postgres", prefix, lambda: psycopg.connect(uri), "%s")
     finally:
         with psycopg.connect(uri, autocommit=True) as connection:
-            for name in ("orders", "items", "state", "state_layout", "rejected", "deletions"):
+            for name in ("orders", "items", "state", "state_layout", "failed", "deletions"):
                 connection.execute(f"DROP TABLE IF EXISTS {prefix}_{name}")
 
 
@@ -125,7 +125,7 @@ def stored_ids(emu: CleverTapEmulator) -> list[str]:
 
 def accounted(summary: dict[str, Any]) -> bool:
     return summary["rows_read"] == (
-        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_rejected"] + summary["rows_unchanged"]
+        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"] + summary["rows_unchanged"]
     )
 
 
@@ -154,7 +154,7 @@ def test_orders_become_events_once_and_a_rerun_sends_nothing(warehouse, emu, run
     }
     # The state keys each event by its id and holds the identity it was sent with.
     assert warehouse.state() == {f"o-{n:03d}": f"c-{n % 5}" for n in range(1, ORDERS + 1) if f"o-{n:03d}" in VALID_IDS}
-    reasons = {row[0]: row[1] for row in warehouse.query(f"SELECT identity, error FROM {warehouse.table('rejected')}")}
+    reasons = {row[0]: row[1] for row in warehouse.query(f"SELECT identity, error FROM {warehouse.table('failed')}")}
     assert "ts column 'ordered_at' is null" in reasons[f"c-{NO_TS % 5}"]
     assert "event_id_column 'order_id' is null" in reasons[f"c-{NO_ID % 5}"]
     assert "'App Launched', a system event" in reasons[f"c-{RESERVED % 5}"]
@@ -175,8 +175,8 @@ def test_refusals_are_placed_and_a_refused_event_is_sent_again_next_run(warehous
 
     _, summary = run("event_sync")
 
-    assert summary["rows_rejected"] == len(points) and accounted(summary)
-    refused = sorted(problem["identity"] for problem in summary["rejected_sample"] if problem["code"] == 555)
+    assert summary["rows_refused"] == len(points) and accounted(summary)
+    refused = sorted(problem["identity"] for problem in summary["failed_sample"] if problem["code"] == 555)
     assert refused == sorted(f"c-{n % 5}" for n in range(4, ORDERS + 1, 4))
     assert set(stored_ids(emu)) == set(VALID_IDS) - set(points)
     assert set(warehouse.state()) == set(VALID_IDS) - set(points)
@@ -296,7 +296,7 @@ def test_requests_stay_within_the_accounts_concurrency_limit(sqlite_only, emu, r
     dag_run, summary = run("event_sync_at_the_limit")
 
     assert dag_run.state == "success" and summary["rows_accepted"] == 297
-    assert emu.stats.concurrency_rejected == 0 and emu.stats.throttled == 0
+    assert emu.stats.concurrency_limited == 0 and emu.stats.throttled == 0
     assert emu.stats.max_in_flight <= 15
 
 
@@ -306,7 +306,7 @@ def test_no_event_data_reaches_the_log_or_xcom(sqlite_only, emu, run, capfd):
 
     dag_run, summary = run("event_sync")
 
-    assert dag_run.state == "success" and summary["rows_rejected"] and summary["rows_invalid"]
+    assert dag_run.state == "success" and summary["rows_refused"] and summary["rows_invalid"]
     out, err = capfd.readouterr()
     assert "CleverTap event upload" in out + err  # the task log was captured
     assert NOTE_MARKER not in out + err

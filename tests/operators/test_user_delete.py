@@ -23,14 +23,15 @@ def delete(**kwargs: Any) -> CleverTapUserDeleteOperator:
 
 
 def check_invariant(summary: dict[str, Any]) -> None:
-    assert summary["rows_read"] == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_rejected"]
+    assert summary["rows_read"] == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"]
+    assert summary["rows_failed"] == summary["rows_invalid"] + summary["rows_refused"]
 
 
 def test_identities_from_sqlite_are_deleted_in_batches_of_at_most_100(sqlite_db, clevertap, context):
     sqlite_db.create("gone", "user_id INTEGER", [(n,) for n in range(1, 251)] + [(None,), (None,)])
 
     summary = delete(
-        source_conn_id="warehouse", sql="SELECT user_id FROM gone", identity_column="user_id", max_rejected_ratio=0.01
+        source_conn_id="warehouse", sql="SELECT user_id FROM gone", identity_column="user_id", max_failed_ratio=0.01
     ).execute(context)
 
     calls = clevertap.deletes
@@ -45,7 +46,7 @@ def test_identities_from_sqlite_are_deleted_in_batches_of_at_most_100(sqlite_db,
     assert summary["batches"] == summary["requests"] == 3
     assert summary["dry_run"] is False
     # No identity: found again by the row's place in the read.
-    assert summary["rejected_sample"] == [
+    assert summary["failed_sample"] == [
         {"identity": None, "code": None, "error": f"row {n} of the read: identity column 'user_id' is null"}
         for n in (251, 252)
     ]
@@ -53,9 +54,9 @@ def test_identities_from_sqlite_are_deleted_in_batches_of_at_most_100(sqlite_db,
     check_invariant(summary)
 
 
-def test_guids_are_deleted_under_the_guid_key(clevertap, context):
+def test_clevertap_ids_are_deleted_under_the_guid_key(clevertap, context):
     rows = [{"ctid": f"__{n:032x}"} for n in range(130)]
-    summary = delete(rows=rows, identity_column="ctid", id_type="guid", batch_size=60).execute(context)
+    summary = delete(rows=rows, identity_column="ctid", identity_type="clevertap_id", batch_size=60).execute(context)
 
     assert all(set(call.body) == {"guid"} for call in clevertap.deletes)
     assert sorted(len(call.body["guid"]) for call in clevertap.deletes) == [10, 60, 60]
@@ -63,24 +64,22 @@ def test_guids_are_deleted_under_the_guid_key(clevertap, context):
     assert summary["rows_accepted"] == 130
 
 
-def test_delete_from_postgres_with_a_rejected_rows_table(pg, clevertap, context):
+def test_delete_from_postgres_with_a_failed_rows_table(pg, clevertap, context):
     source = f"{pg.prefix}_gone"
-    rejected = f"{pg.prefix}_rejected"
+    failed = f"{pg.prefix}_failed"
     pg.execute(f"CREATE TABLE {source} AS SELECT 'user-' || g AS identity FROM generate_series(1, 120) g")
     pg.execute(f"INSERT INTO {source} VALUES (NULL), ('')")
 
     summary = delete(
         source_conn_id="warehouse_pg",
         sql=f"SELECT identity FROM {source}",
-        rejected_rows_table=rejected,
-        max_rejected_ratio=0.1,
+        failed_rows_table=failed,
+        max_failed_ratio=0.1,
     ).execute(context)
 
     assert sorted(len(call.body["identity"]) for call in clevertap.deletes) == [20, 100]
     assert summary["rows_accepted"] == 120 and summary["rows_invalid"] == 2
-    stored = pg.execute(
-        f"SELECT run_id, identity, code, error FROM {rejected} ORDER BY identity NULLS FIRST"
-    ).fetchall()
+    stored = pg.execute(f"SELECT run_id, identity, code, error FROM {failed} ORDER BY identity NULLS FIRST").fetchall()
     assert stored == [
         (CONTEXT_RUN_ID, None, None, "row 121 of the read: identity column 'identity' is null"),
         (CONTEXT_RUN_ID, "", None, "row 122 of the read: identity column 'identity' is empty"),
@@ -114,7 +113,7 @@ def test_dry_run_sends_nothing_and_reports_what_it_would_delete(
 ):
     # No URL is registered: any request at all would fail the test (requests-mock raises).
     rows = [{"identity": f"user-{n}"} for n in range(205)] + [{"identity": None}]
-    summary = delete(rows=rows, dry_run=True, max_rejected_ratio=0.5).execute(context)
+    summary = delete(rows=rows, dry_run=True, max_failed_ratio=0.5).execute(context)
 
     assert requests_mock.call_count == 0
     assert summary["dry_run"] is True
@@ -129,7 +128,7 @@ def test_dry_run_sends_nothing_and_reports_what_it_would_delete(
     assert len(finished) == 1 and "(dry run)" in finished[0]
 
 
-def test_a_refused_delete_batch_counts_every_id_rejected(requests_mock, clevertap_connection, context):
+def test_a_refused_delete_batch_counts_every_id_refused(requests_mock, clevertap_connection, context):
     def answer(request: Any, _context: Any) -> dict[str, Any]:
         if "bad-1" in request.json()["identity"]:
             return {"status": "fail", "error": "Invalid identity list", "code": 400}
@@ -137,7 +136,7 @@ def test_a_refused_delete_batch_counts_every_id_rejected(requests_mock, cleverta
 
     requests_mock.post(f"{clevertap_connection}{DELETE_PATH}", json=answer)
     rows = [{"identity": name} for name in ("ok-1", "ok-2", "bad-1", "ok-3")]
-    operator = delete(rows=rows, batch_size=2, max_rejected_ratio=0.25)
+    operator = delete(rows=rows, batch_size=2, max_failed_ratio=0.25)
 
     with pytest.raises(AirflowFailException) as error:
         operator.execute(context)
@@ -181,7 +180,7 @@ def test_delete_streams_postgres_rows(pg, clevertap, context, monkeypatch):
 
 
 def test_rows_json_string_and_templating(clevertap):
-    assert {"sql", "parameters", "rows", "rejected_rows_table"} <= set(CleverTapUserDeleteOperator.template_fields)
+    assert {"sql", "parameters", "rows", "failed_rows_table"} <= set(CleverTapUserDeleteOperator.template_fields)
     assert ".sql" in CleverTapUserDeleteOperator.template_ext
     operator = delete(rows="{{ doomed }}")
     context = {"run_id": CONTEXT_RUN_ID, "doomed": json.dumps([{"identity": "x1"}, {"identity": "x2"}])}
@@ -200,9 +199,9 @@ def test_sql_is_templated(sqlite_db, clevertap):
     assert [call.body for call in clevertap.deletes] == [{"identity": ["b"]}]
 
 
-def test_id_type_is_checked():
-    with pytest.raises(ValueError, match="id_type"):
-        delete(rows=[], id_type="email")
+def test_identity_type_is_checked():
+    with pytest.raises(ValueError, match="identity_type"):
+        delete(rows=[], identity_type="guid")  # CleverTap's wire name: the operators say clevertap_id
 
 
 def test_both_operators_share_the_summary_shape(clevertap, context):

@@ -20,7 +20,8 @@ SUMMARY_KEYS = {
     "rows_read",
     "rows_invalid",
     "rows_accepted",
-    "rows_rejected",
+    "rows_refused",
+    "rows_failed",
     "rows_unchanged",
     "profiles_deleted",
     "rows_maybe_duplicated",
@@ -30,7 +31,7 @@ SUMMARY_KEYS = {
     "retries",
     "dry_run",
     "seconds",
-    "rejected_sample",
+    "failed_sample",
 }
 EPOCH = 1684450725  # 2023-05-18T22:58:45Z
 EMAIL_INVALID = (515, "Profile data is incorrect. Email is not valid")
@@ -38,7 +39,8 @@ CONTEXT_RUN_ID = "manual__2026-01-01T00:00:00+00:00"  # the context fixture's ru
 
 
 def check_invariant(summary: dict[str, Any]) -> None:
-    assert summary["rows_read"] == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_rejected"]
+    assert summary["rows_read"] == summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"]
+    assert summary["rows_failed"] == summary["rows_invalid"] + summary["rows_refused"]
 
 
 def upload(**kwargs: Any) -> CleverTapUserUploadOperator:
@@ -52,7 +54,7 @@ def refuse_bad_email(record: dict[str, Any]) -> tuple[int, str] | None:
 
 
 def sample_by_identity(summary: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
-    return {problem["identity"]: problem for problem in summary["rejected_sample"]}
+    return {problem["identity"]: problem for problem in summary["failed_sample"]}
 
 
 # -- the public API and the summary -------------------------------------------------------------
@@ -93,11 +95,11 @@ def test_sqlite_rows_become_profile_records_and_a_json_summary(sqlite_db, clever
     assert json.loads(json.dumps(summary)) == summary
     assert summary["rows_read"] == 2
     assert summary["rows_accepted"] == 2
-    assert summary["rows_invalid"] == summary["rows_rejected"] == 0
+    assert summary["rows_invalid"] == summary["rows_refused"] == 0
     assert summary["batches"] == summary["requests"] == 1
     assert summary["retries"] == 0
     assert summary["dry_run"] is False
-    assert summary["rejected_sample"] == []
+    assert summary["failed_sample"] == []
     assert isinstance(summary["seconds"], float) and summary["seconds"] >= 0
     assert clevertap.uploads[0].query == {}  # not a dry run
     check_invariant(summary)
@@ -120,8 +122,14 @@ def test_exactly_one_of_sql_and_rows_is_required():
         upload(source_conn_id="warehouse", sql="SELECT 1", rows=[{"identity": "a"}])
     with pytest.raises(ValueError, match="source_conn_id"):
         upload(sql="SELECT 1")
-    with pytest.raises(ValueError, match="max_rejected_ratio"):
-        upload(rows=[], max_rejected_ratio=1.5)
+    with pytest.raises(ValueError, match="max_failed_ratio"):
+        upload(rows=[], max_failed_ratio=1.5)
+
+
+@pytest.mark.parametrize("days", [0, -1, 1.5, "30"])
+def test_failed_rows_retention_days_is_checked_when_the_dag_is_parsed(days):
+    with pytest.raises(ValueError, match="failed_rows_retention_days"):
+        upload(rows=[], failed_rows_retention_days=days)
 
 
 # -- PostgreSQL as the warehouse ----------------------------------------------------------------
@@ -152,7 +160,7 @@ def test_postgres_types_map_to_clevertap_values_and_bad_rows_are_invalid(pg, cle
         sql=f"SELECT * FROM {table} ORDER BY user_id NULLS LAST",
         identity_column="user_id",
         ts_column="updated_at",
-        max_rejected_ratio=1.0,
+        max_failed_ratio=1.0,
     )
 
     summary = operator.execute(context)
@@ -183,7 +191,7 @@ def test_postgres_types_map_to_clevertap_values_and_bad_rows_are_invalid(pg, cle
     check_invariant(summary)
     reasons = sample_by_identity(summary)
     assert set(reasons) == {"2", "3", "4", "5", None}
-    assert all(problem["code"] is None for problem in summary["rejected_sample"])
+    assert all(problem["code"] is None for problem in summary["failed_sample"])
     assert "'prefs'" in reasons["2"]["error"] and "nested" in reasons["2"]["error"]
     assert "'visits'" in reasons["3"]["error"] and "finite" in reasons["3"]["error"]
     assert "'ratio'" in reasons["4"]["error"] and "finite" in reasons["4"]["error"]
@@ -326,7 +334,7 @@ def test_a_missing_column_fails_before_anything_is_sent(sqlite_db, clevertap, co
         {"batch_size": 1001},
         {"batch_size": 0},
         {"max_concurrency": 16},
-        {"identity_type": "email"},
+        {"identity_type": "objectId"},  # CleverTap's wire name: the operators say clevertap_id
         {"timestamp_format": "iso"},
     ],
 )
@@ -400,20 +408,20 @@ def test_property_columns_select_and_rename(clevertap, context, property_columns
     assert clevertap.records == [{"type": "profile", "identity": "7", "ts": EPOCH, "profileData": profile}]
 
 
-def test_object_id_identity_type(clevertap, context):
+def test_clevertap_id_is_sent_as_object_id(clevertap, context):
     clevertap.refuse = lambda record: (526, "objectId invalid") if record["objectId"] == "__bad" else None
     summary = upload(
         rows=[{"ctid": "__a1"}, {"ctid": "__bad"}],
         identity_column="ctid",
-        identity_type="objectId",
-        max_rejected_ratio=1,
+        identity_type="clevertap_id",
+        max_failed_ratio=1,
     ).execute(context)
 
     assert clevertap.records == [
         {"type": "profile", "objectId": "__a1", "profileData": {}},
         {"type": "profile", "objectId": "__bad", "profileData": {}},
     ]
-    assert summary["rejected_sample"] == [{"identity": "__bad", "code": 526, "error": "objectId invalid"}]
+    assert summary["failed_sample"] == [{"identity": "__bad", "code": 526, "error": "objectId invalid"}]
 
 
 AWARE = dt.datetime(2023, 5, 18, 22, 58, 45, tzinfo=dt.timezone.utc)
@@ -510,7 +518,7 @@ def test_convert_timestamps(clevertap, context, convert, timestamp_format, expec
 )
 def test_ts_column_becomes_epoch_seconds(clevertap, context, value):
     summary = upload(rows=[{"identity": "u1", "updated": value}], ts_column="updated").execute(context)
-    assert summary["rows_invalid"] == 0, summary["rejected_sample"]
+    assert summary["rows_invalid"] == 0, summary["failed_sample"]
     assert clevertap.records == [{"type": "profile", "identity": "u1", "ts": EPOCH, "profileData": {}}]
 
 
@@ -523,7 +531,7 @@ def test_a_null_ts_is_left_out_and_never_zero(clevertap, context):
     summary = upload(
         rows=[{"identity": "u1", "updated": None, "plan": "gold"}, {"identity": "u2", "updated": 0, "plan": "gold"}],
         ts_column="updated",
-        max_rejected_ratio=1,
+        max_failed_ratio=1,
     ).execute(context)
     assert clevertap.records == [{"type": "profile", "identity": "u1", "profileData": {"plan": "gold"}}]
     assert all(record.get("ts") != 0 for record in clevertap.records)
@@ -536,7 +544,7 @@ def test_a_ts_that_is_not_a_time_makes_the_row_invalid(clevertap, context, value
     summary = upload(
         rows=[{"identity": "u1", "updated": value}, {"identity": "u2", "updated": EPOCH}],
         ts_column="updated",
-        max_rejected_ratio=1,
+        max_failed_ratio=1,
     ).execute(context)
     assert [record["identity"] for record in clevertap.records] == ["u2"]
     problem = sample_by_identity(summary)["u1"]
@@ -569,7 +577,7 @@ def test_invalid_rows_are_counted_with_a_reason_and_never_sent(clevertap, contex
         {"identity": "ok-256", **{f"p{n}": n for n in range(256)}},
         {"identity": 42, "score": Decimal("2.50"), "flag": False},
     ]
-    summary = upload(rows=rows, max_rejected_ratio=1.0).execute(context)
+    summary = upload(rows=rows, max_failed_ratio=1.0).execute(context)
 
     sent = {record["identity"]: record["profileData"] for record in clevertap.records}
     assert set(sent) == {"ok-1", "ok-512", "ok-256", "42"}
@@ -580,8 +588,8 @@ def test_invalid_rows_are_counted_with_a_reason_and_never_sent(clevertap, contex
     assert summary["rows_invalid"] == len(rows) - 4
     assert summary["rows_accepted"] == 4
     check_invariant(summary)
-    assert all(problem["code"] is None for problem in summary["rejected_sample"])
-    errors = [(problem["identity"], problem["error"]) for problem in summary["rejected_sample"]]
+    assert all(problem["code"] is None for problem in summary["failed_sample"])
+    errors = [(problem["identity"], problem["error"]) for problem in summary["failed_sample"]]
     expected = [
         (None, "null"),
         ("", "empty"),
@@ -607,7 +615,7 @@ def test_invalid_rows_are_counted_with_a_reason_and_never_sent(clevertap, contex
 
 def test_an_invalid_row_does_not_affect_its_batch(clevertap, context):
     rows = [{"identity": f"u{n}", "score": float("nan") if n == 2 else n} for n in range(5)]
-    summary = upload(rows=rows, batch_size=2, max_rejected_ratio=1).execute(context)
+    summary = upload(rows=rows, batch_size=2, max_failed_ratio=1).execute(context)
     # The invalid row is skipped, not a hole in a batch: batches stay full.
     assert [[record["identity"] for record in call.body["d"]] for call in clevertap.uploads] == [
         ["u0", "u1"],
@@ -629,14 +637,14 @@ def test_refusals_are_mapped_to_the_right_rows_across_batches(sqlite_db, clevert
         identity_column="user_id",
         batch_size=3,
         max_concurrency=2,
-        max_rejected_ratio=0.5,
+        max_failed_ratio=0.5,
     ).execute(context)
 
-    assert summary["rows_rejected"] == 3
+    assert summary["rows_refused"] == 3
     assert summary["rows_accepted"] == 5
     assert summary["batches"] == summary["requests"] == 3
     check_invariant(summary)
-    assert sorted(summary["rejected_sample"], key=lambda problem: problem["identity"]) == [
+    assert sorted(summary["failed_sample"], key=lambda problem: problem["identity"]) == [
         {"identity": "2", "code": 515, "error": EMAIL_INVALID[1]},
         {"identity": "5", "code": 515, "error": EMAIL_INVALID[1]},
         {"identity": "7", "code": 515, "error": EMAIL_INVALID[1]},
@@ -654,8 +662,8 @@ def test_a_refusal_without_a_position_is_mapped_by_the_echoed_identity(requests_
             ],
         },
     )
-    summary = upload(rows=[{"identity": f"u{n}"} for n in (1, 2, 3)], max_rejected_ratio=1).execute(context)
-    assert summary["rejected_sample"] == [{"identity": "u2", "code": 555, "error": "Miscellaneous error"}]
+    summary = upload(rows=[{"identity": f"u{n}"} for n in (1, 2, 3)], max_failed_ratio=1).execute(context)
+    assert summary["failed_sample"] == [{"identity": "u2", "code": 555, "error": "Miscellaneous error"}]
     assert summary["rows_accepted"] == 2
     check_invariant(summary)
 
@@ -673,7 +681,7 @@ def test_progress_lines_and_one_summary_line_never_show_profile_values(task_logs
         {"identity": "u4", "name": "Wendel Orr", "email": "wendel.hidden@example.com"},
         {"identity": "u5", "name": "Vera Nox", "email": "vera.quiet@example.com"},
     ]
-    summary = upload(rows=rows, batch_size=2, max_rejected_ratio=0.5).execute(context)
+    summary = upload(rows=rows, batch_size=2, max_failed_ratio=0.5).execute(context)
 
     text = task_logs.text
     for row in rows:
@@ -689,7 +697,7 @@ def test_progress_lines_and_one_summary_line_never_show_profile_values(task_logs
     assert sample_by_identity(summary).keys() == {"u2", "u3"}
 
 
-# -- the rejected ratio -------------------------------------------------------------------------
+# -- the failed ratio -------------------------------------------------------------------------
 
 
 def ratio_rows() -> list[dict[str, Any]]:
@@ -702,7 +710,7 @@ def ratio_rows() -> list[dict[str, Any]]:
 @pytest.mark.parametrize("ratio", [0.0, 0.1, 0.19])
 def test_too_many_problem_rows_fail_the_task_after_every_good_row_was_sent(clevertap, context, ratio):
     clevertap.refuse = refuse_bad_email
-    operator = upload(rows=ratio_rows(), batch_size=3, max_rejected_ratio=ratio)
+    operator = upload(rows=ratio_rows(), batch_size=3, max_failed_ratio=ratio)
 
     with pytest.raises(AirflowFailException) as error:
         operator.execute(context)
@@ -720,8 +728,8 @@ def test_too_many_problem_rows_fail_the_task_after_every_good_row_was_sent(cleve
 @pytest.mark.parametrize("ratio", [0.2, 0.5, 1.0])
 def test_problem_rows_within_the_ratio_let_the_task_succeed(clevertap, context, ratio):
     clevertap.refuse = refuse_bad_email
-    summary = upload(rows=ratio_rows(), batch_size=3, max_rejected_ratio=ratio).execute(context)
-    assert (summary["rows_invalid"], summary["rows_rejected"], summary["rows_accepted"]) == (1, 1, 8)
+    summary = upload(rows=ratio_rows(), batch_size=3, max_failed_ratio=ratio).execute(context)
+    assert (summary["rows_invalid"], summary["rows_refused"], summary["rows_accepted"]) == (1, 1, 8)
 
 
 def test_no_rows_at_all_is_a_successful_empty_sync(sqlite_db, clevertap, context):
@@ -739,10 +747,10 @@ def test_an_empty_rows_list_is_a_successful_empty_sync(clevertap, context):
     assert clevertap.calls == []
 
 
-# -- the rejected-rows table ----------------------------------------------------------------------
+# -- the failed-rows table ----------------------------------------------------------------------
 
 
-def test_rejected_rows_table_on_sqlite_gets_one_row_per_problem(sqlite_db, clevertap, context):
+def test_failed_rows_table_on_sqlite_gets_one_row_per_problem(sqlite_db, clevertap, context):
     rows = [
         (f"u{n:02}", "bad" if n % 10 == 0 else f"u{n}@example.com", "x" * 600 if n % 4 == 1 else None)
         for n in range(40)
@@ -755,8 +763,8 @@ def test_rejected_rows_table_on_sqlite_gets_one_row_per_problem(sqlite_db, cleve
         return upload(
             source_conn_id="warehouse",
             sql="SELECT * FROM users",
-            rejected_rows_table="clevertap_rejected",
-            max_rejected_ratio=1.0,
+            failed_rows_table="clevertap_failed",
+            max_failed_ratio=1.0,
             batch_size=7,
         ).execute({"run_id": run_id})
 
@@ -764,10 +772,8 @@ def test_rejected_rows_table_on_sqlite_gets_one_row_per_problem(sqlite_db, cleve
 
     invalid = {f"u{n:02}" for n in range(40) if n % 4 == 1}  # 10 rows, 2 of them also with a bad email
     refused = {f"u{n:02}" for n in range(40) if n % 10 == 0} - invalid
-    assert (summary["rows_invalid"], summary["rows_rejected"]) == (len(invalid), len(refused))
-    stored = sqlite_db.query(
-        "SELECT dag_id, task_id, run_id, identity, code, error, recorded_at FROM clevertap_rejected"
-    )
+    assert (summary["rows_invalid"], summary["rows_refused"]) == (len(invalid), len(refused))
+    stored = sqlite_db.query("SELECT dag_id, task_id, run_id, identity, code, error, recorded_at FROM clevertap_failed")
     assert len(stored) == len(invalid) + len(refused) == 14  # every problem, not only the 20-row sample
     assert {row[3] for row in stored if row[4] is None} == invalid
     assert {row[3] for row in stored if row[4] == 515} == refused
@@ -777,23 +783,23 @@ def test_rejected_rows_table_on_sqlite_gets_one_row_per_problem(sqlite_db, cleve
         assert before <= dt.datetime.fromisoformat(recorded_at) <= dt.datetime.now(dt.timezone.utc)
 
     run("second-run")  # the table exists now: rows are added
-    runs = sqlite_db.query("SELECT run_id, count(*) FROM clevertap_rejected GROUP BY run_id ORDER BY run_id")
+    runs = sqlite_db.query("SELECT run_id, count(*) FROM clevertap_failed GROUP BY run_id ORDER BY run_id")
     assert runs == [(CONTEXT_RUN_ID, 14), ("second-run", 14)]
 
 
-def test_rejected_rows_table_receives_more_than_the_sample(sqlite_db, clevertap, context):
+def test_failed_rows_table_receives_more_than_the_sample(sqlite_db, clevertap, context):
     sqlite_db.create("users", "identity TEXT", [(None,)] * 25 + [("u1",)])
     summary = upload(
-        source_conn_id="warehouse", sql="SELECT * FROM users", rejected_rows_table="rejected", max_rejected_ratio=1
+        source_conn_id="warehouse", sql="SELECT * FROM users", failed_rows_table="failed", max_failed_ratio=1
     ).execute(context)
-    assert len(summary["rejected_sample"]) == 20
+    assert len(summary["failed_sample"]) == 20
     assert summary["rows_invalid"] == 25
-    assert sqlite_db.query("SELECT count(*) FROM rejected") == [(25,)]
+    assert sqlite_db.query("SELECT count(*) FROM failed") == [(25,)]
 
 
-def test_rejected_rows_table_on_postgres(pg, clevertap, context):
+def test_failed_rows_table_on_postgres(pg, clevertap, context):
     source = f"{pg.prefix}_users"
-    rejected = f"public.{pg.prefix}_rejected"
+    failed = f"public.{pg.prefix}_failed"
     pg.execute(f"CREATE TABLE {source} (user_id int, email text, prefs jsonb)")
     pg.execute(
         f"""INSERT INTO {source} VALUES (1, 'a@example.com', NULL), (2, 'broken', NULL),
@@ -804,29 +810,27 @@ def test_rejected_rows_table_on_postgres(pg, clevertap, context):
         source_conn_id="warehouse_pg",
         sql=f"SELECT * FROM {source} ORDER BY user_id",
         identity_column="user_id",
-        rejected_rows_table=rejected,
-        max_rejected_ratio=0.1,
+        failed_rows_table=failed,
+        max_failed_ratio=0.1,
     )
 
     with pytest.raises(AirflowFailException):
         operator.execute(context)  # the table is written before the ratio fails the task
 
-    stored = pg.execute(
-        f"SELECT run_id, identity, code, error, recorded_at FROM {rejected} ORDER BY identity"
-    ).fetchall()
+    stored = pg.execute(f"SELECT run_id, identity, code, error, recorded_at FROM {failed} ORDER BY identity").fetchall()
     assert [(row[0], row[1], row[2]) for row in stored] == [(CONTEXT_RUN_ID, "2", 515), (CONTEXT_RUN_ID, "3", None)]
     assert stored[0][3] == EMAIL_INVALID[1]
     assert "nested" in stored[1][3]
     assert all(row[4] for row in stored)
 
 
-def test_rejected_rows_table_name_must_be_a_plain_name(sqlite_db, clevertap, context):
+def test_failed_rows_table_name_must_be_a_plain_name(sqlite_db, clevertap, context):
     sqlite_db.create("users", "identity TEXT", [(None,)])
     operator = upload(
         source_conn_id="warehouse",
         sql="SELECT * FROM users",
-        rejected_rows_table="rejected; DROP TABLE users",
-        max_rejected_ratio=1,
+        failed_rows_table="failed; DROP TABLE users",
+        max_failed_ratio=1,
     )
     with pytest.raises(ValueError, match="plain"):
         operator.execute(context)
@@ -839,10 +843,10 @@ def test_the_source_hook_does_not_log_sql(task_logs, sqlite_db, clevertap, conte
         source_conn_id="warehouse",
         sql="SELECT * FROM users WHERE email != :marker",
         parameters={"marker": "marker.param@example.com"},
-        rejected_rows_table="rejected",
-        max_rejected_ratio=1,
+        failed_rows_table="failed",
+        max_failed_ratio=1,
     ).execute(context)
-    assert sqlite_db.query("SELECT count(*) FROM rejected") == [(1,)]
+    assert sqlite_db.query("SELECT count(*) FROM failed") == [(1,)]
     text = task_logs.text
     # common-sql logs statements at INFO when log_sql is on (at DEBUG it always does).
     info_text = "\n".join(record.getMessage() for record in task_logs.records if record.levelno >= logging.INFO)
@@ -860,11 +864,11 @@ def test_dry_run_uploads_with_the_dry_run_flag(clevertap, context):
     summary = upload(
         rows=[{"identity": "u1", "email": "a@example.com"}, {"identity": "u2", "email": "bad"}],
         dry_run=True,
-        max_rejected_ratio=1,
+        max_failed_ratio=1,
     ).execute(context)
     assert [call.query for call in clevertap.uploads] == [{"dryRun": ["1"]}]
     assert summary["dry_run"] is True
-    assert summary["rows_rejected"] == 1 and summary["rows_accepted"] == 1
+    assert summary["rows_refused"] == 1 and summary["rows_accepted"] == 1
 
 
 def test_an_http_failure_that_outlasts_retries_reports_what_was_accepted(sqlite_db, clevertap, context, fast_hook):
@@ -876,7 +880,7 @@ def test_an_http_failure_that_outlasts_retries_reports_what_was_accepted(sqlite_
             sql="SELECT * FROM users ORDER BY identity",
             batch_size=2,
             max_concurrency=1,
-            rejected_rows_table="rejected",
+            failed_rows_table="failed",
         )
     )
 
@@ -930,15 +934,15 @@ def test_rows_that_are_not_a_json_list_are_refused_clearly(clevertap, context):
     assert clevertap.calls == []
 
 
-def test_rows_with_a_rejected_rows_table_use_the_source_connection(sqlite_db, clevertap, context):
+def test_rows_with_a_failed_rows_table_use_the_source_connection(sqlite_db, clevertap, context):
     summary = upload(
         rows=[{"identity": None}, {"identity": "u1"}],
         source_conn_id="warehouse",
-        rejected_rows_table="rejected",
-        max_rejected_ratio=1,
+        failed_rows_table="failed",
+        max_failed_ratio=1,
     ).execute(context)
     assert summary["rows_invalid"] == 1
-    stored = sqlite_db.query("SELECT identity, code, error FROM rejected")
+    stored = sqlite_db.query("SELECT identity, code, error FROM failed")
     assert stored == [(None, None, "row 1 of the read: identity column 'identity' is null")]
 
 
@@ -964,7 +968,7 @@ def test_sql_file_and_parameters_are_rendered(tmp_path, sqlite_db, clevertap):
             source_conn_id="warehouse",
             sql="users.sql",
             parameters={"day": "{{ ds }}"},
-            rejected_rows_table="{{ params.plan }}_rejected",
+            failed_rows_table="{{ params.plan }}_failed",
         )
     context = {"run_id": CONTEXT_RUN_ID, "ds": "2026-01-01", "params": {"plan": "gold"}}
 
@@ -972,7 +976,7 @@ def test_sql_file_and_parameters_are_rendered(tmp_path, sqlite_db, clevertap):
 
     assert operator.sql == "SELECT identity, plan FROM users WHERE plan = 'gold' AND day = :day"
     assert operator.parameters == {"day": "2026-01-01"}
-    assert operator.rejected_rows_table == "gold_rejected"
+    assert operator.failed_rows_table == "gold_failed"
     summary = operator.execute(context)
     assert clevertap.records == [{"type": "profile", "identity": "u1", "profileData": {"plan": "gold"}}]
     assert summary["rows_read"] == 1
@@ -992,12 +996,12 @@ def test_large_upload_keeps_the_invariant(clevertap, context):
         for n in range(2500)
     ]
     clevertap.refuse = refuse_bad_email
-    summary = upload(rows=rows, max_rejected_ratio=1).execute(context)
+    summary = upload(rows=rows, max_failed_ratio=1).execute(context)
     check_invariant(summary)
     assert summary["rows_read"] == 2500
     assert summary["batches"] == 3  # 1000 records per request
     assert summary["rows_invalid"] == len([n for n in range(2500) if n % 97 == 0])
-    assert summary["rows_rejected"] == len([n for n in range(2500) if n % 89 == 0 and n % 97])
+    assert summary["rows_refused"] == len([n for n in range(2500) if n % 89 == 0 and n % 97])
 
 
 @pytest.mark.parametrize(

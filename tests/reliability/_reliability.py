@@ -146,5 +146,5 @@ def leaks(texts: Iterable[str], secrets: Sequence[str] = (PASSCODE, ROTATED_PASS
 def accounted(summary: dict[str, Any]) -> bool:
     """The summary's invariant: every row read is exactly one of invalid, accepted, refused, unchanged."""
     return summary["rows_read"] == (
-        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_rejected"] + summary["rows_unchanged"]
+        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"] + summary["rows_unchanged"]
     )

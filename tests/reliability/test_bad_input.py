@@ -1,7 +1,7 @@
 """The bad-input corpus: staged tables built here, full of rows CleverTap cannot take, run through
 the upload (and delete) operator against the emulator.
 
-Every bad row must be reported with its reason (in the rejected-rows table, which gets every
+Every bad row must be reported with its reason (in the failed-rows table, which gets every
 problem, not only the summary's sample), every good row around it must arrive in the emulator,
 the summary's counts must add up, and no profile value may reach the log or an error. Queries
 that cannot run fail with a clear error before anything is sent.
@@ -24,7 +24,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator, CleverTapUserUploadOperator
 
 EXTRA_COLUMNS = 292  # + 8 named columns: a 300-column table
-REJECTED = "clevertap_rejected"
+FAILED = "clevertap_failed"
 
 
 def epoch(*parts: int, offset_minutes: int = 0) -> int:
@@ -158,7 +158,7 @@ def upload(**kwargs: Any) -> CleverTapUserUploadOperator:
     return operator
 
 
-def problems_in(path, table: str = REJECTED) -> list[tuple[Any, Any, str]]:
+def problems_in(path, table: str = FAILED) -> list[tuple[Any, Any, str]]:
     with sqlite3.connect(path) as db:
         return db.execute(f"SELECT identity, code, error FROM {table}").fetchall()
 
@@ -189,7 +189,7 @@ def check_outcome(rows: list[Row], emu, problems: list[tuple[Any, Any, str]], su
     invalid = sum(1 for row in rows if row.invalid)
     refused = sum(1 for row in rows if row.refused)
     assert accounted(summary)
-    assert (summary["rows_read"], summary["rows_invalid"], summary["rows_rejected"]) == (len(rows), invalid, refused)
+    assert (summary["rows_read"], summary["rows_invalid"], summary["rows_refused"]) == (len(rows), invalid, refused)
     assert summary["rows_accepted"] == len(rows) - invalid - refused
     assert len(problems) == invalid + refused
 
@@ -206,8 +206,8 @@ def test_sqlite_corpus_reports_every_bad_row_and_delivers_every_good_one(
     operator = upload(
         source_conn_id="warehouse",
         sql="SELECT * FROM corpus ORDER BY seq",
-        max_rejected_ratio=1.0,
-        rejected_rows_table=REJECTED,
+        max_failed_ratio=1.0,
+        failed_rows_table=FAILED,
     )
 
     summary = operator.execute(context)
@@ -231,7 +231,7 @@ def test_sqlite_corpus_over_the_threshold_fails_clearly_after_sending_every_good
     message = str(failure.value)
     invalid = sum(1 for row in rows if row.invalid)
     refused = sum(1 for row in rows if row.refused)
-    assert f"{invalid + refused} of {len(rows)} rows did not make it" in message
+    assert f"{invalid + refused} of {len(rows)} rows failed" in message
     assert "is null" in message and "identity" in message  # reasons, with identities
     goods = {row.identity for row in rows if str(row.identity).startswith("good-")}
     assert goods <= set(emu.profiles)
@@ -243,10 +243,10 @@ def test_a_query_returning_no_rows_succeeds_with_all_counts_zero(emu, sqlite_war
     stage_sqlite_corpus(sqlite_warehouse)
     summary = upload(source_conn_id="warehouse", sql="SELECT * FROM corpus WHERE 1 = 0").execute(context)
 
-    assert {
-        key: summary[key] for key in ("rows_read", "rows_invalid", "rows_accepted", "rows_rejected", "batches")
-    } == (dict.fromkeys(("rows_read", "rows_invalid", "rows_accepted", "rows_rejected", "batches"), 0))
-    assert summary["rejected_sample"] == []
+    assert {key: summary[key] for key in ("rows_read", "rows_invalid", "rows_accepted", "rows_refused", "batches")} == (
+        dict.fromkeys(("rows_read", "rows_invalid", "rows_accepted", "rows_refused", "batches"), 0)
+    )
+    assert summary["failed_sample"] == []
     assert emu.stats.requests == 0
 
 
@@ -286,8 +286,8 @@ def test_delete_reports_bad_ids_and_deletes_the_good_ones(emu, sqlite_warehouse,
         source_conn_id="warehouse",
         sql="SELECT identity FROM doomed ORDER BY seq",
         batch_size=2,
-        max_rejected_ratio=1.0,
-        rejected_rows_table=REJECTED,
+        max_failed_ratio=1.0,
+        failed_rows_table=FAILED,
     )
     fast_hook(operator)
     summary = operator.execute(context)
@@ -329,7 +329,7 @@ PG_ROWS = [
 
 
 def test_postgres_corpus_jsonb_nan_and_bytea(emu, postgres_uri, postgres_warehouse, context, task_logs, capfd):
-    table, rejected = f"{postgres_warehouse}_corpus", f"{postgres_warehouse}_rejected"
+    table, failed = f"{postgres_warehouse}_corpus", f"{postgres_warehouse}_failed"
     with psycopg.connect(postgres_uri, autocommit=True) as db:
         db.execute(f"CREATE TABLE {table} (seq int, identity text, doc jsonb, score float8, amount numeric, raw bytea)")
         with db.cursor() as cursor:
@@ -342,12 +342,12 @@ def test_postgres_corpus_jsonb_nan_and_bytea(emu, postgres_uri, postgres_warehou
             source_conn_id="warehouse_pg",
             sql=f"SELECT identity, doc, score, amount, raw FROM {table} ORDER BY seq",
             batch_size=2,
-            max_rejected_ratio=1.0,
-            rejected_rows_table=rejected,
+            max_failed_ratio=1.0,
+            failed_rows_table=failed,
         )
         summary = operator.execute(context)
         with psycopg.connect(postgres_uri) as db:
-            problems = db.execute(f"SELECT identity, code, error FROM {rejected}").fetchall()
+            problems = db.execute(f"SELECT identity, code, error FROM {failed}").fetchall()
 
         profiles = emu.profiles
         for identity, _doc, _score, _amount, _raw, outcome, stored in PG_ROWS:
@@ -384,4 +384,4 @@ def test_postgres_corpus_jsonb_nan_and_bytea(emu, postgres_uri, postgres_warehou
     finally:
         with psycopg.connect(postgres_uri, autocommit=True) as db:
             db.execute(f"DROP TABLE IF EXISTS {table}")
-            db.execute(f"DROP TABLE IF EXISTS {rejected}")
+            db.execute(f"DROP TABLE IF EXISTS {failed}")

@@ -122,7 +122,7 @@ def seed_profiles(emu: CleverTapEmulator) -> None:
             {"type": "profile", "identity": ident, "profileData": {"Name": name, "Email": email, "Phone": phone}}
             for ident, name, email, phone in (person(n) for n in range(1, ROWS + 1))
         )
-        results = list(hook.upload_profiles(records, batch_size=1000))
+        results = list(hook.upload_records(records, batch_size=1000))
     finally:
         hook.close()
     assert sum(result.accepted_count for result in results) == ROWS
@@ -136,7 +136,7 @@ def make_operator(kind: str) -> Any:
         "sql": "SELECT * FROM users ORDER BY identity",
         "batch_size": BATCH,
         "max_concurrency": CONCURRENCY[kind],
-        "max_rejected_ratio": 0.05,  # the refused rows some runs stage must not fail the task
+        "max_failed_ratio": 0.05,  # the refused rows some runs stage must not fail the task
     }
     if kind == "upload":
         return CleverTapUserUploadOperator(**common)
@@ -257,7 +257,7 @@ def test_transient_faults_end_in_success_with_every_row_once(
     assert summary["retries"] > 0, f"{name}: no fault was injected: the case proves nothing"
     # Accounting: every row exactly once, and really stored (or deleted).
     assert accounted(summary)
-    assert (summary["rows_read"], summary["rows_accepted"], summary["rows_rejected"], summary["rows_invalid"]) == (
+    assert (summary["rows_read"], summary["rows_accepted"], summary["rows_refused"], summary["rows_invalid"]) == (
         ROWS,
         ROWS - len(refused),
         len(refused),
@@ -265,7 +265,7 @@ def test_transient_faults_end_in_success_with_every_row_once(
     )
     assert stored_outcome(kind, emu, identities) == set(identities) - refused
     if kind == "upload":
-        assert refused and {problem["code"] for problem in summary["rejected_sample"]} == {515}
+        assert refused and {problem["code"] for problem in summary["failed_sample"]} == {515}
         assert emu.profile(identity(7))["profileData"]["Email"] == person(7)[2]
         received, processed_once = stats.records_received, stats.records_stored + len(refused)
     else:
@@ -288,7 +288,7 @@ def test_transient_faults_end_in_success_with_every_row_once(
     else:
         assert stats.max_in_flight <= limit
         if case.faults.concurrency_limit >= limit:  # else the server's own 429s are the fault
-            assert stats.concurrency_rejected == 0
+            assert stats.concurrency_limited == 0
     # No secret, no profile value anywhere.
     texts = [*logged_text(task_logs, capfd), json.dumps(summary)]
     assert not leaks(texts)

@@ -1,6 +1,6 @@
 """Whole tasks against a hostile server (tests/_hostile_server.py, real sockets), then the emulator:
 an answer that confirms nothing is sent again by the next run, and a server echoing the passcode
-never gets it into the exception, XCom or the rejected-rows table."""
+never gets it into the exception, XCom or the failed-rows table."""
 
 from __future__ import annotations
 
@@ -77,8 +77,8 @@ def upload(**kwargs: Any) -> CleverTapUserUploadOperator:
         task_id="upload",
         source_conn_id="warehouse",
         sql='SELECT identity, "Email", plan FROM users',
-        rejected_rows_table="hostile_rejected",
-        max_rejected_ratio=1.0,
+        failed_rows_table="hostile_failed",
+        max_failed_ratio=1.0,
         **kwargs,
     )
 
@@ -97,11 +97,11 @@ def test_a_refusal_echoing_the_passcode_reaches_neither_xcom_nor_the_table(sqlit
         monkeypatch.setenv(CONNECTION, hostile_connection(server.url))
         summary = upload().execute(context)
 
-    assert summary["rows_rejected"] == 1
-    assert [problem["error"] for problem in summary["rejected_sample"]] == ["passcode *** refused"]
+    assert summary["rows_refused"] == 1
+    assert [problem["error"] for problem in summary["failed_sample"]] == ["passcode *** refused"]
     assert PASSCODE not in json.dumps(summary)
     with sqlite3.connect(sqlite_warehouse) as db:
-        table = db.execute("SELECT * FROM hostile_rejected").fetchall()
+        table = db.execute("SELECT * FROM hostile_failed").fetchall()
     assert len(table) == 1 and "passcode *** refused" in table[0]
     assert PASSCODE not in repr(table)
 

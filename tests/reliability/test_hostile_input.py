@@ -39,8 +39,8 @@ STORED_VALUES = ("infinity", "0044", "BC", "24:00", "12345")
 
 @pytest.fixture
 def dates_table(postgres_uri, postgres_warehouse) -> Iterator[tuple[str, str]]:
-    """A PostgreSQL table of ``UNREADABLE_ROWS`` and the name of a rejected-rows table."""
-    table, rejected = f"{postgres_warehouse}_dates", f"{postgres_warehouse}_rejected"
+    """A PostgreSQL table of ``UNREADABLE_ROWS`` and the name of a failed-rows table."""
+    table, failed = f"{postgres_warehouse}_dates", f"{postgres_warehouse}_failed"
     with psycopg.connect(postgres_uri, autocommit=True) as db:
         db.execute(
             f"CREATE TABLE {table} (seq int, identity text, born date, seen timestamp, zoned timestamptz, "
@@ -51,13 +51,13 @@ def dates_table(postgres_uri, postgres_warehouse) -> Iterator[tuple[str, str]]:
                 f"INSERT INTO {table} VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [(seq, *row[:6]) for seq, row in enumerate(UNREADABLE_ROWS)],
             )
-    yield table, rejected
+    yield table, failed
     with psycopg.connect(postgres_uri, autocommit=True) as db:
         db.execute(f"DROP TABLE IF EXISTS {table}")
-        db.execute(f"DROP TABLE IF EXISTS {rejected}")
+        db.execute(f"DROP TABLE IF EXISTS {failed}")
 
 
-def rejected_rows(postgres_uri: str, table: str) -> list[tuple[Any, ...]]:
+def failed_rows(postgres_uri: str, table: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(postgres_uri) as db:
         return db.execute(f"SELECT identity, code, error FROM {table}").fetchall()
 
@@ -66,7 +66,7 @@ def rejected_rows(postgres_uri: str, table: str) -> list[tuple[Any, ...]]:
 def test_a_value_python_cannot_hold_makes_its_row_invalid_naming_the_column(
     emu, postgres_uri, dates_table, context, task_logs, capfd, kind
 ):
-    table, rejected = dates_table
+    table, failed = dates_table
     common: dict[str, Any] = {
         "task_id": "dates",
         "source_conn_id": "warehouse_pg",
@@ -74,8 +74,8 @@ def test_a_value_python_cannot_hold_makes_its_row_invalid_naming_the_column(
         "ts_column": "seen",
         "property_columns": {"born": "Born", "zoned": "Zoned"},
         "batch_size": 2,
-        "max_rejected_ratio": 1.0,
-        "rejected_rows_table": rejected,
+        "max_failed_ratio": 1.0,
+        "failed_rows_table": failed,
     }
     if kind == "profiles":
         operator: Any = CleverTapUserUploadOperator(**common)
@@ -93,7 +93,7 @@ def test_a_value_python_cannot_hold_makes_its_row_invalid_naming_the_column(
         assert set(emu.profiles) == set(stored)
     else:
         assert {identity: len(events) for identity, events in emu.events().items()} == dict.fromkeys(stored, 1)
-    problems = rejected_rows(postgres_uri, rejected)
+    problems = failed_rows(postgres_uri, failed)
     assert {identity: error for identity, _, error in problems} == {
         identity: f"column {column!r} holds a value Python cannot represent (an infinite or BC date, say)"
         for identity, column in invalid.items()
@@ -142,7 +142,7 @@ def events_operator(**kwargs: Any) -> CleverTapEventUploadOperator:
         state_table="clevertap_state",
         sync_id="orders.once",
         batch_size=2,
-        max_rejected_ratio=1.0,
+        max_failed_ratio=1.0,
         **kwargs,
     )
     fast_hook(operator)
@@ -155,22 +155,22 @@ def test_an_event_id_twice_in_one_run_is_sent_once_and_every_problem_names_its_e
     stage_orders(sqlite_warehouse)
     emu.configure(faults=EmulatorFaults(discarded_events=("Old Event",)))
 
-    summary = events_operator(rejected_rows_table="rejected").execute(context)
+    summary = events_operator(failed_rows_table="failed").execute(context)
 
     stored = sorted(event["evtData"]["order_id"] for events in emu.events().values() for event in events)
     assert stored == ["o-1", "o-2", "o-6"]  # o-2 once, from the first of its two rows
     assert summary["rows_read"] == len(ORDERS) + 1
-    assert (summary["rows_accepted"], summary["rows_invalid"], summary["rows_rejected"]) == (3, 3, 1)
+    assert (summary["rows_accepted"], summary["rows_invalid"], summary["rows_refused"]) == (3, 3, 1)
     assert summary["rows_maybe_duplicated"] == 0
     with sqlite3.connect(sqlite_warehouse) as db:
-        problems = db.execute("SELECT identity, code, error FROM rejected ORDER BY error").fetchall()
+        problems = db.execute("SELECT identity, code, error FROM failed ORDER BY error").fetchall()
     assert problems == [
         ("c-2", None, "event 'o-2': event id repeated in this run: only its first row is sent"),
         ("c-3", None, "event 'o-3': ts column 'placed' is null: an event needs the time it happened"),
         ("c-5", 555, "event 'o-5': Event name is discarded for this account"),
         (None, None, "row 5 of the read: event 'o-4': identity column 'customer_id' is null"),
     ]
-    assert sorted(problem["error"] for problem in summary["rejected_sample"]) == [error for *_, error in problems]
+    assert sorted(problem["error"] for problem in summary["failed_sample"]) == [error for *_, error in problems]
     assert "c-3: event 'o-3': ts column 'placed' is null" in task_logs.text
 
     # The next run sends nothing CleverTap holds: both rows of o-2 are the state's, unchanged.

@@ -78,7 +78,7 @@ def test_on_kill_stops_a_running_sync_at_once(kind, emu, sqlite_warehouse, conte
     wait_until(lambda: emu.stats.in_flight == 0)
 
 
-def test_a_killed_attempt_marks_its_rejected_rows_as_stopped(held, sqlite_warehouse, context):
+def test_a_killed_attempt_marks_its_failed_rows_as_stopped(held, sqlite_warehouse, context):
     rows = [{"identity": None, "plan": "gold"}] + [{"identity": f"u{n}", "plan": "gold"} for n in range(50)]
     operator = CleverTapUserUploadOperator(
         task_id="upload_profiles",
@@ -86,8 +86,8 @@ def test_a_killed_attempt_marks_its_rejected_rows_as_stopped(held, sqlite_wareho
         rows=rows,
         batch_size=10,
         max_concurrency=2,
-        max_rejected_ratio=1.0,
-        rejected_rows_table="rejected",
+        max_failed_ratio=1.0,
+        failed_rows_table="failed",
     )
     runner, outcome = in_thread(operator, {**context, "ti": _TaskInstance(try_number=2, map_index=-1)})
     wait_until(lambda: held.stats.in_flight == 2)
@@ -97,7 +97,7 @@ def test_a_killed_attempt_marks_its_rejected_rows_as_stopped(held, sqlite_wareho
 
     assert not runner.is_alive() and "cancelled" in str(outcome.get("error"))
     with sqlite3.connect(sqlite_warehouse) as db:
-        recorded = db.execute("SELECT identity, try_number, map_index, attempt FROM rejected").fetchall()
+        recorded = db.execute("SELECT identity, try_number, map_index, attempt FROM failed").fetchall()
     # Written after the kill (what was found is kept), marked as from a stopped attempt.
     assert recorded == [(None, 2, -1, "stopped")]
 

@@ -73,12 +73,12 @@ def test_a_run_with_retries_and_refusals_leaks_nothing(emu, sqlite_warehouse, re
     assert "retrying" in out and "CleverTap upload finished" in out  # the log was captured
     assert not leaks([out, err])
     (summary,) = xcom_values(run)
-    assert summary["rows_read"] == USERS + 4 and summary["rows_rejected"] == 2 and summary["rows_invalid"] == 2
+    assert summary["rows_read"] == USERS + 4 and summary["rows_refused"] == 2 and summary["rows_invalid"] == 2
     assert summary["retries"] > 0
-    assert {problem["identity"] for problem in summary["rejected_sample"]} >= {"refused-email", "refused-phone"}
+    assert {problem["identity"] for problem in summary["failed_sample"]} >= {"refused-email", "refused-phone"}
     assert not leaks([json.dumps(summary)])
     rendered = rendered_fields(run)
-    assert "2026-03-02" in rendered["sql"] and rendered["rejected_rows_table"] == "clevertap_rejected_20260302"
+    assert "2026-03-02" in rendered["sql"] and rendered["failed_rows_table"] == "clevertap_failed_20260302"
     assert not leaks([json.dumps(rendered, default=str)])
     # Airflow's masker learnt the passcode when the task read the connection.
     assert PASSCODE not in str(redact(f"passcode {PASSCODE}"))
@@ -94,7 +94,7 @@ def test_a_failed_run_leaks_nothing(failure, emu, sqlite_warehouse, reliability_
         expected = "HTTP 401"
     elif failure == "rows-over-threshold":
         dag_id = "reliability_upload_strict"
-        expected = "rows did not make it"
+        expected = "rows failed"
     else:
         emu.configure(faults=EmulatorFaults(status_for_request={2: 400}))
         expected = "HTTP 400"
@@ -119,7 +119,7 @@ def test_reprs_and_errors_of_our_objects_hold_no_passcode(emu, sqlite_warehouse,
     hook = fast_hook(operator)
     summary = operator.execute(context)
     hook.get_conn()  # a live session, headers and all
-    results = list(hook.upload_profiles([{"type": "profile", "identity": "u", "profileData": {}}]))
+    results = list(hook.upload_records([{"type": "profile", "identity": "u", "profileData": {}}]))
     emu.configure(passcode=ROTATED_PASSCODE)
     with pytest.raises(AirflowException) as failure:
         CleverTapUserDeleteOperator(task_id="delete", rows=[{"identity": "u"}]).execute(context)

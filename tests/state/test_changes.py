@@ -51,7 +51,7 @@ def test_the_operator_fingerprints_every_mapping_option():
         options(ts_column="updated_at"),
         options(convert_timestamps=False),
         options(timestamp_format="clevertap_date"),
-        options(identity_type="objectId"),
+        options(identity_type="clevertap_id"),
     ]
     assert len({fingerprint_key(variant) for variant in variants}) == len(variants)
 
@@ -108,14 +108,16 @@ def test_stateful_arguments_are_checked_when_the_dag_is_parsed():
         CleverTapUserUploadOperator(task_id="t", rows=[{"identity": "u1"}], sync_mode="changed")
     with pytest.raises(ValueError, match="needs identity_type 'identity'"):
         CleverTapUserUploadOperator(
-            task_id="t", source_conn_id="w", sql="SELECT 1", sync_mode="mirror", identity_type="objectId"
+            task_id="t", source_conn_id="w", sql="SELECT 1", sync_mode="mirror", identity_type="clevertap_id"
         )
     with pytest.raises(ValueError, match="max_delete_ratio"):
         CleverTapUserUploadOperator(task_id="t", source_conn_id="w", sql="SELECT 1", max_delete_ratio=1.5)
     with pytest.raises(ValueError, match="state_table needs source_conn_id"):
         CleverTapUserDeleteOperator(task_id="t", rows=[{"identity": "u1"}], state_table="clevertap_sync_state")
-    with pytest.raises(ValueError, match="state_table needs id_type 'identity'"):
-        CleverTapUserDeleteOperator(task_id="t", source_conn_id="w", sql="SELECT 1", state_table="s", id_type="guid")
+    with pytest.raises(ValueError, match="state_table needs identity_type 'identity'"):
+        CleverTapUserDeleteOperator(
+            task_id="t", source_conn_id="w", sql="SELECT 1", state_table="s", identity_type="clevertap_id"
+        )
 
 
 def test_a_templated_sync_mode_is_checked_once_rendered(sqlite_warehouse, clevertap_connection):

@@ -20,7 +20,7 @@ def received(emu) -> int:
 
 def accounted(summary) -> bool:
     return summary["rows_read"] == (
-        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_rejected"] + summary["rows_unchanged"]
+        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"] + summary["rows_unchanged"]
     )
 
 
@@ -49,7 +49,7 @@ def test_a_second_run_of_unchanged_data_sends_only_the_refused_rows(synced, ware
     assert run.state == "success"
     assert received(emu) - before == len(REFUSED)  # the refused rows, tried again
     assert summary["rows_unchanged"] == USERS - len(REFUSED)
-    assert summary["rows_rejected"] == len(REFUSED) and summary["rows_accepted"] == 0
+    assert summary["rows_refused"] == len(REFUSED) and summary["rows_accepted"] == 0
     assert accounted(summary)
     assert set(emu.profiles) == set(synced) - refused
 
@@ -73,7 +73,7 @@ def test_a_fixed_refused_row_is_accepted_on_the_next_run_and_then_left_alone(syn
     warehouse.execute(f"""UPDATE {warehouse.users} SET "Email" = 'fixed@example.com' WHERE identity = 'user-0017'""")
 
     _, (summary,) = sync(state_dags)
-    assert summary["rows_accepted"] == 1 and summary["rows_rejected"] == len(REFUSED) - 1
+    assert summary["rows_accepted"] == 1 and summary["rows_refused"] == len(REFUSED) - 1
     assert emu.profile("user-0017")["profileData"]["Email"] == "fixed@example.com"
     assert "user-0017" in warehouse.state_rows(SYNC_ID)
 
@@ -85,7 +85,7 @@ def test_a_fixed_refused_row_is_accepted_on_the_next_run_and_then_left_alone(syn
 def test_mirror_deletes_exactly_the_identities_that_left(warehouse, emu, state_dags):
     identities = warehouse.stage(USERS, refused=REFUSED)
     # A profile this sync never delivered: the mirror must never touch it.
-    list(CleverTapHook().upload_profiles([{"type": "profile", "identity": "outsider", "profileData": {"plan": "x"}}]))
+    list(CleverTapHook().upload_records([{"type": "profile", "identity": "outsider", "profileData": {"plan": "x"}}]))
     assert sync(state_dags, sync_mode="mirror")[0].state == "success"
     # Two delivered users and one refused one leave the staged table.
     warehouse.execute(f"DELETE FROM {warehouse.users} WHERE identity IN ('user-0003', 'user-0011', 'user-0004')")

@@ -51,7 +51,7 @@ def test_the_list_and_a_syncs_page_show_the_counts_of_its_runs_summaries(airflow
     assert [run["summary"] for run in runs] == [_summary(second), _summary(first)]
     # What the rows given make of the second run: two sent, one refused, one invalid.
     counts = runs[0]["summary"]
-    assert (counts["rows_accepted"], counts["rows_rejected"], counts["rows_invalid"]) == (2, 1, 1)
+    assert (counts["rows_accepted"], counts["rows_refused"], counts["rows_invalid"]) == (2, 1, 1)
     assert runs[1]["summary"]["rows_accepted"] == len(GOOD)
     assert all(run["state"] == "success" and run["try_number"] == 1 for run in runs)
 
@@ -59,14 +59,14 @@ def test_the_list_and_a_syncs_page_show_the_counts_of_its_runs_summaries(airflow
 def test_a_syncs_page_gives_its_latest_failed_rows_and_the_query_that_reads_them_all(airflow_api, view_runs, tmp_path):
     page = _sync(airflow_api, "syncs_view_profiles", "upload").json()
     assert page["failed_rows_run"] == view_runs["profiles_second"].run_id
-    assert page["failed_rows"] == _summary(view_runs["profiles_second"])["rejected_sample"]
+    assert page["failed_rows"] == _summary(view_runs["profiles_second"])["failed_sample"]
     by_identity = {row["identity"]: row for row in page["failed_rows"]}
     assert set(by_identity) == {BAD_EMAIL["identity"], NO_IDENTITY["identity"]}
     assert by_identity[BAD_EMAIL["identity"]]["code"] is not None and by_identity[None]["code"] is None
-    # The query reads every failed row of that run from the sync's rejected-rows table.
+    # The query reads every failed row of that run from the sync's failed-rows table.
     warehouse = next(iter(view_runs["warehouse"]))
     with sqlite3.connect(warehouse) as db:
-        rows = db.execute(page["rejected_rows_query"]).fetchall()
+        rows = db.execute(page["failed_rows_query"]).fetchall()
     assert {(row[0], row[1]) for row in rows} == {(row["identity"], row["code"]) for row in page["failed_rows"]}
     assert len(rows) == len(page["failed_rows"])
 
@@ -99,7 +99,7 @@ def test_failed_runs_show_their_counts_when_the_sync_finished_and_none_when_it_d
     # Too many failed rows: the task failed after every row was processed, its summary kept.
     failing = syncs[("syncs_view_failing", "upload", -1)]["latest"]
     assert failing["state"] == "failed" and failing["summary"] == _summary(view_runs["failing"])
-    assert (failing["summary"]["rows_accepted"], failing["summary"]["rows_rejected"]) == (1, 1)
+    assert (failing["summary"]["rows_accepted"], failing["summary"]["rows_refused"]) == (1, 1)
     # No connection: failed before reading a row, no summary.
     broken = syncs[("syncs_view_broken", "upload", -1)]["latest"]
     assert broken["state"] == "failed" and broken["summary"] is None

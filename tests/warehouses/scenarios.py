@@ -36,7 +36,7 @@ def upload(wh: Warehouse, sync_mode: str = "changed", sql: str | None = None, **
         state_table=wh.table("state"),
         sync_mode=sync_mode,
         sync_id="matrix.users",
-        max_rejected_ratio=1.0,
+        max_failed_ratio=1.0,
         **kwargs,
     )
     return operator.execute(CONTEXT)
@@ -53,5 +53,5 @@ def state_identities(wh: Warehouse, sync_id: str = "matrix.users") -> list[str]:
 def accounted(summary: dict[str, Any]) -> bool:
     """Every row read is accepted, refused, invalid or unchanged."""
     return summary["rows_read"] == (
-        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_rejected"] + summary["rows_unchanged"]
+        summary["rows_invalid"] + summary["rows_accepted"] + summary["rows_refused"] + summary["rows_unchanged"]
     )

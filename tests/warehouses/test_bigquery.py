@@ -83,12 +83,12 @@ def test_the_state_is_written_250_rows_a_query_job(bigquery_wh, emu, statements)
     assert upload(wh)["rows_unchanged"] == 600
 
 
-def test_the_rejected_rows_are_written_150_rows_a_query_job(bigquery_wh, emu, statements):
+def test_the_failed_rows_are_written_150_rows_a_query_job(bigquery_wh, emu, statements):
     wh = bigquery_wh
-    rejected = wh.table("rejected")
+    failed = wh.table("failed")
     users = [f"user-{n:04d}" for n in range(400)]
     stage_users(wh, users, refused=users)
-    assert upload(wh, "upsert", rejected_rows_table=rejected)["rows_rejected"] == 400
-    inserts = [sql for sql in statements if sql.startswith(f"INSERT INTO {rejected} (") and "VALUES" in sql]
+    assert upload(wh, "upsert", failed_rows_table=failed)["rows_refused"] == 400
+    inserts = [sql for sql in statements if sql.startswith(f"INSERT INTO {failed} (") and "VALUES" in sql]
     assert len(inserts) == 3
-    assert wh.query(f"SELECT COUNT(*), COUNT(DISTINCT identity) FROM {rejected}") == [(400, 400)]
+    assert wh.query(f"SELECT COUNT(*), COUNT(DISTINCT identity) FROM {failed}") == [(400, 400)]

@@ -74,7 +74,7 @@ def send_events(wh):
         event_id_column="order_id",
         state_table=wh.table("state"),
         sync_id="matrix.events",
-        max_rejected_ratio=1.0,
+        max_failed_ratio=1.0,
     ).execute(CONTEXT)
 
 
@@ -142,5 +142,5 @@ def test_a_refused_event_is_named_by_its_id_as_queried(wh, emu):
     stage_orders(wh, ["ord-1"])
     emu.configure(faults=EmulatorFaults(discarded_events=("Charged",)))
     summary = send_events(wh)
-    assert summary["rows_rejected"] == 1
-    assert summary["rejected_sample"][0]["error"].startswith("event 'ord-1': ")
+    assert summary["rows_refused"] == 1
+    assert summary["failed_sample"][0]["error"].startswith("event 'ord-1': ")

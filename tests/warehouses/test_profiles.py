@@ -29,13 +29,13 @@ def test_upsert_sends_every_row_every_run_and_keeps_no_state(wh, emu):
 def test_changed_sends_what_changed_and_retries_refused_rows(wh, emu):
     users = stage_users(wh, USERS, refused=REFUSED)
     first = upload(wh)
-    assert (first["rows_accepted"], first["rows_rejected"]) == (len(USERS) - 2, 2)
+    assert (first["rows_accepted"], first["rows_refused"]) == (len(USERS) - 2, 2)
     assert state_identities(wh) == sorted(set(USERS) - set(REFUSED))
 
     before = received(emu)
     again = upload(wh)  # nothing changed: only the refused rows are tried again
     assert received(emu) - before == 2
-    assert (again["rows_unchanged"], again["rows_rejected"], again["rows_accepted"]) == (len(USERS) - 2, 2, 0)
+    assert (again["rows_unchanged"], again["rows_refused"], again["rows_accepted"]) == (len(USERS) - 2, 2, 0)
     assert accounted(again)
 
     wh.execute(f"UPDATE {users} SET plan = 'platinum' WHERE identity = 'user-02'")
@@ -43,7 +43,7 @@ def test_changed_sends_what_changed_and_retries_refused_rows(wh, emu):
     before = received(emu)
     edited = upload(wh)
     assert received(emu) - before == 3  # the edit, the fixed row, the still refused one
-    assert (edited["rows_accepted"], edited["rows_rejected"]) == (2, 1)
+    assert (edited["rows_accepted"], edited["rows_refused"]) == (2, 1)
     assert emu.profile("user-02")["profileData"]["plan"] == "platinum"
     assert emu.profile("user-04")["profileData"]["Email"] == "fixed@example.com"
     assert state_identities(wh) == sorted(set(USERS) - {"user-09"})

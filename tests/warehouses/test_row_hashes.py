@@ -62,7 +62,7 @@ def operator(wh, sql: str):
         state_table=wh.table("state"),
         sync_mode="changed",
         sync_id="matrix.hashed",
-        max_rejected_ratio=1.0,
+        max_failed_ratio=1.0,
     )
 
 

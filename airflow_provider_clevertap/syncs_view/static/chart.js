@@ -9,7 +9,7 @@ var CleverTapChart = (function () {
     { key: "rows_accepted", label: "sent", color: "var(--sent)" },
     { key: "rows_unchanged", label: "unchanged", color: "var(--unchanged)" },
     { key: "rows_invalid", label: "invalid", color: "var(--invalid)" },
-    { key: "rows_rejected", label: "refused", color: "var(--refused)" },
+    { key: "rows_refused", label: "refused", color: "var(--refused)" },
     { key: "profiles_deleted", label: "deleted", color: "var(--deleted)" },
   ];
   // Part of "sent": drawn inside its segment.

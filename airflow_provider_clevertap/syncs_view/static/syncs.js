@@ -65,7 +65,7 @@
     return sync.task_id + (sync.map_index >= 0 ? " [" + sync.map_index + "]" : sync.mapped ? " [mapped]" : "");
   }
 
-  function failedRows(summary) { return summary ? (summary.rows_invalid || 0) + (summary.rows_rejected || 0) : 0; }
+  function failedRows(summary) { return summary ? summary.rows_failed || 0 : 0; }
 
   function status(run) {
     if (!run) return h("span", { class: "tag", text: "no runs yet" });
@@ -180,11 +180,11 @@
       return h("tr", {}, [h("td", { text: row.identity == null ? "(no identity)" : row.identity }),
         h("td", { class: "num", text: row.code == null ? "invalid" : String(row.code) }), h("td", { class: "wrap", text: row.error })]);
     })));
-    if (sync.rejected_rows_query) {
-      section.appendChild(h("p", { class: "muted", text: "Every failed row of that run, in the sync's rejected-rows table (run it on the sync's source connection):" }));
-      section.appendChild(h("pre", { id: "rejected-rows-query", text: sync.rejected_rows_query }));
+    if (sync.failed_rows_query) {
+      section.appendChild(h("p", { class: "muted", text: "Every failed row of that run, in the sync's failed-rows table (run it on the sync's source connection):" }));
+      section.appendChild(h("pre", { id: "failed-rows-query", text: sync.failed_rows_query }));
     } else {
-      section.appendChild(h("p", { class: "muted", text: "This sync keeps no rejected-rows table: set rejected_rows_table to keep every failed row." }));
+      section.appendChild(h("p", { class: "muted", text: "This sync keeps no failed-rows table: set failed_rows_table to keep every failed row." }));
     }
     return section;
   }

@@ -19,7 +19,7 @@ ACCOUNT = os.environ.get("CLEVERTAP_ACCOUNT_ID", "LINEAGE-ACCOUNT")
 PROFILES = clevertap_asset(ACCOUNT)
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
-for dag_id, max_rejected_ratio in (("lineage_pg_sync", 0.5), ("lineage_pg_sync_failing", 0.0)):
+for dag_id, max_failed_ratio in (("lineage_pg_sync", 0.5), ("lineage_pg_sync_failing", 0.0)):
     with DAG(dag_id=dag_id, schedule=None, start_date=START, catchup=False):
         upload = CleverTapUserUploadOperator(
             task_id="upload_profiles",
@@ -27,8 +27,8 @@ for dag_id, max_rejected_ratio in (("lineage_pg_sync", 0.5), ("lineage_pg_sync_f
             sql=f"SELECT customer_id, email, plan FROM {PREFIX}_customers ORDER BY customer_id",
             identity_column="customer_id",
             property_columns={"email": "Email", "plan": "Plan"},
-            rejected_rows_table=f"{PREFIX}_rejected",
-            max_rejected_ratio=max_rejected_ratio,
+            failed_rows_table=f"{PREFIX}_failed",
+            max_failed_ratio=max_failed_ratio,
             outlets=[PROFILES],
         )
         delete = CleverTapUserDeleteOperator(
@@ -50,6 +50,6 @@ with DAG(dag_id="lineage_pg_events", schedule=None, start_date=START, catchup=Fa
         event_id_column="order_id",
         property_columns={"order_id": "Order", "amount": "Amount"},
         state_table=f"{PREFIX}_state",
-        max_rejected_ratio=0.5,
+        max_failed_ratio=0.5,
         outlets=[clevertap_asset(ACCOUNT, "events")],
     )

@@ -18,7 +18,7 @@ START = pendulum.datetime(2026, 1, 1, tz="UTC")
 SOURCE = os.environ.get("EVENTS_TEST_SOURCE", "warehouse")
 PREFIX = os.environ.get("EVENTS_TEST_PREFIX", "t")
 ORDERS, ITEMS, STATE = f"{PREFIX}_orders", f"{PREFIX}_items", f"{PREFIX}_state"
-REJECTED, DELETIONS = f"{PREFIX}_rejected", f"{PREFIX}_deletions"
+FAILED, DELETIONS = f"{PREFIX}_failed", f"{PREFIX}_deletions"
 SQL = f"SELECT order_id, customer_id, kind, amount, note, ordered_at FROM {ORDERS}"
 # The JSON of each order's items: SQLite gives text, PostgreSQL a list of objects.
 ITEMS_JSON = {
@@ -31,10 +31,10 @@ EVENTS = {
     "event_name_column": "kind",
     "ts_column": "ordered_at",
     "state_table": STATE,
-    "rejected_rows_table": REJECTED,
+    "failed_rows_table": FAILED,
     "batch_size": 10,
     "max_concurrency": 2,
-    "max_rejected_ratio": 1.0,
+    "max_failed_ratio": 1.0,
 }
 
 with DAG(dag_id="event_sync", schedule=None, start_date=START, catchup=False):

@@ -23,7 +23,7 @@ with DAG(dag_id="reliability_upload", schedule=None, start_date=START, catchup=F
         sql="SELECT * FROM users ORDER BY identity",
         batch_size=100,
         max_concurrency=4,
-        max_rejected_ratio=1.0,
+        max_failed_ratio=1.0,
     )
 
 with DAG(dag_id="reliability_upload_timeout", schedule=None, start_date=START, catchup=False):
@@ -45,8 +45,8 @@ with DAG(dag_id="reliability_upload_templated", schedule=None, start_date=START,
         parameters={"run": "{{ run_id }}"},
         batch_size=100,
         max_concurrency=4,
-        max_rejected_ratio=1.0,
-        rejected_rows_table="clevertap_rejected_{{ ds_nodash }}",
+        max_failed_ratio=1.0,
+        failed_rows_table="clevertap_failed_{{ ds_nodash }}",
     )
 
 # The default threshold: any invalid or refused row fails the task (after every row was sent).

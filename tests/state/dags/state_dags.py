@@ -30,7 +30,7 @@ UPLOAD = {
     "full_refresh": "{{ params.full_refresh }}",
     "batch_size": 10,
     "max_concurrency": 2,
-    "max_rejected_ratio": 1.0,
+    "max_failed_ratio": 1.0,
 }
 
 with DAG(dag_id="state_sync", schedule=None, start_date=START, catchup=False, params=PARAMS):

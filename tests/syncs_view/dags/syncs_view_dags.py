@@ -15,8 +15,8 @@ with DAG(dag_id="syncs_view_profiles", schedule=None, start_date=START, catchup=
         task_id="upload",
         rows=ROWS,
         source_conn_id="warehouse",
-        rejected_rows_table="clevertap_rejected_rows",
-        max_rejected_ratio=0.5,
+        failed_rows_table="clevertap_failed_rows",
+        max_failed_ratio=0.5,
     )
 
 with DAG(dag_id="syncs_view_partitions", schedule=None, start_date=START, catchup=False):
@@ -31,7 +31,7 @@ with DAG(dag_id="syncs_view_dry", schedule=None, start_date=START, catchup=False
     CleverTapUserUploadOperator(task_id="upload", rows=ROWS, dry_run=True)
 
 with DAG(dag_id="syncs_view_failing", schedule=None, start_date=START, catchup=False):
-    # Any failed row fails the task (max_rejected_ratio 0.0).
+    # Any failed row fails the task (max_failed_ratio 0.0).
     CleverTapUserUploadOperator(task_id="upload", rows=ROWS)
 
 with DAG(dag_id="syncs_view_broken", schedule=None, start_date=START, catchup=False):

@@ -1,9 +1,10 @@
-"""The rejected-rows table: one row per invalid or refused row, in the source's warehouse.
+"""The failed-rows table: one row per invalid or refused row, in the source's warehouse.
 
 Re-runs, retries and the tasks of a mapped task all append to the same table; ``try_number``,
-``map_index`` and ``attempt`` (``finished`` or ``stopped``) tell their rows apart. A table made by
-an older version of the provider gets the columns it lacks added, its other columns kept as they are
-(``recorded_at`` stays text there).
+``map_index`` and ``attempt`` (``finished`` or ``stopped``) tell their rows apart. A row that keeps
+failing is recorded by every run, so each run first deletes what is older than the retention. A
+table made by an older version of the provider gets the columns it lacks added, its other columns
+kept as they are (``recorded_at`` stays text there).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _columns(hook: DbApiHook) -> dict[str, str]:
 def prepare_table(hook: DbApiHook, table: str) -> None:
     """Create the table, or add the columns an older version's table lacks; then insert no row
     into it, which the warehouse refuses where the connection may not write there."""
-    check_table_name(table, "rejected_rows_table")
+    check_table_name(table, "failed_rows_table")
     columns = _columns(hook)
     hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
     existing = existing_columns(hook, table)
@@ -74,10 +75,21 @@ def prepare_table(hook: DbApiHook, table: str) -> None:
     hook.run(f"INSERT INTO {table} ({names}) SELECT {names} FROM {table} WHERE 1 = 0")
 
 
+def delete_older(hook: DbApiHook, table: str, days: int) -> None:
+    """Delete the rows recorded before the start of the UTC day ``days`` days ago.
+
+    The limit is a date literal, not a bound time: every warehouse of the matrix compares it with
+    its timestamp type, and with the ISO-8601 text of SQLite or of an older version's table.
+    """
+    check_table_name(table, "failed_rows_table")
+    oldest_kept = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).date()
+    hook.run(f"DELETE FROM {table} WHERE recorded_at < '{oldest_kept.isoformat()}'")
+
+
 def write_problems(hook: DbApiHook, table: str, problems: Iterable[Problem], attempt: Attempt) -> None:
     """Record every problem row in ``table`` (prepared by ``prepare_table``), many rows a statement
     (``Dialect.rows_per_insert``; the driver's ``executemany`` where 1), one transaction."""
-    check_table_name(table, "rejected_rows_table")
+    check_table_name(table, "failed_rows_table")
     recorded_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     marker = STOPPED if attempt.stopped else FINISHED
     rows = (

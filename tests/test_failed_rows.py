@@ -1,16 +1,16 @@
-"""The rejected-rows table on real SQLite and PostgreSQL (the other warehouses: tests/warehouses):
-attempts told apart, a timestamp type where there is one, an older table brought up to date."""
+"""The failed-rows table on real SQLite and PostgreSQL (the other warehouses: tests/warehouses):
+attempts told apart, a timestamp type where there is one, an older table brought up to date, its
+retention, and a table the connection may not write."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import sqlite3
-from pathlib import Path
 
 import pytest
 
-from airflow_provider_clevertap.rejected_rows import Attempt, prepare_table, write_problems
+from airflow_provider_clevertap.failed_rows import Attempt, delete_older, prepare_table, write_problems
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.sources import get_sql_hook
 
@@ -37,13 +37,13 @@ def record(hook, table, problems, attempt) -> None:
 def test_write_problems_creates_the_table_on_sqlite_and_appends_each_attempt(sqlite_warehouse):
     hook = get_sql_hook("warehouse")
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    record(hook, "rejected", PROBLEMS, FIRST)
+    record(hook, "failed", PROBLEMS, FIRST)
     retry = dataclasses.replace(FIRST, try_number=2, stopped=True)
-    record(hook, "rejected", PROBLEMS[:1], retry)
-    record(hook, "rejected", PROBLEMS[1:2], dataclasses.replace(FIRST, map_index=3))
+    record(hook, "failed", PROBLEMS[:1], retry)
+    record(hook, "failed", PROBLEMS[1:2], dataclasses.replace(FIRST, map_index=3))
 
     with sqlite3.connect(sqlite_warehouse) as connection:
-        rows = connection.execute(f"SELECT {COLUMNS}, recorded_at FROM rejected").fetchall()
+        rows = connection.execute(f"SELECT {COLUMNS}, recorded_at FROM failed").fetchall()
     assert [row[:-1] for row in rows] == [
         ("d", "t", "r1", "u1", None, "property 'bio' is longer than 512 bytes", 1, -1, "finished"),
         ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "finished"),
@@ -56,12 +56,12 @@ def test_write_problems_creates_the_table_on_sqlite_and_appends_each_attempt(sql
 
 
 def test_write_problems_with_nothing_to_write_still_creates_the_table(sqlite_warehouse):
-    record(get_sql_hook("warehouse"), "rejected", [], FIRST)
+    record(get_sql_hook("warehouse"), "failed", [], FIRST)
     with sqlite3.connect(sqlite_warehouse) as connection:
-        assert connection.execute("SELECT count(*) FROM rejected").fetchone() == (0,)
+        assert connection.execute("SELECT count(*) FROM failed").fetchone() == (0,)
 
 
-@pytest.mark.parametrize("table", ["rejected; DROP TABLE users", "a.b.c.d", "1table", "re jected", ""])
+@pytest.mark.parametrize("table", ["failed; DROP TABLE users", "a.b.c.d", "1table", "fai led", ""])
 def test_write_problems_refuses_a_table_name_that_is_not_plain(sqlite_warehouse, table):
     with sqlite3.connect(sqlite_warehouse) as connection:
         connection.execute("CREATE TABLE users (identity TEXT)")
@@ -75,15 +75,13 @@ def test_write_problems_refuses_a_table_name_that_is_not_plain(sqlite_warehouse,
 
 def test_an_older_table_on_sqlite_gets_the_new_columns_and_keeps_its_rows(sqlite_warehouse):
     with sqlite3.connect(sqlite_warehouse) as connection:
-        connection.execute(OLD_TABLE.format(table="rejected"))
-        connection.execute(
-            "INSERT INTO rejected VALUES ('d', 't', 'r0', 'u0', 515, 'old', '2026-11-01T00:00:00+00:00')"
-        )
+        connection.execute(OLD_TABLE.format(table="failed"))
+        connection.execute("INSERT INTO failed VALUES ('d', 't', 'r0', 'u0', 515, 'old', '2026-11-01T00:00:00+00:00')")
 
-    record(get_sql_hook("warehouse"), "rejected", PROBLEMS[1:2], FIRST)
+    record(get_sql_hook("warehouse"), "failed", PROBLEMS[1:2], FIRST)
 
     with sqlite3.connect(sqlite_warehouse) as connection:
-        rows = connection.execute(f"SELECT {COLUMNS} FROM rejected ORDER BY run_id").fetchall()
+        rows = connection.execute(f"SELECT {COLUMNS} FROM failed ORDER BY run_id").fetchall()
     assert rows == [
         ("d", "t", "r0", "u0", 515, "old", None, None, None),
         ("d", "t", "r1", "u2", 515, "Email is not valid", 1, -1, "finished"),
@@ -106,7 +104,7 @@ def _pg_columns(postgres_uri: str, table: str) -> dict[str, str]:
 def pg_table(postgres_uri, postgres_warehouse):
     import psycopg
 
-    table = f"public.{postgres_warehouse}_rejected"
+    table = f"public.{postgres_warehouse}_failed"
     yield table
     with psycopg.connect(postgres_uri, autocommit=True) as connection:
         connection.execute(f"DROP TABLE IF EXISTS {table}")
@@ -151,39 +149,30 @@ def test_an_older_table_on_postgres_gets_the_new_columns(postgres_uri, pg_table)
     ]
 
 
-def _readme_latest_problem_query(table: str) -> str:
-    readme = (Path(__file__).resolve().parents[1] / "docs" / "monitoring.md").read_text()
-    block = readme.split("The latest problem of each identity:", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
-    return block.replace("clevertap_rejected_rows", table).replace("'clevertap_user_sync'", "'d'")
-
-
-def test_the_readmes_latest_problem_query_on_sqlite(sqlite_warehouse):
-    hook = get_sql_hook("warehouse")
-    record(hook, "rejected", PROBLEMS, FIRST)
-    retry = dataclasses.replace(FIRST, try_number=2)
-    record(hook, "rejected", [Problem("u2", 516, "Phone is not valid")], retry)
-
-    with sqlite3.connect(sqlite_warehouse) as connection:
-        latest = connection.execute(_readme_latest_problem_query("rejected")).fetchall()
-    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
-
-
-def test_the_readmes_latest_problem_query_on_postgres(postgres_uri, pg_table):
+def test_retention_deletes_older_rows_of_a_table_whose_recorded_at_is_text(postgres_uri, pg_table):
+    """A table of version 0.1.0 keeps recorded_at as ISO text: the retention's date compares with it too."""
     import psycopg
 
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(OLD_TABLE.format(table=pg_table))
+        connection.execute(
+            f"INSERT INTO {pg_table} VALUES ('d', 't', 'r0', 'u0', 515, 'old', '2020-11-01T00:00:00+00:00')"
+        )
     hook = get_sql_hook("warehouse_pg")
-    record(hook, pg_table, PROBLEMS, FIRST)
-    record(hook, pg_table, [Problem("u2", 516, "Phone is not valid")], dataclasses.replace(FIRST, try_number=2))
+    record(hook, pg_table, PROBLEMS[1:2], FIRST)
+
+    delete_older(hook, pg_table, 30)
 
     with psycopg.connect(postgres_uri) as connection:
-        latest = connection.execute(_readme_latest_problem_query(pg_table)).fetchall()
-    assert sorted((row[0], row[1], row[4]) for row in latest) == [("u1", None, 1), ("u2", 516, 2)]
+        assert connection.execute(f"SELECT run_id, identity FROM {pg_table}").fetchall() == [("r1", "u2")]
 
 
-def test_a_rejected_rows_table_the_connection_may_not_write_fails_before_the_first_request(
-    postgres_uri, pg_table, monkeypatch, clevertap_connection, requests_mock
+@pytest.mark.parametrize("grant", ["SELECT", "SELECT, INSERT"])
+def test_a_failed_rows_table_the_connection_may_not_write_fails_before_the_first_request(
+    postgres_uri, pg_table, monkeypatch, clevertap_connection, requests_mock, grant
 ):
-    """A role that may read but not write the table: the task fails for good, nothing is sent."""
+    """A role that may read but not write the table, or insert but not delete what the retention
+    deletes: the task fails for good, nothing is sent."""
     import psycopg
     from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -192,15 +181,16 @@ def test_a_rejected_rows_table_the_connection_may_not_write_fails_before_the_fir
 
     role = pg_table.rpartition(".")[2] + "_reader"
     with psycopg.connect(postgres_uri, autocommit=True) as connection:
-        connection.execute(OLD_TABLE.format(table=pg_table))
         connection.execute(f"CREATE ROLE {role} LOGIN")
-        connection.execute(f"GRANT SELECT ON {pg_table} TO {role}")
+    prepare_table(get_sql_hook("warehouse_pg"), pg_table)  # the table as it is now: nothing to add
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(f"GRANT {grant} ON {pg_table} TO {role}")
     try:
         monkeypatch.setenv("AIRFLOW_CONN_READER", postgres_connection(postgres_uri.replace("postgres@", f"{role}@")))
         operator = CleverTapUserUploadOperator(
-            task_id="t", source_conn_id="reader", sql="SELECT 'u1' AS identity", rejected_rows_table=pg_table
+            task_id="t", source_conn_id="reader", sql="SELECT 'u1' AS identity", failed_rows_table=pg_table
         )
-        with pytest.raises(AirflowFailException, match="rejected_rows_table .* cannot be written.*nothing was sent"):
+        with pytest.raises(AirflowFailException, match="failed_rows_table .* cannot be written.*nothing was sent"):
             operator.execute({"run_id": "r1"})
         assert requests_mock.call_count == 0
     finally:
