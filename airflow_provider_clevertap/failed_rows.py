@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from airflow_provider_clevertap.exceptions import CleverTapConfigError
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.state.dialects import Binding, check_table_name, dialect_of, existing_columns
 from airflow_provider_clevertap.state.writes import WRITE_CHUNK, chunks
@@ -73,6 +74,36 @@ def prepare_table(hook: DbApiHook, table: str) -> None:
         hook.run(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
     names = ", ".join(columns)
     hook.run(f"INSERT INTO {table} ({names}) SELECT {names} FROM {table} WHERE 1 = 0")
+
+
+def prepare_for_run(hook: DbApiHook, table: str, retention_days: int | None, action: str, conn_id: str | None) -> None:
+    """Make ``table`` ready before a sync's first request, its rows older than the retention deleted.
+
+    A table that cannot be written (a name that is no plain table name, a missing schema, no
+    permission) raises ``CleverTapConfigError``: a retry would not fix it, and would send every row
+    again. A warehouse that cannot be reached at all fails as usual, to be retried.
+
+    :param hook: the source connection's hook.
+    :param table: the failed-rows table.
+    :param retention_days: days of rows kept; None keeps every row.
+    :param action: the operator's action, and
+    :param conn_id: the source connection, for the error's message.
+    """
+    try:
+        check_table_name(table, "failed_rows_table")
+    except ValueError as error:
+        raise CleverTapConfigError(f"CleverTap {action}: {error}; nothing was sent") from None
+    hook.get_conn().close()  # unreachable: an error Airflow retries
+    try:
+        prepare_table(hook, table)
+        if retention_days is not None:
+            delete_older(hook, table, retention_days)
+    except Exception as error:  # each driver has its own errors; its first line says which
+        reason = (str(error).strip().splitlines() or [""])[0][:200]
+        raise CleverTapConfigError(
+            f"CleverTap {action}: failed_rows_table {table!r} cannot be written through connection {conn_id!r} "
+            f"({type(error).__name__}: {reason}); nothing was sent"
+        ) from None
 
 
 def delete_older(hook: DbApiHook, table: str, days: int) -> None:

@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
-from airflow_provider_clevertap.failed_rows import Attempt, delete_older, prepare_table, write_problems
+from airflow_provider_clevertap.failed_rows import Attempt, prepare_for_run, write_problems
 from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
 from airflow_provider_clevertap.operators.outcome import check_failed_ratio, check_unconfirmed
@@ -23,7 +23,6 @@ from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource, decode_rows, get_sql_hook, mapping_source, sql_source
 from airflow_provider_clevertap.state.changes import UNCHANGED, Confirmations
-from airflow_provider_clevertap.state.dialects import check_table_name
 from airflow_provider_clevertap.state.recorder import StateWriteError
 
 if TYPE_CHECKING:
@@ -193,7 +192,10 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         self.start_lineage(report)
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
         # Configuration found wrong after sending would send everything again on a retry.
-        self._prepare_failed_rows_table(source_hook)
+        if self.failed_rows_table and source_hook is not None:
+            prepare_for_run(
+                source_hook, self.failed_rows_table, self.failed_rows_retention_days, self.action, self.source_conn_id
+            )
         confirmed = self._start_state(context, source_hook, report)
         with ExitStack() as closing:
             closing.callback(report.close)
@@ -246,30 +248,6 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
     def _log_if_stopped(report: SyncReport) -> None:
         if report.stopped_reason is not None:
             report.log_summary()
-
-    def _prepare_failed_rows_table(self, source_hook: Any) -> None:
-        """Make ``failed_rows_table`` ready before the first request (its rows older than
-        the retention deleted), or fail without retries when it cannot be written (a name that is
-        no plain table name, a missing schema, no permission). A warehouse that cannot be reached
-        at all fails as usual, to be retried."""
-        table = self.failed_rows_table
-        if not table or source_hook is None:
-            return
-        try:
-            check_table_name(table, "failed_rows_table")
-        except ValueError as error:
-            raise CleverTapConfigError(f"CleverTap {self.action}: {error}; nothing was sent") from None
-        source_hook.get_conn().close()  # unreachable: an error Airflow retries
-        try:
-            prepare_table(source_hook, table)
-            if self.failed_rows_retention_days is not None:
-                delete_older(source_hook, table, self.failed_rows_retention_days)
-        except Exception as error:  # each driver has its own errors; its first line says which
-            reason = (str(error).strip().splitlines() or [""])[0][:200]
-            raise CleverTapConfigError(
-                f"CleverTap {self.action}: failed_rows_table {table!r} cannot be written through connection "
-                f"{self.source_conn_id!r} ({type(error).__name__}: {reason}); nothing was sent"
-            ) from None
 
     def _record(self, context: Context, source_hook: Any, report: SyncReport, confirmed: Confirmations | None) -> None:
         """Write the state and the problem rows: what a killed or failed run got done is kept."""
