@@ -95,17 +95,16 @@ _EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _FIXED_OFFSET = dt.timezone
 _SHORT_TEXT = MAX_STRING_BYTES // 4  # a string this short cannot be over the limit in UTF-8
 _from_iso = dt.datetime.fromisoformat
-# The rule's pattern without its named groups: the hot path asks only whether a string matches,
-# and recording groups cost a fifth of the match.
+# The rule's pattern without its named groups: the hot path asks only whether a string matches.
 _RULE_SHAPE = re.compile(re.sub(r"\(\?P<\w+>", "(?:", ISO_8601.pattern), ISO_8601.flags)
 
-# Mapping rows is the hot path of a sync (a profile showed 70% of the syncing process's CPU in
-# it, half of that in timestamps), hence the shortcuts below. Each gives the very result of the
-# plain code it stands for; the tests compare them on generated values.
+# Mapping rows is the hot path of a sync, hence the shortcuts below: each gives the very result of
+# the plain code it stands for (tests/test_properties_equivalence.py compares them on generated values).
 
 
+# Speed shortcut for datetime_to_epoch; what it buys: docs/benchmarks.md, "The speed shortcuts".
 def _epoch_seconds(moment: dt.datetime | dt.date) -> int:
-    """``datetime_to_epoch``, by one subtraction for a plain datetime: the same floor, a fifth of the work."""
+    """``datetime_to_epoch``, by one subtraction for a plain datetime: the same floor, less work."""
     if type(moment) is dt.datetime:
         zone = moment.tzinfo
         # A fixed offset (what fromisoformat and drivers give) always knows its offset.
@@ -118,6 +117,7 @@ def _epoch_seconds(moment: dt.datetime | dt.date) -> int:
     return datetime_to_epoch(moment)
 
 
+# Speed shortcut for parse_iso_timestamp; what it buys: docs/benchmarks.md, "The speed shortcuts".
 def _rule_seconds(text: str) -> int | None:
     """``parse_iso_timestamp(text)``: the rule's pattern decides, the C parser reads the fields.
 
@@ -277,6 +277,7 @@ class PropertyMapper:
             identity = read_identity(identity, self.identity_column)
         return identity
 
+    # Speed shortcut for _property_value on each value; what it buys: docs/benchmarks.md, "The speed shortcuts".
     def _property_dict(self, row: Sequence[Any]) -> dict[str, Any]:
         """The row's properties, nulls left out; raise InvalidRow for a value CleverTap cannot store."""
         properties: dict[str, Any] = {}

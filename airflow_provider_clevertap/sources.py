@@ -3,8 +3,8 @@
 Rows are read in chunks so memory stays flat however many rows the query returns. PostgreSQL's
 default (client-side) cursor would load the whole result on execute: psycopg 3 streams it instead
 (``Cursor.stream``: libpq's chunked rows, the query run as one statement, which PostgreSQL may give
-parallel workers, as it never does a cursor's: docs/benchmarks.md, issue 12),
-and psycopg2 reads through a named, server-side cursor. Other drivers' cursors use ``fetchmany``.
+parallel workers, as it never does a cursor's; docs/benchmarks.md, "Stateful syncs on PostgreSQL,
+2026-12-02 evening"), and psycopg2 reads through a named, server-side cursor. Other drivers' cursors use ``fetchmany``.
 """
 
 from __future__ import annotations

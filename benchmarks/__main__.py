@@ -16,9 +16,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmarks import report, runner, warehouses
+from benchmarks import dataset, plan, report, runner, warehouses
 
-DOC = runner.ROOT / "docs" / "benchmarks.md"
+DOC = dataset.ROOT / "docs" / "benchmarks.md"
 DOC_TEMPLATE = "# Benchmarks\n\nRun `make bench` to fill in the results.\n"
 
 
@@ -59,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = runner.QUICK if args.quick else runner.Settings()
+    settings = plan.QUICK if args.quick else plan.Settings()
     backend = "postgres" if args.postgres else "mariadb" if args.mariadb else "duckdb" if args.duckdb else None
     if backend in warehouses.BACKENDS:
         if args.sizes or args.delete_sizes or args.event_sizes:
             parser.error(f"only the stateful cases run with --{backend}: no --sizes, --delete-sizes or --event-sizes")
-        settings = runner.with_overrides(settings, upload_sizes=(), delete_sizes=(), event_sizes=())
-    settings = runner.with_overrides(
+        settings = plan.with_overrides(settings, upload_sizes=(), delete_sizes=(), event_sizes=())
+    settings = plan.with_overrides(
         settings,
         rounds=args.rounds,
         upload_sizes=args.sizes,
@@ -87,16 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     except runner.BenchmarkError as error:
         print(f"\nBenchmark failed: {error}", file=sys.stderr)
         if error.partial is not None and error.partial.results:
-            raw = runner.dataset.CACHE / f"results-{stamp}-partial.json"
+            raw = dataset.CACHE / f"results-{stamp}-partial.json"
             runner.save(error.partial, raw)
-            print(f"The cases measured before the failure: {raw.relative_to(runner.ROOT)}", file=sys.stderr)
+            print(f"The cases measured before the failure: {raw.relative_to(dataset.ROOT)}", file=sys.stderr)
         return 1
     print()
     print(report.tables(run))
     print(report.summary_line(run))
-    raw = runner.dataset.CACHE / f"results-{stamp}.json"
+    raw = dataset.CACHE / f"results-{stamp}.json"
     runner.save(run, raw)
-    print(f"Raw results: {raw.relative_to(runner.ROOT)}")
+    print(f"Raw results: {raw.relative_to(dataset.ROOT)}")
     # A full run writes the docs; a quick or narrowed one only when asked to.
     write = (
         args.write

@@ -1,4 +1,4 @@
-"""The event upload cases of issue 13, run in a fresh process like the others (``benchmarks.cases``).
+"""The event upload cases, run in a fresh process like the others (``benchmarks.cases``).
 
 They read the staged orders (``benchmarks.dataset.event_rows``), one ``Charged`` event per row,
 and are the profile upload's cases applied to events:

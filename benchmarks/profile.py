@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import dataset, runner, stateful
+from benchmarks import dataset, plan, runner, stateful
 from benchmarks.emulator import EmulatorProcess
 
 _SITE = re.compile(r"\(/[^()]*?/(?:site-packages|lib/python3\.\d+)/")
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args(argv)
 
-    settings = runner.Settings()
+    settings = plan.Settings()
     table = dataset.table(args.rows, "postgres" if args.postgres else "sqlite")
     concurrency = settings.delete_concurrency if args.op == "delete" else settings.upload_concurrency
     spec = {
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "AIRFLOW_CONN_WAREHOUSE": table.airflow_connection(),
         "PYTHONPATH": str(dataset.ROOT),
     }
-    case_of = runner.Case(args.op, args.kind, args.rows, args.latency / 1000)
+    case_of = plan.Case(args.op, args.kind, args.rows, args.latency / 1000)
     with (
         EmulatorProcess(args.latency / 1000) as emulator,
         tempfile.TemporaryDirectory() as scratch,
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         spec["url"] = emulator.url
         env["AIRFLOW_CONN_CLEVERTAP_DEFAULT"] = emulator.connection_json
         if args.op == "state":  # its untimed set-up first, as the runner does
-            limit = runner.API_CONCURRENCY
+            limit = plan.API_CONCURRENCY
             runner._run_process({**spec, "phase": "setup", "latency": case_of.latency, "emulator_limit": limit}, env)
         case = [sys.executable, "-m", "benchmarks.cases", json.dumps(spec)]
         if args.tool == "py-spy":

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dataset import BACKEND_NAMES
-from benchmarks.runner import Run, _size, figures
+from benchmarks.figures import figures
+from benchmarks.plan import Run, _size
 
 BEGIN = "<!-- benchmark results: begin (written by `make bench`; edit outside these markers) -->"
 END = "<!-- benchmark results: end -->"

@@ -1,4 +1,4 @@
-"""The stateful sync cases of issue 12, run in a fresh process like the others (``benchmarks.cases``).
+"""The stateful sync cases, run in a fresh process like the others (``benchmarks.cases``).
 
 All three run on one staged table with 1% of its rows edited (the ``orders`` of every customer
 whose key ends in 42: never a row CleverTap refuses or one with no identity), each on its own copy

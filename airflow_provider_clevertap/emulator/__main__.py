@@ -42,14 +42,11 @@ _FREEZE_EVERY = 1.0
 def _freeze_survivors(stopping: threading.Event) -> None:
     """Move every object alive now out of the collector's view, once a second until stopping.
 
-    Stored profiles live until deleted and form no reference cycles, but CPython's full
-    collection walks every tracked object each time the heap has grown by a quarter: at a million
-    stored profiles that is a pause of up to a second or two (more on a busy machine) during which
-    no request is answered, as measured in a 1M-row benchmark, stalling every upload in flight.
-    Frozen objects are still freed when their last reference goes (a deleted profile is); only a
-    cycle among them that dies later is kept, so the young generations are collected first (a 1M-row
-    upload kept 68 objects this way). Measured on that upload: 3.6-7.2 s of full collections, single
-    pauses up to 0.9 s, became 0.35-0.43 s in all.
+    Stored profiles live until deleted and form no reference cycles, but CPython's full collection
+    walks every tracked object each time the heap has grown by a quarter, answering nothing
+    meanwhile. Frozen objects are still freed when their last reference goes (a deleted profile
+    is); only a cycle among them that dies later is kept, so the young generations are collected
+    first. Why, and what it buys: docs/decisions/27-emulator-freezes-survivors.md.
     """
     gc.freeze()  # what start-up imported
     while not stopping.wait(_FREEZE_EVERY):

@@ -1,4 +1,5 @@
-"""The HTTP layer: a bare ASGI application serving CleverTap's endpoints and the control ones.
+"""The HTTP layer: a bare ASGI application serving CleverTap's endpoints, and the control ones
+of ``control.py``.
 
 A bare ASGI callable rather than a FastAPI app: the emulator needs three routes, the raw
 connection (to drop it) and as little per-request overhead as possible for benchmarks.
@@ -13,28 +14,28 @@ documents 15 for uploads, and its limit for deletes is unconfirmed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
-from urllib.parse import parse_qs
+import functools
+from collections.abc import Sequence
 
-import msgspec
-
-from airflow_provider_clevertap.emulator import responses
-from airflow_provider_clevertap.emulator.faults import FAULT_FIELDS, EmulatorFaults, FaultAction
+from airflow_provider_clevertap.emulator import control, responses
+from airflow_provider_clevertap.emulator.asgi import (
+    Handler,
+    Receive,
+    Scope,
+    Send,
+    drop,
+    json_body,
+    query_flag,
+    query_of,
+    read_body,
+    respond,
+)
+from airflow_provider_clevertap.emulator.faults import EmulatorFaults, FaultAction
 from airflow_provider_clevertap.emulator.state import EmulatorState
 from airflow_provider_clevertap.emulator.validation import MAX_RECORDS_PER_UPLOAD, validate_batch
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Handler = Callable[[Scope, bytes], "tuple[int, bytes]"]
-
 MAX_DELETE_IDS = 100
 _HOLD_POLL = 0.005  # seconds between looks at the request count while holding a request
-
-_decode = msgspec.json.Decoder().decode
-_JSON_HEADERS = [(b"content-type", b"application/json; charset=utf-8")]
-_TRUE = frozenset({"1", "true"})
 
 
 class EmulatorApp:
@@ -50,31 +51,31 @@ class EmulatorApp:
             "/1/profile.json": ("GET", "profile", self._profile),
         }
         self._control: dict[tuple[str, str], Handler] = {
-            ("GET", "/_emulator/state"): self._control_state,
-            ("POST", "/_emulator/reset"): self._control_reset,
-            ("POST", "/_emulator/configure"): self._control_configure,
+            ("GET", "/_emulator/state"): functools.partial(control.state_answer, state),
+            ("POST", "/_emulator/reset"): functools.partial(control.reset, state),
+            ("POST", "/_emulator/configure"): functools.partial(control.configure, state),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off and websockets are not served
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:  # the client left before sending its whole request
             return
         path, method = scope["path"], scope["method"]
         route = self._api.get(path)
         if route is not None:
             if method != route[0]:
-                await _respond(send, 405, responses.fail(405))
+                await respond(send, 405, responses.fail(405))
                 return
             await self._serve_api(route[1], route[2], scope, body, receive, send)
             return
         control = self._control.get((method, path))
         if control is None:
-            await _respond(send, 404, responses.fail(404))
+            await respond(send, 404, responses.fail(404))
             return
         status, payload = control(scope, body)
-        await _respond(send, status, payload)
+        await respond(send, status, payload)
 
     async def _serve_api(
         self, endpoint: str, handler: Handler, scope: Scope, body: bytes, receive: Receive, send: Send
@@ -92,18 +93,18 @@ class EmulatorApp:
         try:
             faults = state.faults
             if faults.hold_until_requests and await self._held():
-                await _drop(receive, send)
+                await drop(receive, send)
                 return
             if 0 < faults.hold_after_request < number and await self._held_after(number):
-                await _drop(receive, send)
+                await drop(receive, send)
                 return
             if faults.latency and await self._interrupted(faults.latency):
-                await _drop(receive, send)
+                await drop(receive, send)
                 return
             decision = state.draw_fault(number)
             if decision.action is FaultAction.DROP:
                 state.count_dropped()
-                await _drop(receive, send)
+                await drop(receive, send)
                 return
             if decision.action is FaultAction.STATUS:
                 await self._answer_injected(send, decision.status, faults)
@@ -111,12 +112,12 @@ class EmulatorApp:
             if decision.action is FaultAction.SLOW:
                 state.count_slowed()
                 if await self._interrupted(faults.slow_seconds):
-                    await _drop(receive, send)
+                    await drop(receive, send)
                     return
             status, payload = handler(scope, body)
             if decision.action is FaultAction.PROCESS_THEN_DROP:
                 state.count_dropped()
-                await _drop(receive, send)
+                await drop(receive, send)
                 return
             await self._answer(send, status, payload)
         finally:
@@ -158,7 +159,7 @@ class EmulatorApp:
 
     async def _answer(self, send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
         self._state.count_response(status)
-        await _respond(send, status, body, headers)
+        await respond(send, status, body, headers)
 
     async def _answer_injected(self, send: Send, status: int, faults: EmulatorFaults) -> None:
         headers = []
@@ -169,7 +170,7 @@ class EmulatorApp:
     # -- CleverTap's endpoints: (status, body) from (scope, request body) ------------------------
 
     def _upload(self, scope: Scope, body: bytes) -> tuple[int, bytes]:
-        payload = _json(body)
+        payload = json_body(body)
         records = payload.get("d") if isinstance(payload, dict) else None
         if not isinstance(records, list) or not records:
             return 400, responses.fail(400, 'Payload must be a JSON object with a non-empty "d" array')
@@ -178,13 +179,13 @@ class EmulatorApp:
             return 400, responses.fail(
                 400, f"Too many records: {len(records)}; at most {MAX_RECORDS_PER_UPLOAD} are allowed per request"
             )
-        dry_run = _query(scope).get("dryRun", [""])[-1].lower() in _TRUE
+        dry_run = query_flag(scope, "dryRun")
         outcome = validate_batch(records, discarded_events=self._state.faults.discarded_events)
         self._state.record_upload(len(records), outcome, dry_run)
         return 200, responses.upload(outcome.processed, outcome.unprocessed)
 
     def _delete(self, scope: Scope, body: bytes) -> tuple[int, bytes]:
-        payload = _json(body)
+        payload = json_body(body)
         if not isinstance(payload, dict):
             return 400, responses.fail(400, 'Payload must be a JSON object with "identity" or "guid"')
         present = [key for key in ("identity", "guid") if key in payload]
@@ -205,7 +206,7 @@ class EmulatorApp:
         return 200, responses.deleted(len(ids))
 
     def _profile(self, scope: Scope, body: bytes) -> tuple[int, bytes]:
-        query = _query(scope)
+        query = query_of(scope)
         identity, object_id = query.get("identity", [None])[-1], query.get("objectId", [None])[-1]
         if (identity is None) == (object_id is None):
             return 400, responses.fail(400, 'Give exactly one of "identity" and "objectId"')
@@ -213,91 +214,3 @@ class EmulatorApp:
         if profile is None:
             return 404, responses.PROFILE_NOT_FOUND
         return 200, responses.profile(profile)
-
-    # -- control endpoints: no CleverTap auth, not counted as API requests -----------------------
-
-    def _control_state(self, scope: Scope, body: bytes) -> tuple[int, bytes]:
-        state = self._state
-        answer: dict[str, Any] = {
-            "account_id": state.account_id,
-            "faults": state.faults.to_dict(),
-            "stats": state.stats().as_dict(),
-        }
-        if _query(scope).get("profiles", [""])[-1].lower() in _TRUE:
-            answer["profiles"] = state.profiles()
-        if _query(scope).get("events", [""])[-1].lower() in _TRUE:
-            answer["events"] = state.events()
-        return 200, responses.encode(answer)
-
-    def _control_reset(self, scope: Scope, body: bytes) -> tuple[int, bytes]:
-        self._state.reset()
-        return 200, responses.encode({"status": "success"})
-
-    def _control_configure(self, scope: Scope, body: bytes) -> tuple[int, bytes]:
-        """Change credentials and/or faults.
-
-        Fault fields in the body replace the whole fault set (fields left out take their
-        defaults), as ``configure(faults=EmulatorFaults(...))`` does; a body without any fault
-        field leaves the faults alone.
-        """
-        payload = _json(body)
-        if not isinstance(payload, dict):
-            return 400, responses.fail(400, "Body must be a JSON object")
-        unknown = set(payload) - set(FAULT_FIELDS) - {"account_id", "passcode"}
-        if unknown:
-            return 400, responses.fail(400, f"Unknown options: {', '.join(sorted(unknown))}")
-        fault_options = {key: value for key, value in payload.items() if key in FAULT_FIELDS}
-        try:
-            faults = EmulatorFaults.from_dict(fault_options) if fault_options else None
-        except (TypeError, ValueError) as error:
-            return 400, responses.fail(400, str(error))
-        self._state.configure(account_id=payload.get("account_id"), passcode=payload.get("passcode"), faults=faults)
-        return 200, responses.encode({"status": "success", "faults": self._state.faults.to_dict()})
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *headers],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _drop(receive: Receive, send: Send) -> None:
-    """Close the connection with no response at all, as a crashing server or proxy would."""
-    _transport(send).abort()
-    # Wait for uvicorn to see the connection gone; returning earlier, it would try to answer
-    # "500 ASGI callable returned without starting response" on the dead socket.
-    await receive()
-
-
-def _transport(send: Send) -> asyncio.Transport:
-    # ASGI gives an application no handle on its connection. uvicorn's ``send`` is a bound
-    # method of its request cycle, which holds the transport (true of both its HTTP/1.1
-    # implementations, h11 and httptools); the contract tests check a drop really happens.
-    return send.__self__.transport  # type: ignore[attr-defined]
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return _decode(body)
-    except msgspec.DecodeError:
-        return None
-
-
-def _query(scope: Scope) -> dict[str, list[str]]:
-    return parse_qs(scope["query_string"].decode("latin-1"))

@@ -273,8 +273,8 @@ class EmulatorState:
 
 
 def _copy_profile(profile: dict[str, Any]) -> dict[str, Any]:
-    # Values are scalars or lists of strings: copying the lists is a full copy, far cheaper
-    # than deepcopy when a benchmark has stored hundreds of thousands of profiles.
+    # Values are scalars or lists of strings: copying the lists is a full copy, without deepcopy's
+    # walk of every value.
     return {
         **profile,
         "profileData": {

@@ -75,7 +75,7 @@ class ChangeFilter:
         output_fields = getattr(mapper, "output_fields", None)
         if output_fields is not None:  # the schema of what is written, for lineage
             self.output_fields = output_fields
-        # Keyed once, copied for each row: cheaper than keying anew (docs/benchmarks.md, issue 13).
+        # Keyed once, copied for each row: cheaper than keying anew (docs/benchmarks.md).
         self._keyed = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, key=key)
         self._identity_of_record = identity_of_record
         self._match_key_only = match_key_only

@@ -1,28 +1,17 @@
-"""Writing a stateful sync's state while it runs, batch by batch, as CleverTap confirms them.
+"""Writing a stateful sync's state while it runs, batch by batch, as CleverTap confirms them, so
+that a kill loses little and the writing overlaps the sending
+(docs/decisions/27-state-written-as-the-run-goes.md).
 
-Written only once the run's read was over, a run's confirmations were all lost to a SIGKILL (an
-OOM, a lost worker): for events every id of the run was sent again and stored twice, and the
-writing (7.5 s for 200k events on SQLite) followed the sending instead of overlapping it. A
-``StateRecorder`` writes them from a thread of its own, through a connection of its own, beside
-the open read of the source:
-
-- the sender hands it each batch's confirmations through a queue of at most ``QUEUE_BATCHES``
-  batches: when the writing falls behind, the sender waits rather than memory grows;
-- it commits every ``COMMIT_ROWS`` rows, ``COMMIT_SECONDS`` after the first row it holds
-  uncommitted, and when the run ends. What a kill can lose is what waits for the writer
-  (``QUEUE_BATCHES`` batches queued, one being handed over) and its open transaction (under
-  ``COMMIT_ROWS`` rows plus a batch): at most 15,000 confirmations with batches of 1000, and while
-  the writer keeps up only those of the last half second. They are sent again by the next run
-  (events: CleverTap stores them twice, as after an ambiguous failure);
-- a transaction PostgreSQL ends to break a deadlock (another run of the sync writing the same keys)
-  is written again (``writes.write_redoing_deadlocks``), from the entries it holds until it commits;
-- a write that fails otherwise stops the run: the next batch's ``note`` raises
-  ``StateWriteError``, nothing more is sent, and what was not written is sent again by the next
-  run.
+A ``StateRecorder`` writes from a thread and a connection of its own, beside the source's open
+read. The sender hands it each batch's confirmations through a queue of ``QUEUE_BATCHES`` (and waits
+when the writer falls behind); the writer commits every ``COMMIT_ROWS`` rows, ``COMMIT_SECONDS``
+after its first uncommitted row, and at the end, and writes again a transaction PostgreSQL ended to
+break a deadlock (``writes.write_redoing_deadlocks``). A write that fails otherwise stops the run:
+the next ``note`` raises ``StateWriteError``. What was not written is sent again by the next run.
 
 Where a second connection cannot commit while the read is open (SQLite in rollback-journal mode),
 ``SpooledRecorder`` keeps the confirmations in a temporary file and writes them when the read is
-over, as before; ``open_recorder`` decides per connection (``dialects.writes_beside_read``).
+over; ``open_recorder`` decides per connection (``dialects.writes_beside_read``).
 """
 
 from __future__ import annotations
@@ -42,7 +31,7 @@ from airflow_provider_clevertap.state.dialects import writes_beside_read
 from airflow_provider_clevertap.state.table import SyncState
 from airflow_provider_clevertap.state.writes import COMMIT_ROWS, write_redoing_deadlocks
 
-QUEUE_BATCHES = 8  # confirmed batches waiting for the writer: about 2 MB at 1000 rows a batch
+QUEUE_BATCHES = 8  # confirmed batches waiting for the writer: a few MB, whatever the run's size
 COMMIT_SECONDS = 0.5  # the longest a confirmation waits uncommitted while the writer keeps up
 _DONE = None  # what the sender queues last
 _MAX_DETAIL = 200

@@ -1,8 +1,9 @@
 """The shortcuts taken for speed in properties.py give the very results of the plain code they replace.
 
-Mapping rows is the hot path of a sync; the benchmarks led to shortcuts there (timestamps read by
-``datetime.fromisoformat``, epoch seconds by subtraction, common values kept without a call).
-Each is compared here with the plain code, on generated values, edge cases included.
+Mapping rows is the hot path of a sync, hence shortcuts there (timestamps read by
+``datetime.fromisoformat``, epoch seconds by subtraction, common values kept without a call; what
+each buys: docs/benchmarks.md, "The speed shortcuts"). Each is compared here with the plain code, on
+generated values, edge cases included.
 """
 
 from __future__ import annotations
