@@ -12,6 +12,7 @@ import requests
 import tenacity
 from airflow.providers.common.compat.sdk import mask_secret
 from airflow.providers.http.hooks.http import HttpHook
+from more_itertools import chunked
 
 from airflow_provider_clevertap import __version__
 from airflow_provider_clevertap.exceptions import (
@@ -21,7 +22,7 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapConfigError,
 )
 from airflow_provider_clevertap.hooks import connection_form
-from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched, run_batches
+from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, run_batches
 from airflow_provider_clevertap.hooks.connection_settings import read_settings
 from airflow_provider_clevertap.hooks.failures import (
     MAY_HAVE_PROCESSED_STATUSES,
@@ -275,7 +276,7 @@ class CleverTapHook(HttpHook):
         _check_batch_size(batch_size, MAX_UPLOAD_BATCH)
         batches = (
             EncodedBatch(PackedIdentities(_record_identities(batch)), _json_encode({"d": batch}))
-            for batch in batched(records, batch_size)
+            for batch in chunked(records, batch_size)
         )
         return self._upload_batches(batches, dry_run)
 
@@ -300,7 +301,7 @@ class CleverTapHook(HttpHook):
                 b'{"d":[' + b",".join([record[1] for record in batch]) + b"]}",
                 PackedIdentities([record[2] for record in batch]),
             )
-            for batch in batched(records, batch_size)
+            for batch in chunked(records, batch_size)
         )
         return self._upload_batches(batches, dry_run)
 
@@ -321,7 +322,7 @@ class CleverTapHook(HttpHook):
             raise ValueError(f"id_type must be 'identity' or 'guid', got {id_type!r}")
         _check_batch_size(batch_size, MAX_DELETE_BATCH)
         batches = (
-            EncodedBatch(PackedIdentities(batch), _json_encode({id_type: batch})) for batch in batched(ids, batch_size)
+            EncodedBatch(PackedIdentities(batch), _json_encode({id_type: batch})) for batch in chunked(ids, batch_size)
         )
         return self._send_batches("delete", DELETE_ENDPOINT, batches)
 

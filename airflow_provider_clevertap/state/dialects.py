@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_clevertap.flags import read_flag
+
 # A [database.][schema.]table name, unquoted: it is written into SQL as it is.
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 # A sync id is written into SQL as a string literal: only characters no dialect escapes.
@@ -306,21 +308,6 @@ def writes_beside_read(hook: Any) -> bool:
     return query is None or hook.get_first(query) is not None
 
 
-def existing_columns(hook: Any, table: str) -> set[str]:
-    """The (lower-cased) column names ``table`` has now: what an older version's table may lack."""
-    connection = hook.get_conn()
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
-            cursor.fetchall()  # mysql-connector-python refuses to close a cursor with a result unread
-            return {str(column[0]).lower() for column in cursor.description}
-        finally:
-            cursor.close()
-    finally:
-        connection.close()
-
-
 def check_table_name(name: str, role: str) -> str:
     if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
         raise ValueError(f"{role} {name!r} is not a plain [schema.]table name")
@@ -351,5 +338,4 @@ def _allows_unproven(hook: Any) -> bool:
     conn_id = getattr(hook, str(getattr(hook, "conn_name_attr", "")), None)
     if not conn_id:
         return False
-    value = hook.get_connection(conn_id).extra_dejson.get(ALLOW_UNPROVEN, False)
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
+    return read_flag(hook.get_connection(conn_id).extra_dejson.get(ALLOW_UNPROVEN), ALLOW_UNPROVEN)

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
+from more_itertools import chunked
 
 from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source
 from airflow_provider_clevertap.state import writes
@@ -40,7 +41,7 @@ from airflow_provider_clevertap.state.dialects import (
     check_table_name,
     dialect_of,
 )
-from airflow_provider_clevertap.state.writes import chunks
+from airflow_provider_clevertap.state.rows import SyncRows
 
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
 # Columns the joined query adds after the user's: the state's fingerprints, the row's key and hash.
@@ -115,7 +116,7 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     connection = hook.get_conn()
     try:
         cursor = connection.cursor()
-        for chunk in chunks(identities):
+        for chunk in chunked(identities, writes.WRITE_CHUNK):
             bound = Binding(hook)
             where = "" if scope is None else f"sync_id = {bound.mark(scope)} AND "
             cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({bound.marks(chunk)})", bound.values)
@@ -127,7 +128,7 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     return forgotten
 
 
-class SyncState:
+class SyncState(SyncRows):
     """One sync's rows of the state table, and the statements that read and write them.
 
     :param hook: the source connection's SQL hook (the state table lives there).
@@ -137,14 +138,10 @@ class SyncState:
     """
 
     def __init__(self, hook: DbApiHook, table: str, sync_id: str, key_column: str) -> None:
-        self.hook = hook
-        self.table = check_table_name(table, "state_table")
-        self.sync_id = check_sync_id(sync_id)
-        self.dialect = dialect_of(hook)
+        super().__init__(hook, table, sync_id)
         self.key_column = key_column
         self._key = self.dialect.key_of(f"q.{self.dialect.column(key_column)}")
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
-        self.started: Any = None
 
     def create(self) -> None:
         create_state_table(self.hook, self.table)
@@ -297,8 +294,6 @@ class SyncState:
 
     def write(self, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
         """Write entries through ``cursor``, in the caller's transaction (``writes.write``)."""
-        if self.started is None:
-            raise RuntimeError("SyncState.begin() must be called before writing")
         writes.write(self, cursor, entries, run_id)
 
 
