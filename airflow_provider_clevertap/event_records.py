@@ -8,26 +8,26 @@ limit in one constant, each with where it came from in ``docs/events.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from airflow_provider_clevertap.properties import (
-    IDENTITY_TYPES,
     MAX_KEY_BYTES,
     UNREADABLE,
     UPLOAD_ID_KEYS,
     InvalidRow,
-    PropertyColumns,
+    MappingOptions,
     PropertyMapper,
-    check_choice,
     find_column,
     key_too_long,
     text_of,
     unreadable,
 )
 from airflow_provider_clevertap.seen_ids import SeenIds
-from airflow_provider_clevertap.timestamps import TimestampFormat
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 # CleverTap's event limits (docs/events.md says where each comes from).
 # The SDKs' validators trim names and values over 512 characters; what the server does with a
@@ -99,28 +99,14 @@ class EventMapper(PropertyMapper):
         self,
         columns: Sequence[str],
         *,
-        identity_column: str = "identity",
-        identity_type: Literal["identity", "clevertap_id"] = "identity",
         ts_column: str,
         event_name: str | None = None,
         event_name_column: str | None = None,
         event_id_column: str | None = None,
-        property_columns: PropertyColumns = None,
-        convert_timestamps: bool = True,
-        timestamp_format: TimestampFormat = "unix",
+        **options: Unpack[MappingOptions],
     ) -> None:
         check_event_naming(event_name, event_name_column)
-        check_choice("identity_type", identity_type, IDENTITY_TYPES)
-        super().__init__(
-            columns,
-            identity_column=identity_column,
-            ts_column=ts_column,
-            property_columns=property_columns,
-            skipped_columns=(event_name_column,),
-            convert_timestamps=convert_timestamps,
-            timestamp_format=timestamp_format,
-        )
-        self.identity_type = identity_type
+        super().__init__(columns, ts_column=ts_column, skipped_columns=(event_name_column,), **options)
         self.event_name = event_name
         self.event_name_column = event_name_column
         self.event_id_column = event_id_column

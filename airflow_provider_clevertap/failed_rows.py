@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
+from more_itertools import chunked
 
 from airflow_provider_clevertap.exceptions import CleverTapConfigError
 from airflow_provider_clevertap.results import Problem
-from airflow_provider_clevertap.state.dialects import Binding, check_table_name, dialect_of, existing_columns
-from airflow_provider_clevertap.state.writes import WRITE_CHUNK, chunks
+from airflow_provider_clevertap.state.dialects import Binding, check_table_name, dialect_of
+from airflow_provider_clevertap.state.table import describe
+from airflow_provider_clevertap.state.writes import WRITE_CHUNK
 
 FINISHED = "finished"
 STOPPED = "stopped"  # killed, timed out, or stopped by a failure retries did not fix
@@ -69,7 +71,7 @@ def prepare_table(hook: DbApiHook, table: str) -> None:
     check_table_name(table, "failed_rows_table")
     columns = _columns(hook)
     hook.run(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
-    existing = existing_columns(hook, table)
+    existing = {name.lower() for name, _ in describe(hook, f"SELECT * FROM {table}", None)}
     for name in (name for name in columns if name not in existing):
         hook.run(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
     names = ", ".join(columns)
@@ -143,12 +145,12 @@ def write_problems(hook: DbApiHook, table: str, problems: Iterable[Problem], att
     connection = hook.get_conn()
     try:
         cursor = connection.cursor()
-        for part in chunks(rows, WRITE_CHUNK):
+        for part in chunked(rows, WRITE_CHUNK):
             if per_statement == 1:  # the driver's executemany: the same statement, row after row
                 statements = [_insert(hook, table, [row], recorded_at) for row in part]
                 cursor.executemany(statements[0][0], [values for _, values in statements])
                 continue
-            for statement_rows in chunks(part, per_statement):
+            for statement_rows in chunked(part, per_statement):
                 cursor.execute(*_insert(hook, table, statement_rows, recorded_at))
         cursor.close()
         connection.commit()

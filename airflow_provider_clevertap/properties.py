@@ -17,7 +17,7 @@ import re
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from airflow_provider_clevertap.timestamps import (
     ISO_8601,
@@ -46,6 +46,12 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
     """Raise a ValueError naming the allowed values when ``value`` is not one of them."""
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+def check_mapping_choices(identity_type: Any, timestamp_format: Any) -> None:
+    """Raise a ValueError when ``identity_type`` or ``timestamp_format`` is not one CleverTap takes."""
+    check_choice("identity_type", identity_type, IDENTITY_TYPES)
+    check_choice("timestamp_format", timestamp_format, TIMESTAMP_FORMATS)
 
 
 class InvalidRow(ValueError):
@@ -214,11 +220,22 @@ def column_as_returned(columns: Sequence[str], wanted: str | None) -> str | None
     return columns[found[0]] if len(found) == 1 else wanted
 
 
+class MappingOptions(TypedDict, total=False):
+    """The mapping arguments the profile and event mappers share (``PropertyMapper``'s)."""
+
+    identity_column: str
+    identity_type: Literal["identity", "clevertap_id"]
+    property_columns: PropertyColumns
+    convert_timestamps: bool
+    timestamp_format: TimestampFormat
+
+
 class PropertyMapper:
     """What the profile and event mappers share: the identity, the ``ts``, and the property values.
 
     :param columns: the column names, in row order.
     :param identity_column: the column holding each row's identity.
+    :param identity_type: ``identity`` (your user id) or ``clevertap_id`` (CleverTap's id).
     :param ts_column: a column whose value becomes the record's ``ts`` (epoch seconds).
     :param property_columns: None for every column the record does not use otherwise; a list
         of columns; or a mapping of column to property name.
@@ -231,14 +248,16 @@ class PropertyMapper:
         self,
         columns: Sequence[str],
         *,
-        identity_column: str,
-        ts_column: str | None,
-        property_columns: PropertyColumns,
+        identity_column: str = "identity",
+        identity_type: Literal["identity", "clevertap_id"] = "identity",
+        ts_column: str | None = None,
+        property_columns: PropertyColumns = None,
         skipped_columns: Sequence[str | None] = (),
-        convert_timestamps: bool,
-        timestamp_format: TimestampFormat,
+        convert_timestamps: bool = True,
+        timestamp_format: TimestampFormat = "unix",
     ) -> None:
-        check_choice("timestamp_format", timestamp_format, TIMESTAMP_FORMATS)
+        check_mapping_choices(identity_type, timestamp_format)
+        self.identity_type = identity_type
         self.identity_column = identity_column
         self.ts_column = ts_column
         self.convert_timestamps = convert_timestamps

@@ -9,7 +9,7 @@ with events are in ``properties``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_clevertap.properties import (
     IDENTITY_TYPES,
@@ -17,7 +17,7 @@ from airflow_provider_clevertap.properties import (
     MAX_STRING_BYTES,
     UPLOAD_ID_KEYS,
     InvalidRow,
-    PropertyColumns,
+    MappingOptions,
     PropertyMapper,
     check_choice,
     find_column,
@@ -25,7 +25,9 @@ from airflow_provider_clevertap.properties import (
     text_of,
     too_long,
 )
-from airflow_provider_clevertap.timestamps import TimestampFormat
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MAX_CUSTOM_PROPERTIES = 256
 # CleverTap's own profile fields: they do not count against the limit of custom properties.
@@ -100,26 +102,9 @@ class ProfileMapper(PropertyMapper):
     """
 
     def __init__(
-        self,
-        columns: Sequence[str],
-        *,
-        identity_column: str = "identity",
-        identity_type: Literal["identity", "clevertap_id"] = "identity",
-        ts_column: str | None = None,
-        property_columns: PropertyColumns = None,
-        convert_timestamps: bool = True,
-        timestamp_format: TimestampFormat = "unix",
+        self, columns: Sequence[str], *, ts_column: str | None = None, **options: Unpack[MappingOptions]
     ) -> None:
-        check_choice("identity_type", identity_type, IDENTITY_TYPES)
-        super().__init__(
-            columns,
-            identity_column=identity_column,
-            ts_column=ts_column,
-            property_columns=property_columns,
-            convert_timestamps=convert_timestamps,
-            timestamp_format=timestamp_format,
-        )
-        self.identity_type = identity_type
+        super().__init__(columns, ts_column=ts_column, **options)
         # Only a mapper given more custom properties than the limit can build a row over it.
         custom = {name for _, name in self._properties} - STANDARD_PROPERTIES
         self._may_exceed_custom_limit = len(custom) > MAX_CUSTOM_PROPERTIES

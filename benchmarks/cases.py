@@ -30,9 +30,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
+
+from more_itertools import chunked
 
 from benchmarks.dataset import DELETE_ID_COLUMN, UPLOAD_OPTIONS, Table
 
@@ -66,12 +67,6 @@ def _stream(table: Table, sql: str) -> tuple[Any, list[str], Iterator[tuple[Any,
             chunk = cursor.fetchmany(FETCH_SIZE)
 
     return connection, columns, rows()
-
-
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 # -- the same records as ours, with the least work ---------------------------------------------------
@@ -139,7 +134,7 @@ def encoded_bodies(
     encode = msgspec.json.Encoder().encode
     connection, columns, rows = _stream(table, sql)
     try:
-        for batch in _batched(items(columns, rows), size):
+        for batch in chunked(items(columns, rows), size):
             yield len(batch), encode({key: batch})
     finally:
         connection.close()

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from more_itertools import chunked
 
 from benchmarks import dataset
-from benchmarks.cases import UPLOAD_BATCH, _batched, floor_records
+from benchmarks.cases import UPLOAD_BATCH, floor_records
 from benchmarks.dataset import UPLOAD_OPTIONS
 from benchmarks.emulator import EmulatorProcess
 
@@ -70,7 +71,7 @@ def per_row(rows: int, repeats: int) -> dict[str, float]:
         "read (fetchmany)": read,
         "floor: build records": lambda: sum(1 for _ in floor_records(columns, staged)),
         "ours: ProfileMapper.convert": convert,
-        "encode batches (msgspec)": lambda: [encode({"d": batch}) for batch in _batched(records, UPLOAD_BATCH)],
+        "encode batches (msgspec)": lambda: [encode({"d": batch}) for batch in chunked(records, UPLOAD_BATCH)],
     }
     return {name: _best(repeats, work) / len(staged) * 1e6 for name, work in parts.items()}
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_clevertap.emulator.validation import (
-    _REFUSE_TIMESTAMP,
+from airflow_provider_clevertap.emulator.refusals import (
     MAX_KEY_BYTES,
     MAX_VALUE_BYTES,
     MISCELLANEOUS,
+    REFUSE_TIMESTAMP,
     Refusal,
     utf8_length,
 )
@@ -55,7 +55,7 @@ def check_event(record: dict[str, Any], discarded: tuple[str, ...] = ()) -> Refu
     ``discarded``: the event names the account discards.
     """
     if "ts" not in record:
-        return _REFUSE_TIMESTAMP
+        return REFUSE_TIMESTAMP
     name = record.get("evtName")
     if type(name) is not str or not name.strip():
         return _REFUSE_EVENT_NAME

@@ -26,26 +26,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from airflow_provider_clevertap.emulator.event_validation import check_event
+from airflow_provider_clevertap.emulator.refusals import (
+    AGE_INVALID,
+    EDUCATION_INVALID,
+    EMAIL_INVALID,
+    EMPLOYED_INVALID,
+    GENDER_INVALID,
+    IDENTITY_MISSING,
+    MARRIED_INVALID,
+    MAX_KEY_BYTES,
+    MAX_VALUE_BYTES,
+    MISCELLANEOUS,
+    NOT_A_RECORD,
+    OBJECT_ID_INVALID,
+    PHONE_INVALID,
+    REFUSE_TIMESTAMP,
+    Refusal,
+    utf8_length,
+)
 from airflow_provider_clevertap.records import STANDARD_PROPERTIES
 
 MAX_RECORDS_PER_UPLOAD = 1000
-MAX_KEY_BYTES = 120
-MAX_VALUE_BYTES = 512
 MAX_CUSTOM_KEYS = 256
 _MAX_EPOCH_SECONDS = 10**10
-
-GENDER_INVALID = 514
-EMAIL_INVALID = 515
-PHONE_INVALID = 516
-EMPLOYED_INVALID = 517
-EDUCATION_INVALID = 518
-MARRIED_INVALID = 519
-AGE_INVALID = 520
-IDENTITY_MISSING = 523
-NOT_A_RECORD = 524
-TIMESTAMP_INVALID = 525
-OBJECT_ID_INVALID = 526
-MISCELLANEOUS = 555
 
 # A UTF-8 character takes at most 4 bytes: strings this short cannot exceed the byte limits,
 # which spares encoding nearly every key and value.
@@ -59,19 +63,6 @@ _DATE = re.compile(r"\$D_-?[0-9]{1,12}").fullmatch
 
 # Fields CleverTap knows do not count against the custom-key limit: one list, the provider's.
 _STANDARD_FIELDS = STANDARD_PROPERTIES
-
-
-class Refusal(NamedTuple):
-    """Why a record is refused.
-
-    :param code: CleverTap's per-record code.
-    :param message: the text before "Skipped record number : N".
-    :param field: the ``profileData`` key at fault; None when the record as a whole is.
-    """
-
-    code: int
-    message: str
-    field: str | None
 
 
 class _Rule(NamedTuple):
@@ -127,7 +118,6 @@ _REFUSE_NOT_A_RECORD = Refusal(NOT_A_RECORD, "Record type must be either profile
 _REFUSE_NO_IDENTITY = Refusal(IDENTITY_MISSING, "Identity or objectId is missing.", None)
 _REFUSE_TWO_IDENTIFIERS = Refusal(IDENTITY_MISSING, "Record must carry exactly one of identity and objectId.", None)
 _REFUSE_OBJECT_ID = Refusal(OBJECT_ID_INVALID, "objectId is not valid.", None)
-_REFUSE_TIMESTAMP = Refusal(TIMESTAMP_INVALID, "Timestamp should be present in the Unix Epoch format.", None)
 _REFUSE_PROFILE_DATA = Refusal(MISCELLANEOUS, "Profile data is incorrect. profileData must be an object.", None)
 _REFUSE_TOO_MANY_KEYS = Refusal(
     MISCELLANEOUS, f"Profile data is incorrect. At most {MAX_CUSTOM_KEYS} custom keys are allowed.", None
@@ -196,10 +186,8 @@ def check_record(record: Any, discarded_events: tuple[str, ...] = ()) -> Refusal
     if "ts" in record:
         ts = record["ts"]
         if type(ts) is not int or not 0 < ts < _MAX_EPOCH_SECONDS:
-            return _REFUSE_TIMESTAMP
+            return REFUSE_TIMESTAMP
     if kind == "event":
-        from airflow_provider_clevertap.emulator.event_validation import check_event  # it builds on this module
-
         return check_event(record, discarded_events)
     profile_data = record.get("profileData")
     if profile_data is None:
@@ -236,11 +224,6 @@ def _check_profile_data(profile_data: dict[str, Any]) -> Refusal | None:
         if rule is not None and not rule.accepts(value):
             return Refusal(rule.code, rule.message, key)
     return None
-
-
-def utf8_length(text: str) -> int:
-    # surrogatepass: a lone surrogate escaped in JSON must be measured, not crash the check.
-    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def refusal_entry(record: Any, refusal: Refusal, position: int) -> dict[str, Any]:

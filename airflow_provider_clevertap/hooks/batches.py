@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 import msgspec
@@ -17,22 +16,13 @@ _pack = msgspec.json.Encoder().encode
 _unpack = msgspec.json.Decoder().decode
 
 
-def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Lists of ``size`` items (the last one shorter), read lazily from ``items``."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 class PackedIdentities(Sequence[Any]):
     """Who is in a batch, in order, packed into one JSON string until somebody asks.
 
     A batch holds its identities for as long as its request takes, so that CleverTap's refusals
-    can be named. Held as they came, they were a thousand small strings per batch, each one of
-    the rows' own objects, kept alive among the pages of memory the next rows are read into: the
-    allocator could not reuse those pages whole, and the whole sync spent 10-15% more CPU
-    (200k rows at 50 ms, in-process A/B). Packed, they are one allocation per batch, unpacked
-    only when one of the batch's refusals is named.
+    can be named. Held as the rows' own strings, a thousand per batch, they pinned the pages the
+    next rows are read into and slowed the whole sync (docs/benchmarks.md, "Identities packed in a
+    batch in flight"); packed, they are one allocation, unpacked only when a refusal is named.
     """
 
     __slots__ = ("_count", "_packed", "_unpacked")
@@ -61,9 +51,8 @@ class PackedIdentities(Sequence[Any]):
 class EncodedBatch:
     """A batch ready to go: its request body, and who is in it (to place CleverTap's refusals).
 
-    Batches are encoded as they are formed: a batch waiting for a worker holds its bytes (about
-    250 bytes a record), not a thousand records as dicts (about 1.5 KB each), and the records die
-    young.
+    Batches are encoded as they are formed: a batch waiting for a worker holds its bytes, a few
+    times smaller than its records as dicts (docs/benchmarks.md, same section), which die young.
     """
 
     identities: PackedIdentities
@@ -130,7 +119,9 @@ def run_batches(
         except BaseException:
             # Interrupted from outside: Airflow's execution timeout raises in the middle of
             # wait(), or the caller stopped reading. Cut the requests in flight (and their
-            # retries) rather than let the pool's shutdown wait for them.
+            # retries) rather than let the pool's shutdown wait for them; stopped first, so
+            # that a worker they free starts no queued batch.
+            stopped.set()
             on_interrupt()
             raise
         finally:

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
+from more_itertools import chunked
 
-from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities, batched
+from airflow_provider_clevertap.hooks.batches import EncodedBatch, PackedIdentities
 
 _json_encode = msgspec.json.Encoder().encode
 _identity_field = operator.methodcaller("get", "identity")
@@ -18,7 +19,7 @@ def record_batches(records: Iterable[dict[str, Any]], batch_size: int) -> Iterat
     """Upload batches of CleverTap records (profiles or events), each named by its records' identities."""
     return (
         EncodedBatch(PackedIdentities(_record_identities(batch)), _json_encode({"d": batch}))
-        for batch in batched(records, batch_size)
+        for batch in chunked(records, batch_size)
     )
 
 
@@ -30,14 +31,14 @@ def encoded_record_batches(records: Iterable[tuple[Any, bytes, Any]], batch_size
             b'{"d":[' + b",".join([record[1] for record in batch]) + b"]}",
             PackedIdentities([record[2] for record in batch]),
         )
-        for batch in batched(records, batch_size)
+        for batch in chunked(records, batch_size)
     )
 
 
 def delete_batches(ids: Iterable[str], id_key: str, batch_size: int) -> Iterator[EncodedBatch]:
     """Delete batches of identities or CleverTap ids, under the request's key for them (``id_key``:
     ``identity`` or ``guid``)."""
-    return (EncodedBatch(PackedIdentities(batch), _json_encode({id_key: batch})) for batch in batched(ids, batch_size))
+    return (EncodedBatch(PackedIdentities(batch), _json_encode({id_key: batch})) for batch in chunked(ids, batch_size))
 
 
 def check_batch_size(batch_size: int, limit: int) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_clevertap.exceptions import CleverTapConfigError
+from airflow_provider_clevertap.flags import flag_word
 from airflow_provider_clevertap.regions import base_url_for_region
 
 OWN_EXTRAS = ("region", "verify", "proxies")
@@ -98,16 +99,12 @@ def header_safe(value: str) -> bool:
     return all(" " <= character <= "~" for character in value)
 
 
-_VERIFY_OFF = frozenset({"false", "0", "no", "off"})
-_VERIFY_ON = frozenset({"true", "1", "yes", "on"})
-
-
 def tls_verify(value: Any) -> bool | str:
     """The session's ``verify`` from the connection's ``verify`` extra: on unless explicitly off.
 
     requests reads any falsy value as "do not verify", so an empty form field (null or "") must
-    not reach it as such; "false"/"true" typed as text mean what they say; any other text is a
-    CA bundle path.
+    not reach it as such; a flag word typed as text (``flags``: "false", "off", ...) means what it
+    says; any other text is a CA bundle path.
     """
     if value is None or value is True:
         return True
@@ -115,11 +112,8 @@ def tls_verify(value: Any) -> bool | str:
         return False
     if isinstance(value, str):
         text = value.strip()
-        if not text or text.lower() in _VERIFY_ON:
-            return True
-        if text.lower() in _VERIFY_OFF:
-            return False
-        return text
+        flag = flag_word(text) if text else True
+        return text if flag is None else flag
     raise ValueError(
         f"The connection's verify extra must be true, false or a CA bundle path, not a {type(value).__name__}"
     )

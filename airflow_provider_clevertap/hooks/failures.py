@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import email.utils
 import http
-import time
 from typing import Any
 
 import urllib3
@@ -13,6 +11,7 @@ RETRY_AFTER_CAP = 300.0  # a broken Retry-After must not park a worker for hours
 # Error answers that may come after CleverTap stored the batch: an internal error, or a gateway that
 # lost or timed out on the backend. A 429 or a 503 turns the request away before any processing.
 MAY_HAVE_PROCESSED_STATUSES = frozenset({500, 502, 504})
+_RETRY = urllib3.Retry()  # for its Retry-After parser only
 
 
 class Retryable(Exception):
@@ -51,15 +50,11 @@ def status_phrase(status: int) -> str:
 
 
 def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a Retry-After header (whole seconds or an HTTP date, as urllib3's
+    ``Retry`` reads it; a date past is 0), or None when there is none or it cannot be read."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return float(_RETRY.parse_retry_after(value))
+    except (urllib3.exceptions.InvalidHeader, ValueError, OverflowError):  # the last two: a date out of range
         return None
-    return max(0.0, when.timestamp() - time.time())

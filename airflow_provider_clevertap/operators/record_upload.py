@@ -15,24 +15,19 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_clevertap.exceptions import CleverTapConfigError
+from airflow_provider_clevertap.flags import read_flag
 from airflow_provider_clevertap.hooks.clevertap import MAX_UPLOAD_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator, RowMapper
-from airflow_provider_clevertap.properties import (
-    IDENTITY_TYPES,
-    UPLOAD_ID_KEYS,
-    PropertyColumns,
-    check_choice,
-    find_column,
-)
+from airflow_provider_clevertap.properties import UPLOAD_ID_KEYS, PropertyColumns, check_mapping_choices, find_column
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource
-from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SyncState, default_sync_id, read_flag
+from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SyncState, default_sync_id
 from airflow_provider_clevertap.state.changes import ChangeFilter, fingerprint_key
 from airflow_provider_clevertap.state.dialects import check_proven
 from airflow_provider_clevertap.state.recorder import Recorder, open_recorder
 from airflow_provider_clevertap.state.table import describe
-from airflow_provider_clevertap.timestamps import TIMESTAMP_FORMATS, TimestampFormat
+from airflow_provider_clevertap.timestamps import TimestampFormat
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -78,8 +73,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, max_concurrency=max_concurrency, **kwargs)
-        check_choice("identity_type", identity_type, IDENTITY_TYPES)
-        check_choice("timestamp_format", timestamp_format, TIMESTAMP_FORMATS)
+        check_mapping_choices(identity_type, timestamp_format)  # at DAG parsing, before any row
         self.identity_type = identity_type
         self.ts_column = ts_column
         self.property_columns = property_columns

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal
+
+from more_itertools import chunked
 
 from airflow_provider_clevertap.hooks.clevertap import MAX_DELETE_BATCH, CleverTapHook
 from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
@@ -98,7 +99,7 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
 
     def _dry_run(self, ids: Iterator[str]) -> Iterator[BatchResult]:
         """Batches as they would be sent, each counted accepted, with no request made."""
-        while batch := list(islice(ids, self.batch_size)):
+        for batch in chunked(ids, self.batch_size):
             self.log.info(
                 "CleverTap delete (dry run): would delete %d profiles by %s: %s%s",
                 len(batch),

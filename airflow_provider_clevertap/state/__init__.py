@@ -1,9 +1,10 @@
 """The state of stateful syncs: what CleverTap accepted, kept in a table of the source warehouse.
 
 ``table`` owns the SQL that reads the state (the join of the user's query with it, forgetting,
-the mirror's leavers), ``writes`` the SQL that records in it, ``dialects`` the few differences
-between warehouses, ``changes`` the fingerprints and the confirmations a run collects,
-``recorder`` their writing while the run goes, ``mirror`` the deletion of profiles that left.
+the mirror's leavers), ``writes`` the SQL that records in it, ``rows`` what both need of a sync,
+``dialects`` the few differences between warehouses, ``changes`` the fingerprints and the
+confirmations a run collects, ``recorder`` their writing while the run goes, ``mirror`` the
+deletion of profiles that left.
 """
 
 from __future__ import annotations
@@ -29,16 +30,4 @@ def default_sync_id(dag_id: str, task_id: str, ti: Any, map_index_template: str 
     return partition if rendered and SYNC_ID.fullmatch(partition) else f"{sync_id}[{map_index}]"
 
 
-def read_flag(value: Any, name: str) -> bool:
-    """A templated boolean: a bool, or its rendering as text (``True``, ``false``, ``1``, ...)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", "", "none"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {value!r}")
-
-
-__all__ = ["DEFAULT_STATE_TABLE", "SYNC_MODES", "SyncState", "default_sync_id", "read_flag"]
+__all__ = ["DEFAULT_STATE_TABLE", "SYNC_MODES", "SyncState", "default_sync_id"]

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_clevertap.flags import read_flag
 from airflow_provider_clevertap.state.dialect import (
     ALLOW_UNPROVEN,
     DISPUTED,
@@ -91,21 +92,6 @@ def writes_beside_read(hook: Any) -> bool:
     return query is None or hook.get_first(query) is not None
 
 
-def existing_columns(hook: Any, table: str) -> set[str]:
-    """The (lower-cased) column names ``table`` has now: what an older version's table may lack."""
-    connection = hook.get_conn()
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
-            cursor.fetchall()  # mysql-connector-python refuses to close a cursor with a result unread
-            return {str(column[0]).lower() for column in cursor.description}
-        finally:
-            cursor.close()
-    finally:
-        connection.close()
-
-
 def check_table_name(name: str, role: str) -> str:
     if not isinstance(name, str) or not TABLE_NAME.fullmatch(name):
         raise ValueError(f"{role} {name!r} is not a plain [schema.]table name")
@@ -136,8 +122,7 @@ def _allows_unproven(hook: Any) -> bool:
     conn_id = getattr(hook, str(getattr(hook, "conn_name_attr", "")), None)
     if not conn_id:
         return False
-    value = hook.get_connection(conn_id).extra_dejson.get(ALLOW_UNPROVEN, False)
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
+    return read_flag(hook.get_connection(conn_id).extra_dejson.get(ALLOW_UNPROVEN), ALLOW_UNPROVEN)
 
 
 __all__ = [
@@ -154,6 +139,5 @@ __all__ = [
     "check_sync_id",
     "check_table_name",
     "dialect_of",
-    "existing_columns",
     "writes_beside_read",
 ]

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
+from more_itertools import chunked
 
 from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source, transaction_cursor
 from airflow_provider_clevertap.state import writes
@@ -41,7 +42,7 @@ from airflow_provider_clevertap.state.dialects import (
     check_table_name,
     dialect_of,
 )
-from airflow_provider_clevertap.state.writes import chunks
+from airflow_provider_clevertap.state.rows import SyncRows
 
 log = logging.getLogger(__name__)
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
@@ -117,7 +118,7 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     connection = hook.get_conn()
     try:
         cursor = connection.cursor()
-        for chunk in chunks(identities):
+        for chunk in chunked(identities, writes.WRITE_CHUNK):
             bound = Binding(hook)
             where = "" if scope is None else f"sync_id = {bound.mark(scope)} AND "
             cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({bound.marks(chunk)})", bound.values)
@@ -129,7 +130,7 @@ def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sy
     return forgotten
 
 
-class SyncState:
+class SyncState(SyncRows):
     """One sync's rows of the state table, and the statements that read and write them.
 
     :param hook: the source connection's SQL hook (the state table lives there).
@@ -139,14 +140,10 @@ class SyncState:
     """
 
     def __init__(self, hook: DbApiHook, table: str, sync_id: str, key_column: str) -> None:
-        self.hook = hook
-        self.table = check_table_name(table, "state_table")
-        self.sync_id = check_sync_id(sync_id)
-        self.dialect = dialect_of(hook)
+        super().__init__(hook, table, sync_id)
         self.key_column = key_column
         self._key = self.dialect.key_of(f"q.{self.dialect.column(key_column)}")
         self._this_sync = f"sync_id = '{self.sync_id}'"  # safe: check_sync_id allows no quote
-        self.started: Any = None
         self._shape: list[list[str]] | None = None  # the query's columns, where the row hash needs them
 
     def create(self) -> None:
@@ -315,8 +312,6 @@ class SyncState:
 
     def write(self, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
         """Write entries through ``cursor``, in the caller's transaction (``writes.write``)."""
-        if self.started is None:
-            raise RuntimeError("SyncState.begin() must be called before writing")
         writes.write(self, cursor, entries, run_id)
 
 

@@ -14,23 +14,21 @@ is never overwritten with a claim it did not earn (``table``'s docstring says wh
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
+from more_itertools import chunked
 
 from airflow_provider_clevertap.state.dialects import DISPUTED, Binding
-
-if TYPE_CHECKING:
-    from airflow_provider_clevertap.state.table import SyncState
+from airflow_provider_clevertap.state.rows import SyncRows
 
 _encode_json = msgspec.json.Encoder().encode
 
 WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under every driver's limits
-# Rows per transaction of the state: a commit cost SQLite ~12 ms (402 of them were 5 s of a 200k-event
-# run); a larger transaction is what a kill can lose before it commits (see state/recorder.py).
+# Rows per transaction of the state: few commits, as each waits on the disk (docs/benchmarks.md,
+# "Rows per state transaction"), yet not more than a kill may lose uncommitted (state/recorder.py).
 COMMIT_ROWS = 5000
 # SQLSTATE class 40, a transaction the warehouse rolled back: PostgreSQL's deadlock_detected, and
 # the standard serialization_failure. Tried this many times in all before the error stands.
@@ -38,20 +36,14 @@ TRANSACTION_ROLLBACK = ("40P01", "40001")
 DEADLOCK_ATTEMPTS = 5
 
 
-def chunks(items: Iterable[Any], size: int = WRITE_CHUNK) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def record(state: SyncState, entries: Iterable[Sequence[Any]], run_id: str) -> int:
+def record(state: SyncRows, entries: Iterable[Sequence[Any]], run_id: str) -> int:
     """Write entries, ``COMMIT_ROWS`` a transaction on a connection of their own; return how many.
     A crash costs resends only: a transaction is whole or absent."""
     written = 0
     connection = state.hook.get_conn()
     try:
         cursor = connection.cursor()
-        for transaction in chunks(entries, COMMIT_ROWS):
+        for transaction in chunked(entries, COMMIT_ROWS):
             write_redoing_deadlocks(state, connection, cursor, transaction, transaction, run_id)
             connection.commit()
             written += len(transaction)
@@ -62,7 +54,7 @@ def record(state: SyncState, entries: Iterable[Sequence[Any]], run_id: str) -> i
 
 
 def write_redoing_deadlocks(
-    state: SyncState,
+    state: SyncRows,
     connection: Any,
     cursor: Any,
     entries: Sequence[Sequence[Any]],
@@ -75,7 +67,7 @@ def write_redoing_deadlocks(
     (one row a key: each waits for the other's uncommitted row) deadlock, and one is chosen."""
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
         try:
-            state.write(cursor, entries if attempt == 1 else uncommitted, run_id)
+            write(state, cursor, entries if attempt == 1 else uncommitted, run_id)
             return
         except Exception as error:
             if attempt == DEADLOCK_ATTEMPTS or _sqlstate(error) not in TRANSACTION_ROLLBACK:
@@ -87,21 +79,23 @@ def _sqlstate(error: BaseException) -> str | None:
     return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)  # psycopg 3, psycopg2
 
 
-def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
+def write(state: SyncRows, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
     """Write entries through ``cursor``, in the caller's transaction (it commits).
 
     The rows written before the run began (``SyncState.begin``) of each key the state held are
     replaced; a concurrent run's row is kept beside this run's (where one row a key: kept if it
     holds the same record, else disputed)."""
+    if state.started is None:
+        raise RuntimeError("SyncState.begin() must be called before writing")
     dialect = state.dialect
     if dialect.json_upsert is not None:  # one row a key: the statement replaces or disputes
         upsert = dialect.json_upsert.format(table=state.table)
         # In key order: two runs writing the same keys at once lock them in one order, mostly.
-        for chunk in chunks(sorted(entries, key=itemgetter(0))):
+        for chunk in chunked(sorted(entries, key=itemgetter(0)), WRITE_CHUNK):
             rows = _json_rows(_one_entry_a_key(chunk))
             cursor.execute(upsert, [state.sync_id, run_id, rows, state.started, state.started])
         return
-    for chunk in chunks(entries):
+    for chunk in chunked(entries, WRITE_CHUNK):
         # Only the keys the state held when the query was read can have older rows to replace: a
         # first run (and each new row) needs no DELETE, half the statements and no index lookups.
         # A row another run wrote meanwhile is kept beside ours: two rows of a key that disagree
@@ -118,7 +112,7 @@ def write(state: SyncState, cursor: Any, entries: Sequence[Sequence[Any]], run_i
         _insert(state, cursor, chunk, run_id)
 
 
-def _insert(state: SyncState, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
+def _insert(state: SyncRows, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
     """INSERT the state rows of the entries: all in one statement from JSON (``Dialect.json_insert``),
     or ``Dialect.rows_per_insert`` a statement."""
     if state.dialect.json_insert is not None:
@@ -131,7 +125,7 @@ def _insert(state: SyncState, cursor: Any, entries: list[Sequence[Any]], run_id:
         mark = state.hook.placeholder
         cursor.executemany(insert + f"({mark}, {mark}, {mark}, {mark}, {mark}, {state.dialect.now}, {mark})", rows)
         return
-    for part in chunks(rows, state.dialect.rows_per_insert):
+    for part in chunked(rows, state.dialect.rows_per_insert):
         bound = Binding(state.hook)
         values = (f"({bound.marks(row[:5])}, {state.dialect.now}, {bound.mark(row[5])})" for row in part)
         cursor.execute(insert + ", ".join(values), bound.values)

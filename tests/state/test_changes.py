@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator, CleverTapUserUploadOperator
 from airflow_provider_clevertap.records import ProfileMapper
 from airflow_provider_clevertap.responses import BatchResult, Refusal
-from airflow_provider_clevertap.state import default_sync_id, read_flag
+from airflow_provider_clevertap.state import default_sync_id
 from airflow_provider_clevertap.state.changes import UNCHANGED, ChangeFilter, Confirmed, fingerprint_key
 from airflow_provider_clevertap.state.dialects import check_sync_id
 
@@ -87,18 +87,6 @@ def test_the_default_sync_id_keeps_mapped_partitions_apart():
 def test_a_sync_id_that_is_not_safe_in_sql_is_refused():
     with pytest.raises(ValueError, match="sync_id"):
         check_sync_id("x'; DROP TABLE users; --")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"), [(True, True), ("True", True), ("false", False), ("False", False), ("", False)]
-)
-def test_a_templated_flag_reads_as_a_boolean(value, expected):
-    assert read_flag(value, "full_refresh") is expected
-
-
-def test_a_flag_that_is_neither_true_nor_false_is_refused():
-    with pytest.raises(ValueError, match="full_refresh must be true or false"):
-        read_flag("sometimes", "full_refresh")
 
 
 def test_stateful_arguments_are_checked_when_the_dag_is_parsed():
