@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -15,14 +14,16 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
 from airflow_provider_clevertap.failed_rows import Attempt, prepare_for_run, write_problems
-from airflow_provider_clevertap.hooks.clevertap import MAX_CONCURRENCY, CleverTapHook
+from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
+from airflow_provider_clevertap.operators.arguments import check_arguments
+from airflow_provider_clevertap.operators.collector import fewer_collections
+from airflow_provider_clevertap.operators.items import RowMapper, items_of
 from airflow_provider_clevertap.operators.outcome import check_failed_ratio, check_unconfirmed
-from airflow_provider_clevertap.records import InvalidRow
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource, decode_rows, get_sql_hook, mapping_source, sql_source
-from airflow_provider_clevertap.state.changes import UNCHANGED, Confirmations
+from airflow_provider_clevertap.state.changes import Confirmations
 from airflow_provider_clevertap.state.recorder import StateWriteError
 
 if TYPE_CHECKING:
@@ -31,33 +32,6 @@ if TYPE_CHECKING:
 
 # Days of failed rows a run keeps by default.
 DEFAULT_RETENTION_DAYS = 30
-# Young objects the garbage collector lets pile up during a sync, instead of 700.
-_SYNC_GC_THRESHOLD = 50_000
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the garbage collector's young generation less often while rows are synced.
-
-    A sync keeps a window of batches of records alive, each for a few thousand rows: with
-    the default threshold the collector walked them again and again, promoted them to the
-    oldest generation, and so ran full collections over Airflow's whole heap (about 150 ms
-    each, a third of the CPU of a million-row sync). Every 50,000 allocations instead, records
-    die before they are old; reference cycles are still collected, only later.
-    """
-    threshold = gc.get_threshold()
-    if threshold[0] < _SYNC_GC_THRESHOLD:
-        gc.set_threshold(_SYNC_GC_THRESHOLD, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
-class RowMapper(Protocol):
-    def convert(self, row: Sequence[Any]) -> Any: ...
-
-    def identity_of(self, row: Sequence[Any]) -> str | None: ...
 
 
 class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
@@ -110,29 +84,17 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (sql is None) == (rows is None):
-            raise ValueError("Give either sql (with source_conn_id) or rows, not both and not neither")
-        if sql is not None and not source_conn_id:
-            raise ValueError("sql needs source_conn_id: the SQL connection to run it on")
-        if failed_rows_table and not source_conn_id:
-            raise ValueError("failed_rows_table needs source_conn_id: the connection that holds it")
-        if not 1 <= batch_size <= self.max_batch_size:
-            raise ValueError(
-                f"batch_size must be between 1 and {self.max_batch_size} (CleverTap's limit), got {batch_size}"
-            )
-        if not 1 <= max_concurrency <= MAX_CONCURRENCY:
-            raise ValueError(
-                f"max_concurrency must be between 1 and {MAX_CONCURRENCY} (CleverTap's limit), got {max_concurrency}"
-            )
-        if not 0.0 <= max_failed_ratio <= 1.0:
-            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
-        if failed_rows_retention_days is not None and not (
-            isinstance(failed_rows_retention_days, int) and failed_rows_retention_days >= 1
-        ):
-            raise ValueError(
-                f"failed_rows_retention_days must be a whole number of days, at least 1, or None (keep every row), "
-                f"got {failed_rows_retention_days!r}"
-            )
+        check_arguments(
+            sql=sql,
+            rows=rows,
+            source_conn_id=source_conn_id,
+            failed_rows_table=failed_rows_table,
+            batch_size=batch_size,
+            max_batch_size=self.max_batch_size,
+            max_concurrency=max_concurrency,
+            max_failed_ratio=max_failed_ratio,
+            failed_rows_retention_days=failed_rows_retention_days,
+        )
         self.clevertap_conn_id = clevertap_conn_id
         self.source_conn_id = source_conn_id
         self.sql = sql
@@ -298,9 +260,9 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             raise CleverTapConfigError(f"CleverTap {self.action}: {error}") from None
         self.note_mapper(mapper)
         self.log.info("CleverTap %s: reading columns %s", self.action, ", ".join(source.columns))
-        items = self._convert(source, mapper, report)
+        items = items_of(source.rows, mapper, report, lambda: self._killed, self.action)
         try:
-            with _fewer_collections():
+            with fewer_collections():
                 for result in self.send(self.hook, items):
                     report.batch_done(result)
                     if confirmed is not None:
@@ -329,28 +291,6 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         else:
             with self.read_source(source_hook) as source:
                 yield source
-
-    def _convert(self, source: RowSource, mapper: RowMapper, report: SyncReport) -> Iterator[Any]:
-        """Items of the valid rows; invalid ones are counted with their reason, unchanged ones
-        counted, and neither is sent."""
-        for row in source.rows:
-            if self._killed:
-                # Killed before or while the rows were read (during the query, say, when the
-                # hook may not exist yet): send nothing more.
-                raise CleverTapCancelled(f"CleverTap {self.action} cancelled: the task was killed")
-            report.rows_read += 1
-            try:
-                item = mapper.convert(row)
-            except InvalidRow as reason:
-                identity = mapper.identity_of(row)
-                if identity is None or not identity.strip():  # found again by its place in the read
-                    reason = InvalidRow(f"row {report.rows_read} of the read: {reason}")
-                report.invalid(identity, str(reason))
-                continue
-            if item is UNCHANGED:
-                report.rows_unchanged += 1
-            else:
-                yield item
 
     def on_kill(self) -> None:
         self._killed = True

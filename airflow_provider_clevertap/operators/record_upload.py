@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from airflow_provider_clevertap.exceptions import CleverTapConfigError
 from airflow_provider_clevertap.flags import read_flag
 from airflow_provider_clevertap.hooks.clevertap import MAX_UPLOAD_BATCH, CleverTapHook
-from airflow_provider_clevertap.operators.base import CleverTapSyncOperator, RowMapper
+from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
+from airflow_provider_clevertap.operators.items import RowMapper
 from airflow_provider_clevertap.properties import UPLOAD_ID_KEYS, PropertyColumns, check_mapping_choices, find_column
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport

@@ -1,4 +1,4 @@
-"""``_fewer_collections`` (operators/base.py) changes when the garbage collector runs during a sync,
+"""``fewer_collections`` (operators/collector.py) changes when the garbage collector runs during a sync,
 never what it frees: the threshold is raised only while rows are synced, restored however the sync
 ends, and a reference cycle made meanwhile is still collected by the collector's own runs (what it
 buys: docs/benchmarks.md, "The speed shortcuts")."""
@@ -11,9 +11,9 @@ import weakref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_clevertap.operators.base import _SYNC_GC_THRESHOLD, _fewer_collections
+from airflow_provider_clevertap.operators.collector import SYNC_GC_THRESHOLD, fewer_collections
 
-thresholds = st.tuples(st.integers(1, 4 * _SYNC_GC_THRESHOLD), st.integers(1, 50), st.integers(1, 50))
+thresholds = st.tuples(st.integers(1, 4 * SYNC_GC_THRESHOLD), st.integers(1, 50), st.integers(1, 50))
 
 
 class _Node:
@@ -28,8 +28,8 @@ def test_the_threshold_is_raised_while_syncing_and_restored_after(threshold, fai
     gc.set_threshold(*threshold)
     try:
         try:
-            with _fewer_collections():
-                assert gc.get_threshold() == (max(threshold[0], _SYNC_GC_THRESHOLD), *threshold[1:])
+            with fewer_collections():
+                assert gc.get_threshold() == (max(threshold[0], SYNC_GC_THRESHOLD), *threshold[1:])
                 if fails:
                     raise RuntimeError("the sync failed")
         except RuntimeError:
@@ -40,14 +40,14 @@ def test_the_threshold_is_raised_while_syncing_and_restored_after(threshold, fai
 
 
 def test_a_cycle_made_while_syncing_is_collected_without_an_explicit_collection():
-    with _fewer_collections():
+    with fewer_collections():
         first, second = _Node(), _Node()
         first.other, second.other = second, first
         gone = weakref.ref(first)
         del first, second
         kept = []
         # More young objects than the raised threshold: the collector runs by itself.
-        for _ in range(4 * _SYNC_GC_THRESHOLD):
+        for _ in range(4 * SYNC_GC_THRESHOLD):
             kept.append([])
             if gone() is None:
                 break
