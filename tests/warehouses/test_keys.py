@@ -35,6 +35,18 @@ def test_identities_differing_only_by_case_or_accent_are_distinct_profiles(wh, e
     assert set(emu.profiles) == set(LOOKALIKES) - {"jose", "alice@example.com"}
 
 
+def test_identities_with_the_characters_json_escapes_are_recorded_as_they_are(wh, emu):
+    """The state is written from JSON on PostgreSQL, DuckDB and MariaDB: each character its text
+    escapes comes back as it was sent, and the next run finds every row unchanged."""
+    escaped = ['say "hi"', "back\\slash", "tab\tnew\nline", "line\u2028separator", "bell\x07", "/slash/"]
+    stage_users(wh, escaped)
+
+    assert upload(wh)["rows_accepted"] == len(escaped)
+
+    assert state_identities(wh) == sorted(escaped)
+    assert upload(wh)["rows_unchanged"] == len(escaped)
+
+
 def test_an_identity_longer_than_the_state_holds_is_invalid_before_it_is_sent(wh, emu):
     """1024 characters is the limit everywhere; PostgreSQL's index also limits a key's bytes (2400:
     1024 three-byte characters are over it), and such an identity is invalid there too."""
