@@ -156,3 +156,25 @@ def test_a_refused_event_is_named_by_its_id_as_queried(wh, emu):
     summary = send_events(wh)
     assert summary["rows_refused"] == 1
     assert summary["failed_sample"][0]["error"].startswith("event 'ord-1': ")
+
+
+def test_a_warehouse_that_cannot_run_the_states_json_insert_fails_before_the_first_request(wh, emu, monkeypatch):
+    """MariaDB before 10.6 has no JSON_TABLE: the state's insert is tried, empty, when the state
+    table is created, not after CleverTap accepted the first batch."""
+    import dataclasses
+
+    from airflow_provider_clevertap.state.dialects import DIALECTS
+
+    dialect = DIALECTS[wh.engine.conn_type]
+    if dialect.json_insert is None:
+        pytest.skip("only where a chunk of the state is one INSERT from JSON (MariaDB, DuckDB)")
+    broken = dataclasses.replace(
+        dialect, json_insert=dialect.json_insert.replace("SELECT ", "SELECT no_such_function() + ", 1)
+    )
+    monkeypatch.setitem(DIALECTS, wh.engine.conn_type, broken)
+    stage_users(wh, ["user-1", "user-2"])
+
+    with pytest.raises(Exception, match="(?i)no_such_function"):
+        upload(wh)
+
+    assert emu.stats.requests == 0

@@ -1,4 +1,5 @@
-"""MariaDB and MySQL (docs/decisions/23a-2-mysql-state-keys.md, 23c-1-warehouse-side-row-hashes.md).
+"""MariaDB and MySQL (docs/decisions/23a-2-mysql-state-keys.md, 23c-1-warehouse-side-row-hashes.md,
+23c-3-mysql-state-from-json.md).
 
 Text in utf8mb4 compared by its bytes (``utf8mb4_bin``), whatever the database's default; the key
 is the MD5 of the key's UTF-8 bytes, narrow enough to index and to join on. The time has
