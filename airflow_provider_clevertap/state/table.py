@@ -74,7 +74,7 @@ def create_state_table(hook: DbApiHook, table: str) -> None:
 
     One connection and cursor of its own, as the state's writes: ``hook.run`` opened one a
     statement, and its first call starts Airflow's hook-lineage collector (about 1 s in a fresh
-    task process, docs/benchmarks.md) for statements that only keep the sync's books."""
+    task process) for statements that only keep the sync's books (docs/decisions/23c-4-*.md)."""
     check_table_name(table, "state_table")
     dialect = dialect_of(hook)
     connection = hook.get_conn()
