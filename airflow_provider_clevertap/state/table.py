@@ -69,13 +69,28 @@ def _ddl(hook: DbApiHook, table: str) -> str:
 
 def create_state_table(hook: DbApiHook, table: str) -> None:
     """Create the state table, and its index where the warehouse has indexes, if they are missing;
-    record the layout of a new table, and refuse a table of a later layout than this version's."""
+    record the layout of a new table, and refuse a table of a later layout than this version's.
+    Where a chunk of the state is written from JSON (``Dialect.json_insert``), write an empty one:
+    a warehouse that cannot (MariaDB before 10.6, MySQL before 8.0) fails before the first request.
+
+    One connection and cursor of its own, as the state's writes: ``hook.run`` opened one a
+    statement, and its first call starts Airflow's hook-lineage collector (about 1 s in a fresh
+    task process) for statements that only keep the sync's books (docs/decisions/23c-4-*.md)."""
     check_table_name(table, "state_table")
-    hook.run(_ddl(hook, table))
-    index = dialect_of(hook).index_ddl(table)
-    if index:
-        hook.run(index)
-    layout = _layout(hook, table)
+    dialect = dialect_of(hook)
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        for statement in (_ddl(hook, table), dialect.index_ddl(table)):
+            if statement:
+                cursor.execute(statement)
+        if dialect.json_insert is not None:
+            cursor.execute(dialect.json_insert.format(table=table), ["", "", "[]"])
+        layout = _layout(cursor, table)
+        connection.commit()
+        cursor.close()
+    finally:
+        connection.close()
     if layout > LAYOUT:
         raise ValueError(
             f"state_table {table} has layout {layout}, of a later version of this provider than this one "
@@ -83,13 +98,14 @@ def create_state_table(hook: DbApiHook, table: str) -> None:
         )
 
 
-def _layout(hook: DbApiHook, table: str) -> int:
+def _layout(cursor: Any, table: str) -> int:
     """The layout ``<table>_layout`` records, recording this version's where it records none (a new
     table; two runs creating it at once both record the same)."""
-    hook.run(f"CREATE TABLE IF NOT EXISTS {table}_layout (layout INTEGER NOT NULL)")
-    row = hook.get_first(f"SELECT MAX(layout) FROM {table}_layout")
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {table}_layout (layout INTEGER NOT NULL)")
+    cursor.execute(f"SELECT MAX(layout) FROM {table}_layout")
+    row = cursor.fetchone()
     if row is None or row[0] is None:
-        hook.run(f"INSERT INTO {table}_layout (layout) VALUES ({LAYOUT})")
+        cursor.execute(f"INSERT INTO {table}_layout (layout) VALUES ({LAYOUT})")
         return LAYOUT
     return int(row[0])
 

@@ -37,6 +37,21 @@ def test_sqlite_state_table_gets_its_index_and_a_second_create_is_harmless(sqlit
     assert any("sync_state_sync_key" in str(step) for step in plan), plan
 
 
+def test_creating_the_state_table_reports_no_sql_to_airflows_hook_lineage(sqlite_warehouse, monkeypatch):
+    """The state's bookkeeping statements run on a cursor of their own, as its writes do: none is
+    reported as SQL lineage, whose first report starts Airflow's hook-lineage collector (about 1 s)."""
+    from airflow.providers.common.sql.hooks import sql
+
+    reported: list[Any] = []
+    monkeypatch.setattr(sql, "send_sql_hook_lineage", lambda **kwargs: reported.append(kwargs["sql"]))
+
+    create_state_table(SqliteHook(sqlite_conn_id="warehouse"), "sync_state")
+
+    assert reported == []
+    with sqlite3.connect(sqlite_warehouse) as db:
+        assert db.execute("SELECT layout FROM sync_state_layout").fetchall() == [(LAYOUT,)]
+
+
 def test_postgres_state_table_gets_its_unique_index_in_the_tables_schema(pg_schema):
     hook, schema = pg_schema
     create_state_table(hook, f"{schema}.sync_state")

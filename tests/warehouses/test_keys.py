@@ -35,6 +35,18 @@ def test_identities_differing_only_by_case_or_accent_are_distinct_profiles(wh, e
     assert set(emu.profiles) == set(LOOKALIKES) - {"jose", "alice@example.com"}
 
 
+def test_identities_with_the_characters_json_escapes_are_recorded_as_they_are(wh, emu):
+    """The state is written from JSON on PostgreSQL, DuckDB and MariaDB: each character its text
+    escapes comes back as it was sent, and the next run finds every row unchanged."""
+    escaped = ['say "hi"', "back\\slash", "tab\tnew\nline", "line\u2028separator", "bell\x07", "/slash/"]
+    stage_users(wh, escaped)
+
+    assert upload(wh)["rows_accepted"] == len(escaped)
+
+    assert state_identities(wh) == sorted(escaped)
+    assert upload(wh)["rows_unchanged"] == len(escaped)
+
+
 def test_an_identity_longer_than_the_state_holds_is_invalid_before_it_is_sent(wh, emu):
     """1024 characters is the limit everywhere; PostgreSQL's index also limits a key's bytes (2400:
     1024 three-byte characters are over it), and such an identity is invalid there too."""
@@ -144,3 +156,25 @@ def test_a_refused_event_is_named_by_its_id_as_queried(wh, emu):
     summary = send_events(wh)
     assert summary["rows_refused"] == 1
     assert summary["failed_sample"][0]["error"].startswith("event 'ord-1': ")
+
+
+def test_a_warehouse_that_cannot_run_the_states_json_insert_fails_before_the_first_request(wh, emu, monkeypatch):
+    """MariaDB before 10.6 has no JSON_TABLE: the state's insert is tried, empty, when the state
+    table is created, not after CleverTap accepted the first batch."""
+    import dataclasses
+
+    from airflow_provider_clevertap.state.dialects import DIALECTS
+
+    dialect = DIALECTS[wh.engine.conn_type]
+    if dialect.json_insert is None:
+        pytest.skip("only where a chunk of the state is one INSERT from JSON (MariaDB, DuckDB)")
+    broken = dataclasses.replace(
+        dialect, json_insert=dialect.json_insert.replace("SELECT ", "SELECT no_such_function() + ", 1)
+    )
+    monkeypatch.setitem(DIALECTS, wh.engine.conn_type, broken)
+    stage_users(wh, ["user-1", "user-2"])
+
+    with pytest.raises(Exception, match="(?i)no_such_function"):
+        upload(wh)
+
+    assert emu.stats.requests == 0

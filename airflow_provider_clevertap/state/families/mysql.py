@@ -1,4 +1,5 @@
-"""MariaDB and MySQL (docs/decisions/23a-2-mysql-state-keys.md, 23c-1-warehouse-side-row-hashes.md).
+"""MariaDB and MySQL (docs/decisions/23a-2-mysql-state-keys.md, 23c-1-warehouse-side-row-hashes.md,
+23c-3-mysql-state-from-json.md).
 
 Text in utf8mb4 compared by its bytes (``utf8mb4_bin``), whatever the database's default; the key
 is the MD5 of the key's UTF-8 bytes, narrow enough to index and to join on. The time has
@@ -23,7 +24,19 @@ MYSQL = Dialect(
     now="NOW(6)",
     quote="`",
     inline_index="INDEX {name} (sync_id, row_key)",  # MySQL has no CREATE INDEX IF NOT EXISTS
-    rows_per_insert=500,
+    rows_per_insert=500,  # the failed rows' inserts (failed_rows.py)
+    # The state: one INSERT a chunk from one JSON array, escaped once by the driver's C code: a
+    # VALUES list is escaped value by value in Python, in the task's process (JSON_TABLE: MariaDB
+    # 10.6, MySQL 8.0). A JSON null is SQL NULL; a missing or unconvertible value too, which the
+    # NOT NULL columns refuse.
+    json_insert=(
+        "INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
+        "SELECT %s, r.row_key, r.identity, r.fingerprint, r.row_hash, NOW(6), %s FROM JSON_TABLE(%s, '$[*]' COLUMNS ("
+        "row_key VARCHAR(32) CHARACTER SET utf8mb4 PATH '$[0]', "
+        "identity VARCHAR(1024) CHARACTER SET utf8mb4 PATH '$[1]', "
+        "fingerprint VARCHAR(32) CHARACTER SET utf8mb4 PATH '$[2]', "
+        "row_hash VARCHAR(32) CHARACTER SET utf8mb4 PATH '$[3]')) r"
+    ),
     snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"),
     row_hash="MD5(CONCAT({columns}'{salt}'))",
     # IF, not COALESCE: a text too long for CONCAT is NULL, which must make the hash NULL (never
