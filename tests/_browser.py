@@ -63,3 +63,7 @@ def sign_in(page: Any, url: str, username: str, password: str) -> None:
     page.locator("input:not([type=password])").first.fill(username)
     page.locator("input[type=password]").fill(password)
     page.locator("input[type=password]").press("Enter")
+    # Signed in once the login page is gone and its redirect has loaded: a navigation started
+    # before then is aborted or overtaken by that redirect.
+    page.locator("input[type=password]").wait_for(state="detached")
+    page.wait_for_load_state("load")

@@ -110,16 +110,17 @@ class _TaskInstance:
 def test_sigterm_through_airflow_task_runner_stops_the_sync(held, sqlite_warehouse, reliability_dags, capfd):
     stage_users(sqlite_warehouse, ROWS)
     pytest_handler = signal.getsignal(signal.SIGTERM)
-    sent: dict[str, bool] = {}
+    sent: dict[str, int] = {}
 
     def kill_mid_sync() -> None:
         try:
-            wait_until(lambda: held.stats.in_flight == 4)  # the DAG's max_concurrency
+            wait_until(lambda: held.stats.in_flight >= 4)  # the DAG's max_concurrency
         except AssertionError:
             return
         if signal.getsignal(signal.SIGTERM) is pytest_handler:
             return  # Airflow's handler is not installed: a SIGTERM would kill pytest itself
-        sent["sigterm"] = True
+        # On a loaded machine the held requests may already have timed out and been sent again.
+        sent["requests"] = held.stats.requests
         os.kill(os.getpid(), signal.SIGTERM)
 
     killer = threading.Thread(target=kill_mid_sync, name="sigterm-sender")
@@ -133,7 +134,7 @@ def test_sigterm_through_airflow_task_runner_stops_the_sync(held, sqlite_warehou
     assert sent, "the task runner installed no SIGTERM handler, or the sync never started"
     assert run.state == "failed"
     stats = held.stats
-    assert stats.requests == 4 and stats.records_stored == 0  # none retried, none after the kill
+    assert stats.requests == sent["requests"] and stats.records_stored == 0  # none sent after the kill
     assert not worker_threads()
     out, err = capfd.readouterr()
     assert "CleverTap upload stopped (the task was killed)" in out  # the task log was captured
