@@ -13,19 +13,18 @@ import datetime as dt
 import decimal
 import logging
 import math
-import re
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 from airflow_provider_clevertap.timestamps import (
-    ISO_8601,
     TIMESTAMP_FORMATS,
     TimestampFormat,
-    datetime_to_epoch,
+    epoch_seconds,
     format_epoch,
-    parse_iso_timestamp,
+    rule_seconds,
+    ts_text_seconds,
 )
 
 _log = logging.getLogger(__name__)
@@ -94,72 +93,7 @@ def text_of(value: Any) -> str | None:
         return None
 
 
-_EPOCH_TEXT = re.compile(r"\d+(\.\d+)?", re.ASCII)
-_EPOCH = dt.datetime(1970, 1, 1)
-_UTC = dt.timezone.utc
-_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=_UTC)
-_FIXED_OFFSET = dt.timezone
 _SHORT_TEXT = MAX_STRING_BYTES // 4  # a string this short cannot be over the limit in UTF-8
-_from_iso = dt.datetime.fromisoformat
-# The rule's pattern without its named groups: the hot path asks only whether a string matches.
-_RULE_SHAPE = re.compile(re.sub(r"\(\?P<\w+>", "(?:", ISO_8601.pattern), ISO_8601.flags)
-
-# Mapping rows is the hot path of a sync, hence the shortcuts below: each gives the very result of
-# the plain code it stands for (tests/test_properties_equivalence.py compares them on generated values).
-
-
-# Speed shortcut for datetime_to_epoch; what it buys: docs/benchmarks.md, "The speed shortcuts".
-def _epoch_seconds(moment: dt.datetime | dt.date) -> int:
-    """``datetime_to_epoch``, by one subtraction for a plain datetime: the same floor, less work."""
-    if type(moment) is dt.datetime:
-        zone = moment.tzinfo
-        # A fixed offset (what fromisoformat and drivers give) always knows its offset.
-        if zone is None or (type(zone) is not _FIXED_OFFSET and moment.utcoffset() is None):
-            since = moment - _EPOCH  # naive: UTC
-        else:
-            since = moment - _EPOCH_UTC
-        # A timedelta keeps its seconds and microseconds positive: this is the floor.
-        return since.days * 86_400 + since.seconds
-    return datetime_to_epoch(moment)
-
-
-# Speed shortcut for parse_iso_timestamp; what it buys: docs/benchmarks.md, "The speed shortcuts".
-def _rule_seconds(text: str) -> int | None:
-    """``parse_iso_timestamp(text)``: the rule's pattern decides, the C parser reads the fields.
-
-    ``fromisoformat`` reads every string the pattern accepts as the rule does; before Python
-    3.11 it refuses ``Z`` and offsets without a colon, and those take the plain path.
-    """
-    if _RULE_SHAPE.fullmatch(text) is None:
-        return None
-    try:
-        return _epoch_seconds(_from_iso(text))
-    except ValueError:  # an impossible date, or an older fromisoformat: the plain path decides
-        return parse_iso_timestamp(text)
-
-
-def _parse_ts_text(text: str) -> int | None:
-    """Epoch seconds of a ts given as text: epoch seconds, or any ISO-8601 date(-time); else None.
-
-    Wider than the Convert Timestamps rule for property values: a ts column holds times by
-    definition, so a space instead of ``T`` (SQLite's ``CURRENT_TIMESTAMP``) or microseconds
-    (a PostgreSQL timestamp cast to text) still read as times.
-    """
-    text = text.strip()
-    if "-" not in text and _EPOCH_TEXT.fullmatch(text):  # a date has a "-", epoch seconds never
-        return int(decimal.Decimal(text))
-    # fromisoformat reads what the rule reads (and more), with the same result; before Python
-    # 3.11 it reads less, so the rule's own parser comes second.
-    try:
-        return _epoch_seconds(_from_iso(text))
-    except OverflowError:
-        return None
-    except ValueError:
-        pass
-    try:
-        return parse_iso_timestamp(text)
-    except OverflowError:  # a valid date-time whose UTC instant is before year 1 or after 9999
-        return None
 
 
 def too_long(text: str) -> bool:
@@ -323,13 +257,13 @@ class PropertyMapper:
     def _read_ts(self, value: Any) -> int:
         column = self.ts_column
         if isinstance(value, str):  # first: SQLite and text staging columns hold times as text
-            parsed = _parse_ts_text(value)
+            parsed = ts_text_seconds(value)
             if parsed is None:
                 raise InvalidRow(f"ts column {column!r} is not an ISO-8601 date-time or epoch seconds")
             seconds = parsed
         elif isinstance(value, (dt.datetime, dt.date)):
             try:
-                seconds = _epoch_seconds(value)
+                seconds = epoch_seconds(value)
             except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
                 raise InvalidRow(f"ts column {column!r} is out of range") from None
         elif isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
@@ -366,7 +300,7 @@ class PropertyMapper:
     def _string_value(self, name: str, value: str) -> Any:
         if self.convert_timestamps and "0" <= value < ":":
             try:
-                seconds = _rule_seconds(value)  # convert_timestamp(value), with less work
+                seconds = rule_seconds(value)  # convert_timestamp(value), with less work
             except OverflowError:  # not a time CleverTap can hold: left as the string it is
                 seconds = None
             if seconds is not None:
@@ -395,7 +329,7 @@ class PropertyMapper:
         if isinstance(value, (dt.datetime, dt.date)):
             if self.convert_timestamps:
                 try:
-                    return format_epoch(_epoch_seconds(value), self.timestamp_format)  # convert_timestamp(value)
+                    return format_epoch(epoch_seconds(value), self.timestamp_format)  # convert_timestamp(value)
                 except OverflowError:  # an aware datetime whose UTC instant is outside years 1-9999
                     raise InvalidRow(f"property {name!r} is a date-time out of range") from None
             return value.isoformat()

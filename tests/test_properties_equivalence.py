@@ -1,4 +1,4 @@
-"""The shortcuts taken for speed in properties.py give the very results of the plain code they replace.
+"""The speed shortcuts of properties.py and timestamps.py give the very results of the plain code they replace.
 
 Mapping rows is the hot path of a sync, hence shortcuts there (timestamps read by
 ``datetime.fromisoformat``, epoch seconds by subtraction, common values kept without a call; what
@@ -15,7 +15,7 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_clevertap import properties
+from airflow_provider_clevertap import properties, timestamps
 from airflow_provider_clevertap.records import InvalidRow, ProfileMapper
 from airflow_provider_clevertap.timestamps import convert_timestamp, datetime_to_epoch, parse_iso_timestamp
 
@@ -42,7 +42,7 @@ class _NoOffset(dt.tzinfo):
 @example(dt.datetime(1969, 12, 31, 23, 59, 59, 999_999))  # floors to -1, not 0
 @example(dt.datetime(1, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))))  # before year 1 in UTC
 def test_epoch_seconds_by_subtraction_is_datetime_to_epoch(moment):
-    assert properties._epoch_seconds(moment) == datetime_to_epoch(moment)
+    assert timestamps.epoch_seconds(moment) == datetime_to_epoch(moment)
 
 
 def _two(low: int, high: int) -> st.SearchStrategy[str]:
@@ -83,13 +83,13 @@ texts = st.one_of(
 @example("2025-02-29")  # no such day
 @example("2025-08-04T04:29Z")
 def test_rule_seconds_is_parse_iso_timestamp(text):
-    assert properties._rule_seconds(text) == parse_iso_timestamp(text)
+    assert timestamps.rule_seconds(text) == parse_iso_timestamp(text)
 
 
 def _parse_ts_text_before(text: str) -> int | None:
-    """properties._parse_ts_text as it was before the benchmarks, for comparison."""
+    """timestamps.ts_text_seconds (once properties._parse_ts_text) as it was before the benchmarks, for comparison."""
     text = text.strip()
-    if properties._EPOCH_TEXT.fullmatch(text):
+    if timestamps._EPOCH_TEXT.fullmatch(text):
         return int(decimal.Decimal(text))
     try:
         seconds = parse_iso_timestamp(text)
@@ -109,7 +109,7 @@ def _parse_ts_text_before(text: str) -> int | None:
 @example("20260101")  # epoch seconds, though fromisoformat reads it as a date
 @example("2025-08-04T04:29:21+05:75")
 def test_parse_ts_text_reads_what_it_read_before(text):
-    assert properties._parse_ts_text(text) == _parse_ts_text_before(text)
+    assert timestamps.ts_text_seconds(text) == _parse_ts_text_before(text)
 
 
 values = st.one_of(
