@@ -70,7 +70,7 @@ __all__ = [
 
 
 class IdMapper:
-    """Turns rows into the ids of profiles to delete (identities or CleverTap guids).
+    """Turns rows into the ids of profiles to delete (identities or CleverTap ids (``clevertap_id``)).
 
     :param columns: the column names, in row order.
     :param id_column: the column holding the id.

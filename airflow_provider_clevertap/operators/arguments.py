@@ -40,7 +40,7 @@ def check_arguments(
     if not 0.0 <= max_failed_ratio <= 1.0:
         raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
     if failed_rows_retention_days is not None and not (
-        isinstance(failed_rows_retention_days, int) and failed_rows_retention_days >= 1
+        type(failed_rows_retention_days) is int and failed_rows_retention_days >= 1
     ):
         raise ValueError(
             f"failed_rows_retention_days must be a whole number of days, at least 1, or None (keep every row), "

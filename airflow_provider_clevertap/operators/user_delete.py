@@ -79,11 +79,12 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         if self.state_table and source_hook is not None:
             check_table_name(self.state_table, "state_table")  # written after the deletions: checked first
             check_proven(source_hook)
+            if not self.dry_run:
+                create_state_table(source_hook, self.state_table)
         return Confirmed() if self.state_table and not self.dry_run else None
 
     def save_state(self, confirmed: Confirmed, source_hook: Any, context: Context) -> None:
-        assert self.state_table is not None  # start_state gave no Confirmed otherwise
-        create_state_table(source_hook, self.state_table)
+        assert self.state_table is not None  # start_state gave no Confirmed otherwise (and created the table)
         forgotten = forget_identities(source_hook, self.state_table, (entry[0] for entry in confirmed))
         self.log.info(
             "CleverTap delete: %d state rows of deleted identities forgotten in %s", forgotten, self.state_table

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_clevertap.flags import read_flag
-from airflow_provider_clevertap.state.dialect import (
+from airflow_provider_clevertap.state.families.base import (
     ALLOW_UNPROVEN,
     DISPUTED,
     KEY_LENGTH,

@@ -85,7 +85,14 @@ def create_state_table(hook: DbApiHook, table: str) -> None:
             if statement:
                 cursor.execute(statement)
         if dialect.json_insert is not None:
-            cursor.execute(dialect.json_insert.format(table=table), ["", "", "[]"])
+            try:
+                cursor.execute(dialect.json_insert.format(table=table), ["", "", "[]"])
+            except Exception as error:  # each driver has its own errors; its first line says which
+                reason = (str(error).strip().splitlines() or [""])[0][:200]
+                raise ValueError(
+                    f"state_table {table}: this warehouse cannot write the state from a JSON array "
+                    f"(MariaDB needs 10.6 or later, MySQL 8.0 or later): {type(error).__name__}: {reason}"
+                ) from None
         layout = _layout(cursor, table)
         connection.commit()
         cursor.close()
@@ -325,10 +332,6 @@ class SyncState(SyncRows):
         """Write ``(key, fingerprint, row hash, held, identity)`` entries CleverTap accepted, in
         transactions of their own; return how many (``writes.record``)."""
         return writes.record(self, entries, run_id)
-
-    def write(self, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
-        """Write entries through ``cursor``, in the caller's transaction (``writes.write``)."""
-        writes.write(self, cursor, entries, run_id)
 
 
 def _noting_the_rest(source: RowSource, rows: Iterator[tuple[Any, ...]], total: int) -> Iterator[tuple[Any, ...]]:

@@ -11,6 +11,7 @@ import pytest
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
+from airflow_provider_clevertap.state import writes
 from airflow_provider_clevertap.state.dialects import DIALECTS, DISPUTED, GENERIC
 from airflow_provider_clevertap.state.table import LAYOUT, SyncState, create_state_table
 from airflow_provider_clevertap.state.writes import WRITE_CHUNK, write_redoing_deadlocks
@@ -214,8 +215,8 @@ def test_two_postgres_writers_that_deadlock_on_each_others_keys_both_end_with_th
     first_cursor, second_cursor = first.cursor(), second.cursor()
     a_of_first, b_of_first = ("a", "fp-1a", None, False, "id-a"), ("b", "fp-1b", None, False, "id-b")
     a_of_second, b_of_second = ("a", "fp-2a", None, False, "id-a"), ("b", "fp-2b", None, False, "id-b")
-    state.write(first_cursor, [a_of_first], "run-1")  # uncommitted: the first holds "a"
-    state.write(second_cursor, [b_of_second], "run-2")  # and the second "b"
+    writes.write(state, first_cursor, [a_of_first], "run-1")  # uncommitted: the first holds "a"
+    writes.write(state, second_cursor, [b_of_second], "run-2")  # and the second "b"
     first_pid = first.info.backend_pid
     outcome: dict[str, Any] = {}
 

@@ -8,8 +8,10 @@ import datetime as dt
 
 import pytest
 
+from airflow_provider_clevertap.exceptions import CleverTapConfigError
+from airflow_provider_clevertap.operators import CleverTapUserDeleteOperator
 from airflow_provider_clevertap.state.dialects import KEY_LENGTH
-from tests.warehouses.scenarios import CONTEXT, accounted, stage_users, state_identities, upload
+from tests.warehouses.scenarios import CONTEXT, accounted, stage_users, state_identities, upload, users_sql
 
 pytestmark = pytest.mark.warehouse
 
@@ -174,7 +176,14 @@ def test_a_warehouse_that_cannot_run_the_states_json_insert_fails_before_the_fir
     monkeypatch.setitem(DIALECTS, wh.engine.conn_type, broken)
     stage_users(wh, ["user-1", "user-2"])
 
-    with pytest.raises(Exception, match="(?i)no_such_function"):
+    with pytest.raises(CleverTapConfigError, match="(?i)no_such_function"):
         upload(wh)
+    assert emu.stats.requests == 0
 
+    # The delete operator writes its state after the deletions: it tries the table before them too.
+    delete = CleverTapUserDeleteOperator(
+        task_id="delete", source_conn_id=wh.conn_id, sql=users_sql(wh), state_table=wh.table("state")
+    )
+    with pytest.raises(CleverTapConfigError, match="(?i)no_such_function"):
+        delete.execute(CONTEXT)
     assert emu.stats.requests == 0

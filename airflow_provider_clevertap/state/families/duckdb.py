@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from airflow_provider_clevertap.state.dialect import Dialect
+from airflow_provider_clevertap.state.families.base import Dialect
 
 DUCKDB = Dialect(
     timestamp="TIMESTAMPTZ",

@@ -13,7 +13,7 @@ NULL as ``-``, then the salt. Every type prints what the driver reads, so no typ
 
 from __future__ import annotations
 
-from airflow_provider_clevertap.state.dialect import Dialect
+from airflow_provider_clevertap.state.families.base import Dialect
 
 MYSQL = Dialect(
     cast_text="CHAR",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_clevertap.state.dialect import Dialect
+from airflow_provider_clevertap.state.families.base import Dialect
 
 SQLITE = Dialect(
     now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')",  # UTC, with milliseconds

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_clevertap.state.dialect import DISPUTED, Dialect
+from airflow_provider_clevertap.state.families.base import DISPUTED, Dialect
 
 POSTGRES = Dialect(
     timestamp="TIMESTAMP WITH TIME ZONE",
