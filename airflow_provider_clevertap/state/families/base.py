@@ -1,8 +1,9 @@
 """What a warehouse's SQL dialect is made of, for the state table: the ``Dialect`` record.
 
 Each warehouse family's values are in the other modules of ``state/families/``; ``state/dialects``
-keys them by the SQL hook's connection type. Why each value is what it is: docs/decisions/23c-2-dialects-by-family.md and
-the records it links; what the choices cost: docs/benchmarks.md.
+keys them by the SQL hook's connection type. Why each value is what it is:
+docs/decisions/23c-2-dialects-by-family.md and the records it links; what the choices cost:
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
