@@ -1,4 +1,4 @@
-"""Errors raised by the CleverTap hook.
+"""Errors raised by the CleverTap hook and the operators, and how a driver's error is quoted.
 
 Messages carry the HTTP status and CleverTap's own code and message: never the passcode,
 never a request or response payload (both can hold personal data).
@@ -56,3 +56,10 @@ class CleverTapCancelled(AirflowException):
 
 class CleverTapConfigError(AirflowFailException, ValueError):
     """The task's settings do not fit its query (a missing column, say): no retry will help."""
+
+
+def driver_error(error: BaseException) -> str:
+    """A database driver's error as a configuration error quotes it: its type and the first line of
+    its message (each driver words its own; the first line says which table, column or right)."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:_MAX_SERVER_MESSAGE]
+    return f"{type(error).__name__}: {first_line}"

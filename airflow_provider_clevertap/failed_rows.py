@@ -17,7 +17,7 @@ from typing import Any
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from more_itertools import chunked
 
-from airflow_provider_clevertap.exceptions import CleverTapConfigError
+from airflow_provider_clevertap.exceptions import CleverTapConfigError, driver_error
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.state.dialects import Binding, check_table_name, dialect_of
 from airflow_provider_clevertap.state.table import describe
@@ -100,11 +100,10 @@ def prepare_for_run(hook: DbApiHook, table: str, retention_days: int | None, act
         prepare_table(hook, table)
         if retention_days is not None:
             delete_older(hook, table, retention_days)
-    except Exception as error:  # each driver has its own errors; its first line says which
-        reason = (str(error).strip().splitlines() or [""])[0][:200]
+    except Exception as error:  # each driver has its own errors
         raise CleverTapConfigError(
             f"CleverTap {action}: failed_rows_table {table!r} cannot be written through connection {conn_id!r} "
-            f"({type(error).__name__}: {reason}); nothing was sent"
+            f"({driver_error(error)}); nothing was sent"
         ) from None
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 from more_itertools import chunked
 
+from airflow_provider_clevertap.exceptions import driver_error
 from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source, transaction_cursor
 from airflow_provider_clevertap.state import writes
 from airflow_provider_clevertap.state.dialects import (
@@ -87,11 +88,10 @@ def create_state_table(hook: DbApiHook, table: str) -> None:
         if dialect.json_insert is not None:
             try:
                 cursor.execute(dialect.json_insert.format(table=table), ["", "", "[]"])
-            except Exception as error:  # each driver has its own errors; its first line says which
-                reason = (str(error).strip().splitlines() or [""])[0][:200]
+            except Exception as error:  # each driver has its own errors
                 raise ValueError(
                     f"state_table {table}: this warehouse cannot write the state from a JSON array "
-                    f"(MariaDB needs 10.6 or later, MySQL 8.0 or later): {type(error).__name__}: {reason}"
+                    f"(MariaDB needs 10.6 or later, MySQL 8.0 or later): {driver_error(error)}"
                 ) from None
         layout = _layout(cursor, table)
         connection.commit()
