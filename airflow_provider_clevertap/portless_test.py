@@ -23,10 +23,10 @@ TEST_PATH = "/api/v2/connections/test"
 # The releases whose connection test refuses the port 0 the Test icon sends (apache/airflow#73298).
 AFFECTED_RELEASES = ((3, 3, 1), (3, 3, 2))
 
-_Message = MutableMapping[str, Any]
-_Receive = Callable[[], Awaitable[_Message]]
-_Send = Callable[[_Message], Awaitable[None]]
-_App = Callable[[MutableMapping[str, Any], _Receive, _Send], Awaitable[None]]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+_App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 
 def refuses_portless_test(airflow_version: str | None = None) -> bool:
@@ -76,7 +76,7 @@ class PortlessTestMiddleware:
     def __init__(self, app: _App) -> None:
         self.app = app
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: _Receive, send: _Send) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if not _is_test_request(scope):
             await self.app(scope, receive, send)
             return
@@ -118,7 +118,7 @@ def _is_test_request(scope: MutableMapping[str, Any]) -> bool:
     return bool(path == TEST_PATH)
 
 
-async def _read_request(receive: _Receive) -> list[_Message]:
+async def _read_request(receive: Receive) -> list[Message]:
     """The request's messages up to its last body part, or up to anything else (a disconnect)."""
     messages = []
     while True:
@@ -128,11 +128,11 @@ async def _read_request(receive: _Receive) -> list[_Message]:
             return messages
 
 
-def _replay(messages: list[_Message], receive: _Receive) -> _Receive:
+def _replay(messages: list[Message], receive: Receive) -> Receive:
     """A ``receive`` that hands out ``messages`` first, then the real ``receive``'s."""
     pending = list(messages)
 
-    async def replayed() -> _Message:
+    async def replayed() -> Message:
         return pending.pop(0) if pending else await receive()
 
     return replayed

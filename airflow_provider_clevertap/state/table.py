@@ -75,8 +75,8 @@ def create_state_table(hook: DbApiHook, table: str) -> None:
     a warehouse that cannot (MariaDB before 10.6, MySQL before 8.0) fails before the first request.
 
     One connection and cursor of its own, as the state's writes: ``hook.run`` opened one a
-    statement, and its first call starts Airflow's hook-lineage collector (about 1 s in a fresh
-    task process) for statements that only keep the sync's books (docs/decisions/23c-4-*.md)."""
+    statement, and its first call starts Airflow's hook-lineage collector (its cost:
+    docs/decisions/23c-4-*.md) for statements that only keep the sync's books."""
     check_table_name(table, "state_table")
     dialect = dialect_of(hook)
     connection = hook.get_conn()

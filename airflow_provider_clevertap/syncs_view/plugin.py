@@ -13,11 +13,9 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_provider_clevertap.portless_test import root_middlewares
+from airflow_provider_clevertap.portless_test import Receive, Send, root_middlewares
 
 URL_PREFIX = "/clevertap"
-_Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-_Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class SyncsViewApp:
@@ -26,7 +24,7 @@ class SyncsViewApp:
     def __init__(self) -> None:
         self._app: Callable[..., Awaitable[None]] | None = None
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: _Receive, send: _Send) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if self._app is None:
             from airflow_provider_clevertap.syncs_view.api import create_app
 
