@@ -4,6 +4,7 @@
     python -m benchmarks.profile --op delete --rows 10000 --latency 0
     python -m benchmarks.profile --tool pyinstrument  # main thread only, with call tree
     python -m benchmarks.profile --op state --kind first --rows 1000000 --latency 200 --postgres
+    python -m benchmarks.profile --op state --kind first --rows 200000 --latency 200 --duckdb  # or --mariadb
 
 py-spy samples every thread, whichever holds the GIL (``pip install py-spy``); pyinstrument
 (``pip install pyinstrument``) only the thread that runs the operator, where rows are read and mapped.
@@ -24,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import dataset, plan, runner, stateful
+from benchmarks import dataset, plan, runner, stateful, warehouses
 from benchmarks.emulator import EmulatorProcess
 
 _SITE = re.compile(r"\(/[^()]*?/(?:site-packages|lib/python3\.\d+)/")
@@ -80,11 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=50.0, help="milliseconds (default: %(default)s)")
     parser.add_argument("--tool", choices=("py-spy", "pyinstrument"), default="py-spy")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
-    parser.add_argument("--postgres", action="store_true")
+    warehouse = parser.add_mutually_exclusive_group()
+    for backend in ("postgres", *warehouses.BACKENDS):
+        warehouse.add_argument(f"--{backend}", action="store_true", help=f"the staged table on {backend}")
     args = parser.parse_args(argv)
 
     settings = plan.Settings()
-    table = dataset.table(args.rows, "postgres" if args.postgres else "sqlite")
+    backend = next((name for name in ("postgres", *warehouses.BACKENDS) if getattr(args, name)), "sqlite")
+    table = dataset.table(args.rows, backend)
+    try:
+        _profile(args, settings, table)
+    finally:
+        if backend in warehouses.BACKENDS:
+            dataset.discard(table)
+    return 0
+
+
+def _profile(args: argparse.Namespace, settings: plan.Settings, table: dataset.Table) -> None:
     concurrency = settings.delete_concurrency if args.op == "delete" else settings.upload_concurrency
     spec = {
         "op": args.op, "kind": args.kind, "table": table.as_dict(), "concurrency": concurrency,
@@ -136,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, "-c", script, json.dumps(spec)]
             done = subprocess.run(command, cwd=dataset.ROOT, env=env, capture_output=True, text=True)
             print(done.stdout if done.returncode == 0 else done.stderr[-4000:])
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 MariaDB (``CLEVERTAP_BENCH_MARIADB_HOST``/``_PORT``/``_USER``, default root at 127.0.0.1:3306): a
 database of the run's own, a random name, dropped at the end of the run; each case's copy is a
 database of its own. DuckDB: one file per size under ``.benchmarks/``; each case's copy is a copy of
-the file. Only the customers are staged: the stateful cases (and the floor of their CPU target) are
-the only ones run on these warehouses. Both reach the provider through Airflow connections, as the
-warehouse matrix's tests do (MariaDB through ``mysqlclient``, the MySQL provider's default driver).
+the file; ``CLEVERTAP_BENCH_DUCKDB_EXTRA`` is its connection's extra, as JSON (the DuckDB provider's
+``memory_limit``, ``threads``). Only the customers are staged: the stateful cases (and the floor of
+their CPU target) are the only ones run on these warehouses. Both reach the provider through Airflow
+connections, as the warehouse matrix's tests do (MariaDB through ``mysqlclient``, the MySQL
+provider's default driver).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ BACKENDS = ("mariadb", "duckdb")
 MARIADB_HOST = os.environ.get("CLEVERTAP_BENCH_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("CLEVERTAP_BENCH_MARIADB_PORT", "3306"))
 MARIADB_USER = os.environ.get("CLEVERTAP_BENCH_MARIADB_USER", "root")
+# The DuckDB connection's extra, as JSON: the DuckDB provider's settings, such as memory_limit and threads.
+DUCKDB_EXTRA_VARIABLE = "CLEVERTAP_BENCH_DUCKDB_EXTRA"
 DATABASE_PREFIX = "clevertap_bench_"  # every database a run creates starts with it
 # MariaDB's NUMERIC has no decimals unless told; BOOLEAN is TINYINT(1) there, read back as 0 and 1.
 MARIADB_CUSTOMERS_DDL = warehouse.STAGED_CUSTOMERS_DDL.replace("NUMERIC", "DECIMAL(12, 2)")
@@ -72,7 +76,8 @@ def airflow_connection(backend: str, location: str) -> str:
                 "extra": {"client": "mysqlclient"},
             }
         )
-    return json.dumps({"conn_type": "duckdb", "host": location})
+    extra = json.loads(os.environ.get(DUCKDB_EXTRA_VARIABLE) or "{}")
+    return json.dumps({"conn_type": "duckdb", "host": location, **({"extra": extra} if extra else {})})
 
 
 def build(backend: str, rows: int, customers: Iterable[tuple[Any, ...]], path: Path, log: Any) -> tuple[str, str]:

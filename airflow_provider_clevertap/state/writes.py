@@ -1,12 +1,13 @@
 """Writing the state: the entries CleverTap confirmed, as rows of the sync's state table.
 
 An entry is ``(key, fingerprint, row hash, held, identity)``: the tag a change-filtered record
-carried, plus the identity it was sent with. Entries go in chunks of ``WRITE_CHUNK``, many chunks a
-transaction (``COMMIT_ROWS``), in as few statements as the warehouse takes (``Dialect``):
+carried, plus the identity it was sent with. Entries go many a transaction (``COMMIT_ROWS``), in as
+few statements as the warehouse takes (``Dialect``):
 
-- PostgreSQL (one row a key): one ``INSERT ... ON CONFLICT`` a chunk, from one JSON array;
-- elsewhere: a ``DELETE`` of the older rows of the keys the state held, then ``INSERT ... VALUES``
-  (DuckDB: one ``INSERT`` a chunk from one JSON array).
+- PostgreSQL (one row a key): one ``INSERT ... ON CONFLICT`` of ``JSON_CHUNK`` rows, from one JSON array;
+- elsewhere: a ``DELETE`` of the older rows of the keys the state held (``WRITE_CHUNK`` keys a
+  statement), then ``INSERT ... VALUES`` (MariaDB/MySQL and DuckDB: one ``INSERT`` of ``JSON_CHUNK``
+  rows from one JSON array).
 
 Either way a row written before the run began is replaced, and a row another run wrote meanwhile
 is never overwritten with a claim it did not earn (``table``'s docstring says why).
@@ -26,7 +27,10 @@ from airflow_provider_clevertap.state.rows import SyncRows
 
 _encode_json = msgspec.json.Encoder().encode
 
-WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT; under every driver's limits
+WRITE_CHUNK = 500  # keys per DELETE ... IN (...) and rows per INSERT ... VALUES; under every driver's limits
+# Rows per INSERT from one JSON array, which has no parameter limit: a confirmed batch (at most 1000)
+# in one statement, as the state recorder writes it (docs/decisions/23d-1-duckdb-state-writes.md).
+JSON_CHUNK = 1000
 # Rows per transaction of the state: few commits, as each waits on the disk (docs/benchmarks.md,
 # "Rows per state transaction"), yet not more than a kill may lose uncommitted (state/recorder.py).
 COMMIT_ROWS = 5000
@@ -91,33 +95,31 @@ def write(state: SyncRows, cursor: Any, entries: Sequence[Sequence[Any]], run_id
     if dialect.json_upsert is not None:  # one row a key: the statement replaces or disputes
         upsert = dialect.json_upsert.format(table=state.table)
         # In key order: two runs writing the same keys at once lock them in one order, mostly.
-        for chunk in chunked(sorted(entries, key=itemgetter(0)), WRITE_CHUNK):
+        for chunk in chunked(sorted(entries, key=itemgetter(0)), JSON_CHUNK):
             rows = _json_rows(_one_entry_a_key(chunk))
             cursor.execute(upsert, [state.sync_id, run_id, rows, state.started, state.started])
         return
-    for chunk in chunked(entries, WRITE_CHUNK):
-        # Only the keys the state held when the query was read can have older rows to replace: a
-        # first run (and each new row) needs no DELETE, half the statements and no index lookups.
-        # A row another run wrote meanwhile is kept beside ours: two rows of a key that disagree
-        # send the row again, and an event's second row is as true as its first (CleverTap
-        # accepted it from both runs).
-        keys = [key for key, _, _, held, _ in chunk if held]
-        if keys:
-            bound = Binding(state.hook)
-            cursor.execute(
-                f"DELETE FROM {state.table} WHERE sync_id = {bound.mark(state.sync_id)} "
-                f"AND synced_at < {bound.time(state.started)} AND row_key IN ({bound.marks(keys)})",
-                bound.values,
-            )
-        _insert(state, cursor, chunk, run_id)
+    # Only the keys the state held when the query was read can have older rows to replace: a first
+    # run (and each new row) needs no DELETE, half the statements and no index lookups. A row
+    # another run wrote meanwhile is kept beside ours: two rows of a key that disagree send the row
+    # again, and an event's second row is as true as its first (CleverTap accepted it from both runs).
+    for keys in chunked((key for key, _, _, held, _ in entries if held), WRITE_CHUNK):
+        bound = Binding(state.hook)
+        cursor.execute(
+            f"DELETE FROM {state.table} WHERE sync_id = {bound.mark(state.sync_id)} "
+            f"AND synced_at < {bound.time(state.started)} AND row_key IN ({bound.marks(keys)})",
+            bound.values,
+        )
+    _insert(state, cursor, entries, run_id)
 
 
-def _insert(state: SyncRows, cursor: Any, entries: list[Sequence[Any]], run_id: str) -> None:
-    """INSERT the state rows of the entries: all in one statement from JSON (``Dialect.json_insert``),
-    or ``Dialect.rows_per_insert`` a statement."""
+def _insert(state: SyncRows, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
+    """INSERT the state rows of the entries: ``JSON_CHUNK`` a statement from JSON
+    (``Dialect.json_insert``), or ``Dialect.rows_per_insert`` a statement."""
     if state.dialect.json_insert is not None:
         insert = state.dialect.json_insert.format(table=state.table)
-        cursor.execute(insert, [state.sync_id, run_id, _json_rows(entries)])
+        for chunk in chunked(entries, JSON_CHUNK):
+            cursor.execute(insert, [state.sync_id, run_id, _json_rows(chunk)])
         return
     insert = f"INSERT INTO {state.table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) VALUES "
     rows = [(state.sync_id, key, identity, fp, row_hash, run_id) for key, fp, row_hash, _, identity in entries]

@@ -83,3 +83,20 @@ def test_only_the_stateful_cases_run_on_mariadb_and_duckdb(capsys):
     assert "only the stateful cases run with --duckdb" in capsys.readouterr().err
     with pytest.raises(ValueError, match="only the stateful cases run on MariaDB"):
         runner.plan(runner.Settings(backend="mariadb"))
+
+
+def test_the_duckdb_connection_takes_the_extra_the_run_is_given(tmp_path, monkeypatch):
+    """``CLEVERTAP_BENCH_DUCKDB_EXTRA`` reaches DuckDB through the provider's hook, as a user's
+    connection extra would: the figures measured with a ``memory_limit`` are measured under it."""
+    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+    monkeypatch.setenv(warehouses.DUCKDB_EXTRA_VARIABLE, '{"memory_limit": "96MB", "threads": 1}')
+    monkeypatch.setenv("AIRFLOW_CONN_BENCH_DUCKDB", warehouses.airflow_connection("duckdb", str(tmp_path / "w.duckdb")))
+    connection = DuckDBHook(duckdb_conn_id="bench_duckdb").get_conn()
+    try:
+        threads, limit = connection.execute(
+            "SELECT current_setting('threads'), current_setting('memory_limit')"
+        ).fetchone()
+    finally:
+        connection.close()
+    assert threads == 1 and limit.startswith("91")  # 96 MB, shown in MiB

@@ -98,7 +98,7 @@ def test_every_entry_is_written_once_across_statements_of_many_rows(warehouse, r
         hook, table = PostgresHook(postgres_conn_id="warehouse_pg"), f"{schema}.sync_state"
         hook.run(f"CREATE SCHEMA {schema}")
         request.addfinalizer(lambda: hook.run(f"DROP SCHEMA {schema} CASCADE"))
-    count = 2 * WRITE_CHUNK + 167  # SQLite: 160 rows a statement, and 7; PostgreSQL: 500 a statement, and 167
+    count = 2 * WRITE_CHUNK + 167  # SQLite: 160 rows a statement, and 7; PostgreSQL: 1000 a statement, and 167
     entries = [(f"k{n}", f"fp{n}", f"rh{n}" if n % 3 else None, n % 2 == 0, f"id{n}") for n in range(count)]
     state = SyncState(hook, table, "many", "key")
     state.create()

@@ -88,10 +88,10 @@ def test_an_edited_query_shape_sends_every_row_again(wh, emu, edit):
 
 
 def test_a_state_of_many_chunks_is_written_whole_and_read_back(wh, emu):
-    """More rows than a state statement writes (``WRITE_CHUNK``): every key recorded once."""
-    from airflow_provider_clevertap.state.writes import WRITE_CHUNK
+    """More rows than a state statement writes (``WRITE_CHUNK``, ``JSON_CHUNK``): every key recorded once."""
+    from airflow_provider_clevertap.state.writes import JSON_CHUNK, WRITE_CHUNK
 
-    identities = [f"user-{n:05d}" for n in range(2 * WRITE_CHUNK + 7)]
+    identities = [f"user-{n:05d}" for n in range(max(2 * WRITE_CHUNK, JSON_CHUNK) + 7)]
     users = stage_users(wh, identities)
     assert upload(wh)["rows_accepted"] == len(identities)
     assert state_identities(wh) == identities

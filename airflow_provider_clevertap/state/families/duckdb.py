@@ -2,9 +2,11 @@
 
 Its connections commit each statement, so a transaction's time is the statement's. A chunk of the
 state is one INSERT from one JSON array: DuckDB binds a long VALUES list far more slowly than it
-reads JSON. A snapshot is a transaction on one connection: the provider's connection's ``cursor()``
-opens another, so the count and the stream share the connection itself
-(``sources.transaction_cursor``).
+reads JSON. The state has no index: its join is a hash join, and a DELETE of a chunk's keys scans the
+state faster than it looks them up in one (docs/decisions/23d-1-duckdb-state-writes.md).
+
+A snapshot is a transaction on one connection: the provider's connection's ``cursor()`` opens
+another, so the count and the stream share the connection itself (``sources.transaction_cursor``).
 
 The row hash is the MD5 of each column's text (``CAST(... AS VARCHAR)``: doubles and floats print
 shortest-exact, -0.0 included; a BLOB escapes each byte it cannot print, a backslash too), each
@@ -20,7 +22,6 @@ from airflow_provider_clevertap.state.families.base import Dialect
 
 DUCKDB = Dialect(
     timestamp="TIMESTAMPTZ",
-    index="CREATE INDEX IF NOT EXISTS {name} ON {schema}{table} (sync_id, row_key)",
     json_insert=(
         "INSERT INTO {table} (sync_id, row_key, identity, fingerprint, row_hash, synced_at, run_id) "
         "SELECT ?, r[1], r[2], r[3], r[4], get_current_timestamp(), ? "
@@ -28,9 +29,10 @@ DUCKDB = Dialect(
     ),
     snapshot=("BEGIN TRANSACTION",),
     row_hash="md5({columns}'{salt}')",
+    # || is NULL where the column is, so COALESCE gives the NULL's '-': the text of CASE WHEN ... IS
+    # NULL, in less time.
     row_hash_column=(
-        "CASE WHEN {column} IS NULL THEN '-' ELSE "
-        "CAST(length(CAST({column} AS VARCHAR)) AS VARCHAR) || ':' || CAST({column} AS VARCHAR) END || "
+        "coalesce(CAST(length(CAST({column} AS VARCHAR)) AS VARCHAR) || ':' || CAST({column} AS VARCHAR), '-') || "
     ),
     inexact_types=re.compile(r"\[|\b(STRUCT|MAP|UNION)\b|^(LIST|ARRAY)$", re.IGNORECASE),
     proven=True,
