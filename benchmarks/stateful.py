@@ -87,11 +87,12 @@ def bare_diff(spec: Spec) -> dict[str, Any]:
 
     task = upload_operator(spec, **_stateful(Table.from_dict(spec["table"])))
     hook = get_sql_hook("warehouse")
-    salt = fingerprint_key([*task.mapping_options(), describe(hook, task.sql, None)]).hex()
+    shape = describe(hook, task.sql, None)
+    salt = fingerprint_key([*task.mapping_options(), shape]).hex()
     state = SyncState(hook, task.state_table, SYNC_ID, UPLOAD_OPTIONS["identity_column"])
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    with state.read(task.sql, None, salt=salt) as source:
+    with state.read(task.sql, None, salt=salt, shape=shape) as source:
         streamed = sum(1 for _ in source.rows)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)

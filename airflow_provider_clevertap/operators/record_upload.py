@@ -87,6 +87,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         self._state_exists = True  # a dry run checks: it creates nothing
         self._resend_all = False
         self._fingerprint_key = b""
+        self._shape: list[list[str]] | None = None  # the query's columns, described once a run
 
     # -- what subclasses define ------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
         # alias or a cast changes what CleverTap stores though no value's text changed.
         shape = describe(source_hook, self.sql, self.parameters)  # type: ignore[arg-type]  # stateful() checked sql
         self._fingerprint_key = fingerprint_key([*self.mapping_options(), shape])
+        self._shape = shape
         key_column = self._state_key_as_returned([name for name, _ in shape])
         state = SyncState(source_hook, self.state_table, sync_id, key_column)
         report.stateful = True
@@ -187,6 +189,7 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             resend_all=self._resend_all,
             match_key_only=self.match_key_only,
             salt=self._fingerprint_key.hex(),
+            shape=self._shape,
         )
 
     def save_state(self, confirmed: Recorder, source_hook: Any, context: Context) -> None:

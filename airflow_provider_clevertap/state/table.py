@@ -242,6 +242,7 @@ class SyncState(SyncRows):
         resend_all: bool = False,
         match_key_only: bool = False,
         salt: str = "",
+        shape: list[list[str]] | None = None,
     ) -> Iterator[RowSource]:
         """Stream the rows to send or to fingerprint. The columns named are the user's: the
         state's come after them, where a mapper built on those columns never looks.
@@ -253,8 +254,12 @@ class SyncState(SyncRows):
         :param resend_all: a full refresh: every row streams, as if the state held nothing.
         :param match_key_only: a key the state holds is unchanged (events, each sent once).
         :param salt: the mapping options' key in hex digits, part of every row hash.
+        :param shape: the query's columns (``describe``), where the caller has them: not described twice.
         """
-        self._shape = self._hashed_columns(sql, parameters) if self.dialect.hashes_columns else None
+        if self.dialect.hashes_columns:
+            self._shape = self._hashed_columns(describe(self.hook, sql, parameters) if shape is None else shape)
+        else:
+            self._shape = None
         held = None if resend_all else self._held(match_key_only, salt)
         total = [0]
 
@@ -271,11 +276,10 @@ class SyncState(SyncRows):
                 found.rows = _noting_the_rest(found, source.rows, total[0])
             yield found
 
-    def _hashed_columns(self, sql: str, parameters: Parameters) -> list[list[str]] | None:
+    def _hashed_columns(self, shape: list[list[str]]) -> list[list[str]] | None:
         """The query's columns for the warehouse's row hash (``Dialect.row_hash_column``), or None
         where one of them has a type whose text may not tell two values apart: then every row
         streams and Python compares fingerprints (logged, with the columns)."""
-        shape = describe(self.hook, sql, parameters)
         inexact = self.dialect.inexact_columns(shape)
         if inexact:
             log.info("Rows are compared in the task, not in the warehouse: no exact text of column(s) %s", inexact)

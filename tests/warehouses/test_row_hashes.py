@@ -182,3 +182,26 @@ def test_a_column_added_after_the_query_was_described_fails_the_read_before_its_
     monkeypatch.setattr(state_table, "describe", describe_then_add_a_column)
     with pytest.raises(ValueError, match="columns changed"), state.read(f"SELECT * FROM {staged}", None) as source:
         next(source.rows)
+
+
+def test_a_sync_describes_its_query_once(wh, emu, monkeypatch):
+    """The shape the fingerprints are salted with is the one the row hash covers: the operator
+    describes the query once and hands it to the read (each description is a statement of its own)."""
+    from airflow_provider_clevertap.operators import record_upload
+    from airflow_provider_clevertap.state import table as state_table
+
+    table = stage(wh)
+    sql = sql_of(wh, table)
+    described: list[str] = []
+
+    def counting(describe):
+        def describe_and_count(hook, query, parameters):
+            described.append(query)
+            return describe(hook, query, parameters)
+
+        return describe_and_count
+
+    monkeypatch.setattr(record_upload, "describe", counting(record_upload.describe))
+    monkeypatch.setattr(state_table, "describe", counting(state_table.describe))
+    assert operator(wh, sql).execute(CONTEXT)["rows_accepted"] == USERS
+    assert described == [sql]
