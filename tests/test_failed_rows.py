@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import sqlite3
 
 import pytest
@@ -197,3 +198,73 @@ def test_a_failed_rows_table_the_connection_may_not_write_fails_before_the_first
         with psycopg.connect(postgres_uri, autocommit=True) as connection:
             connection.execute(f"DROP TABLE IF EXISTS {pg_table}")
             connection.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+# -- a dry run only reads the table, to check it --------------------------------------------------
+
+
+@pytest.fixture
+def own_schema(postgres_uri, postgres_warehouse):
+    """A schema of this test's own, with the failed-rows table in it, and a role that may use the
+    schema (``AIRFLOW_CONN_READER``), but nothing of what is in it unless granted; dropped afterwards."""
+    import psycopg
+
+    schema, role = postgres_warehouse, f"{postgres_warehouse}_reader"
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+        connection.execute(f"CREATE ROLE {role} LOGIN")
+        connection.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+    prepare_table(get_sql_hook("warehouse_pg"), f"{schema}.failed")
+    try:
+        yield schema, role
+    finally:
+        with psycopg.connect(postgres_uri, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+            connection.execute(f"DROP ROLE {role}")
+
+
+def _dry_run_as_reader(postgres_uri, role, monkeypatch, table):
+    from airflow_provider_clevertap.operators import CleverTapUserUploadOperator
+    from demo.warehouse import postgres_connection
+
+    monkeypatch.setenv("AIRFLOW_CONN_READER", postgres_connection(postgres_uri.replace("postgres@", f"{role}@")))
+    return CleverTapUserUploadOperator(
+        task_id="t", source_conn_id="reader", sql="SELECT 'u1' AS identity", failed_rows_table=table, dry_run=True
+    ).execute({"run_id": "r1"})
+
+
+def test_a_dry_run_needs_only_to_read_the_failed_rows_table(
+    postgres_uri, own_schema, monkeypatch, clevertap_connection, requests_mock
+):
+    """A role that may read the table but not write it: a dry run, which writes nothing, passes
+    (the real run fails before its first request: the test above)."""
+    import psycopg
+
+    schema, role = own_schema
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(f"GRANT SELECT ON {schema}.failed TO {role}")
+    requests_mock.post(f"{clevertap_connection}/1/upload", json={"status": "success", "processed": 1})
+
+    summary = _dry_run_as_reader(postgres_uri, role, monkeypatch, f"{schema}.failed")
+
+    assert summary["dry_run"] is True and summary["rows_accepted"] == 1
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("{schema}.failed", "failed_rows_table '{schema}.failed' is there but cannot be read"),
+        ("{schema}_gone.failed", "cannot be created: schema '{schema}_gone' does not exist"),
+    ],
+    ids=["unreadable", "missing schema"],
+)
+def test_a_dry_run_fails_before_the_first_request_on_a_table_it_could_not_read_or_create(
+    postgres_uri, own_schema, monkeypatch, clevertap_connection, requests_mock, name, error
+):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    schema, role = own_schema
+    with pytest.raises(AirflowFailException, match=re.escape(error.format(schema=schema))):
+        _dry_run_as_reader(postgres_uri, role, monkeypatch, name.format(schema=schema))
+    assert requests_mock.call_count == 0

@@ -13,7 +13,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
-from airflow_provider_clevertap.failed_rows import Attempt, prepare_for_run, write_problems
+from airflow_provider_clevertap.failed_rows import Attempt, check_for_dry_run, prepare_for_run, write_problems
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
 from airflow_provider_clevertap.operators.arguments import check_arguments
@@ -56,7 +56,8 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         invalid or refused row (created if missing).
     :param failed_rows_retention_days: each run first deletes the rows of ``failed_rows_table``
         recorded before the UTC day that many days ago; None keeps every row.
-    :param dry_run: validate without storing anything.
+    :param dry_run: validate without storing anything: ``failed_rows_table`` is only read, to
+        check it, neither pruned nor written.
     """
 
     template_fields: Sequence[str] = ("sql", "parameters", "rows", "failed_rows_table")
@@ -148,16 +149,14 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         return self._hook
 
     def execute(self, context: Context) -> dict[str, Any]:
-        report = SyncReport(self.action, self.dry_run, self.log, keep_problems=bool(self.failed_rows_table))
+        report = SyncReport(self.action, self.dry_run, self.log, keep_problems=bool(self._problems_table))
         # A wrong CleverTap connection (no passcode, unknown region) fails before the query runs.
         self.hook.get_conn()
         self.start_lineage(report)
         source_hook = get_sql_hook(self.source_conn_id) if self.source_conn_id else None
         # Configuration found wrong after sending would send everything again on a retry.
         if self.failed_rows_table and source_hook is not None:
-            prepare_for_run(
-                source_hook, self.failed_rows_table, self.failed_rows_retention_days, self.action, self.source_conn_id
-            )
+            self._prepare_failed_rows(source_hook, self.failed_rows_table)
         confirmed = self._start_state(context, source_hook, report)
         with ExitStack() as closing:
             closing.callback(report.close)
@@ -172,6 +171,20 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         check_failed_ratio(self.action, report, self.max_failed_ratio, context, summary)
         self.record_summary(context, summary)
         return summary
+
+    @property
+    def _problems_table(self) -> str | None:
+        """The table the problems are written to: none in a dry run, which only checks it."""
+        return None if self.dry_run else self.failed_rows_table
+
+    def _prepare_failed_rows(self, source_hook: Any, table: str) -> None:
+        """Make the failed-rows table ready, its old rows deleted; a dry run only checks it."""
+        if not self.dry_run:
+            prepare_for_run(source_hook, table, self.failed_rows_retention_days, self.action, self.source_conn_id)
+            return
+        yet = "" if check_for_dry_run(source_hook, table, self.action, self.source_conn_id) else " (not there yet)"
+        message = "CleverTap %s (dry run): failed_rows_table %s%s is left untouched: nothing deleted or written"
+        self.log.info(message, self.action, table, yet)
 
     def _start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmations | None:
         """``start_state``, with a state_table or sync_id the state cannot use failing without retries."""
@@ -220,24 +233,12 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
             report.stopped(report.stopped_reason or str(error))
             raise
         finally:
-            if self.failed_rows_table and source_hook is not None and report.rows_failed:
-                write_problems(
-                    source_hook, self.failed_rows_table, report.kept_problems(), self._attempt(context, report)
-                )
+            table = self._problems_table
+            if table and source_hook is not None and report.rows_failed:
+                # Killed, or stopped by an error, before every row was processed.
+                attempt = Attempt.of(self.dag_id, self.task_id, context, stopped=report.stopped_reason is not None)
+                write_problems(source_hook, table, report.kept_problems(), attempt)
                 self.note_failed_rows_written()
-
-    def _attempt(self, context: Context, report: SyncReport) -> Attempt:
-        task_instance = context.get("ti")
-        map_index = getattr(task_instance, "map_index", None)
-        return Attempt(
-            dag_id=self.dag_id,
-            task_id=self.task_id,
-            run_id=str(context.get("run_id")),
-            try_number=getattr(task_instance, "try_number", None),
-            map_index=-1 if map_index is None else map_index,
-            # Killed, or stopped by an error, before every row was processed.
-            stopped=report.stopped_reason is not None,
-        )
 
     def _stop_reason(self, error: BaseException) -> str:
         """Why the sync stopped, for its summary: our own errors' messages, only the type of others

@@ -47,7 +47,8 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         invalid or refused row (created if missing).
     :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
         deletes older ones (default 30; None keeps every row).
-    :param dry_run: send nothing; report what would be deleted.
+    :param dry_run: send nothing; report what would be deleted. ``failed_rows_table`` is only
+        checked, neither pruned nor written.
     :param state_table: the state table of stateful upload syncs on the source connection
         (templated): every sync recorded there forgets the identities whose deletion CleverTap
         confirmed, so a row that reappears is uploaded again. Needs ``identity_type`` ``identity``.

@@ -258,8 +258,10 @@ def test_a_dry_run_validates_and_writes_no_state(sqlite_only, emu, run):
 
     assert dag_run.state == "success" and summary["dry_run"] is True
     assert summary["rows_accepted"] == ORDERS - INVALID
+    assert summary["rows_invalid"] == INVALID  # counted, and not written to the failed-rows table
     assert emu.stats.dry_run_requests > 0 and emu.events() == {}
     assert not sqlite_only.has("state")
+    assert not sqlite_only.has("failed")
     _, summary = run("event_sync")  # a real run afterwards still sends everything
     assert summary["rows_accepted"] == ORDERS - INVALID
 

@@ -26,6 +26,13 @@ KEY_LENGTH = 1024
 ALLOW_UNPROVEN = "allow_unproven_warehouse"
 
 Shape = Sequence[Sequence[str]]  # the query's columns: [name, the driver's name of its type]
+# The SQL standard's catalog, read where a warehouse has no other (MariaDB/MySQL, DuckDB, Snowflake):
+# schemas and tables the connection may use at all, their names compared as unquoted names are.
+STANDARD_TABLE_EXISTS = (
+    "SELECT 1 FROM {prefix}information_schema.tables "
+    "WHERE LOWER(table_schema) = LOWER({schema}) AND LOWER(table_name) = LOWER('{table}')"
+)
+STANDARD_SCHEMA_EXISTS = "SELECT 1 FROM {prefix}information_schema.schemata WHERE LOWER(schema_name) = LOWER({schema})"
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,14 @@ class Dialect:
     :param timestamp_parameter: how a bound time (``{mark}``) is written in SQL.
     :param timestamp_value: how a datetime is passed: ``aware`` (as it is), ``naive`` (in UTC,
         without zone) or ``text`` (ISO-8601).
+    :param table_exists: a catalog query returning a row where table ``{table}`` is in schema
+        ``{schema}`` (an SQL expression; ``{prefix}``: the database of a three-part name and a dot),
+        whether or not the connection may read it; None where there is none (or, as on SQLite,
+        a table there can always be read). For a dry run's read-only check of the failed-rows table.
+    :param schema_exists: a catalog query returning a row where schema ``{schema}`` exists, or
+        failing where it does not (BigQuery: the catalog of ``{qualifier}``, the name's part
+        before the table); None where there is none.
+    :param current_schema: the SQL of the schema an unqualified table name is created in.
     """
 
     cast_text: str = "VARCHAR"
@@ -102,6 +117,9 @@ class Dialect:
     named_parameters: bool = False
     timestamp_parameter: str = "{mark}"
     timestamp_value: str = "aware"
+    table_exists: str | None = None
+    schema_exists: str | None = None
+    current_schema: str = "current_schema()"
 
     @property
     def one_row_a_key(self) -> bool:

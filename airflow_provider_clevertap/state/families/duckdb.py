@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from airflow_provider_clevertap.state.families.base import Dialect
+from airflow_provider_clevertap.state.families.base import STANDARD_SCHEMA_EXISTS, STANDARD_TABLE_EXISTS, Dialect
 
 DUCKDB = Dialect(
     timestamp="TIMESTAMPTZ",
@@ -35,4 +35,8 @@ DUCKDB = Dialect(
     ),
     inexact_types=re.compile(r"\[|\b(STRUCT|MAP|UNION)\b|^(LIST|ARRAY)$", re.IGNORECASE),
     proven=True,
+    # One catalog lists every attached database's schemas: the database of a three-part name is
+    # not named in front of it.
+    table_exists=STANDARD_TABLE_EXISTS.replace("{prefix}", ""),
+    schema_exists=STANDARD_SCHEMA_EXISTS.replace("{prefix}", ""),
 )

@@ -13,7 +13,7 @@ NULL as ``-``, then the salt. Every type prints what the driver reads, so no typ
 
 from __future__ import annotations
 
-from airflow_provider_clevertap.state.families.base import Dialect
+from airflow_provider_clevertap.state.families.base import STANDARD_SCHEMA_EXISTS, STANDARD_TABLE_EXISTS, Dialect
 
 MYSQL = Dialect(
     cast_text="CHAR",
@@ -47,4 +47,7 @@ MYSQL = Dialect(
     ),
     timestamp_value="naive",  # strict mode refuses an offset in a DATETIME
     proven=True,
+    table_exists=STANDARD_TABLE_EXISTS,
+    schema_exists=STANDARD_SCHEMA_EXISTS,
+    current_schema="DATABASE()",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_clevertap.state.families.base import Dialect
+from airflow_provider_clevertap.state.families.base import STANDARD_SCHEMA_EXISTS, STANDARD_TABLE_EXISTS, Dialect
 
 SQLITE = Dialect(
     now="STRFTIME('%Y-%m-%d %H:%M:%f', 'now')",  # UTC, with milliseconds
@@ -14,10 +14,18 @@ SQLITE = Dialect(
     rows_per_insert=160,  # of 6 parameters each: under the 999 of SQLite before 3.32
     timestamp_value="text",  # no time type
     proven=True,
+    # A schema is an attached database; no permissions: a table there can be read.
+    schema_exists="SELECT 1 FROM pragma_database_list WHERE LOWER(name) = LOWER({schema})",
 )
 
 # The connector sends a multi-row INSERT as one statement.
-SNOWFLAKE = Dialect(timestamp="TIMESTAMP_TZ", rows_per_insert=500, proven=True)
+SNOWFLAKE = Dialect(
+    timestamp="TIMESTAMP_TZ",
+    rows_per_insert=500,
+    proven=True,
+    table_exists=STANDARD_TABLE_EXISTS,
+    schema_exists=STANDARD_SCHEMA_EXISTS,
+)
 
 # A query job a statement: state rows go 250 to an INSERT (a state row's text is at most about
 # 2,300 characters; a query's text at most 1,024k), never a job a row. The Google provider's cursor
@@ -31,4 +39,7 @@ BIGQUERY = Dialect(
     timestamp_parameter="TIMESTAMP({mark})",
     timestamp_value="text",
     proven=True,
+    # A dataset's own catalog, which BigQuery refuses to read for a dataset that does not exist
+    # (bqemulator answers it with no rows: unproven there).
+    schema_exists="SELECT COUNT(*) FROM {qualifier}.INFORMATION_SCHEMA.TABLES",
 )

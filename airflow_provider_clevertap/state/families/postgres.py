@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from airflow_provider_clevertap.state.families.base import DISPUTED, Dialect
 
+# The system catalogs list every table and schema, whatever the role may do with them
+# (information_schema lists only those it has a privilege on).
+PG_TABLE_EXISTS = (
+    "SELECT 1 FROM pg_catalog.pg_tables "
+    "WHERE LOWER(schemaname) = LOWER({schema}) AND LOWER(tablename) = LOWER('{table}')"
+)
+PG_SCHEMA_EXISTS = "SELECT 1 FROM pg_catalog.pg_namespace WHERE LOWER(nspname) = LOWER({schema})"
+
 POSTGRES = Dialect(
     timestamp="TIMESTAMP WITH TIME ZONE",
     now="STATEMENT_TIMESTAMP()",  # CURRENT_TIMESTAMP is the transaction's start
@@ -37,8 +45,12 @@ POSTGRES = Dialect(
     snapshot=("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "SET LOCAL extra_float_digits = 1"),
     row_hash="md5(CAST({row} AS TEXT) || '{salt}')",
     proven=True,
+    table_exists=PG_TABLE_EXISTS,
+    schema_exists=PG_SCHEMA_EXISTS,
 )
 
 # GETDATE() is the statement's start (SYSDATE, like PostgreSQL's CURRENT_TIMESTAMP, the
 # transaction's): https://docs.aws.amazon.com/redshift/latest/dg/r_GETDATE.html
-REDSHIFT = Dialect(timestamp="TIMESTAMPTZ", now="GETDATE()")
+REDSHIFT = Dialect(
+    timestamp="TIMESTAMPTZ", now="GETDATE()", table_exists=PG_TABLE_EXISTS, schema_exists=PG_SCHEMA_EXISTS
+)
