@@ -10,8 +10,9 @@ another, so the count and the stream share the connection itself (``sources.tran
 
 The row hash is the MD5 of each column's text (``CAST(... AS VARCHAR)``: doubles and floats print
 shortest-exact, -0.0 included; a BLOB escapes each byte it cannot print, a backslash too), each
-after its length and ``:`` (a NULL: ``-:``, as ``concat`` takes a NULL for no text), then the salt. Nested types (lists, structs, maps, unions) quote
-their strings only where DuckDB's version thinks it needed: a query with one gets no warehouse hash.
+after its length and ``:`` (a NULL: ``-:``, as ``concat`` takes a NULL for no text), then the salt.
+Nested types (lists, structs, maps, unions) quote their strings only where DuckDB's version thinks
+it needed: a query with one gets no warehouse hash.
 """
 
 from __future__ import annotations
