@@ -212,15 +212,25 @@ class SyncState(SyncRows):
         row_hash = self.dialect.row_hash_of(salt, self._shape)
         return "NULL" if row_hash is None else row_hash
 
+    def _of_key(self, value: str) -> str:
+        """``value`` (an aggregate) of the row's key's state rows, looked up on the state's index
+        (``Dialect.state_by_lookup``)."""
+        return f"(SELECT {value} FROM {self.table} s WHERE s.{self._this_sync} AND s.row_key = {self._key})"
+
     def _held(self, match_key_only: bool, salt: str) -> str | None:
-        """When the warehouse knows a row unchanged, or None where only Python can tell."""
+        """When the warehouse knows a row unchanged, or None where only Python can tell. Looked up,
+        every state row of the key must hold the row's hash (a row of none streams: safe)."""
         if self.dialect.snapshot is None:  # no count consistent with the streamed rows
             return None
+        lookup = self.dialect.state_by_lookup
         if match_key_only:
-            return "s.fp_min IS NOT NULL"
-        if self.dialect.row_hash_of(salt, self._shape) is None:
+            return f"EXISTS {self._of_key('1')}" if lookup else "s.fp_min IS NOT NULL"
+        row_hash = self.dialect.row_hash_of(salt, self._shape)
+        if row_hash is None:
             return None
-        return f"s.rh_min = s.rh_max AND s.rh_min = {self._row_hash(salt)}"
+        if lookup:
+            return f"{self._of_key(f'MIN(CASE WHEN s.row_hash = {row_hash} THEN 1 ELSE 0 END)')} = 1"
+        return f"s.rh_min = s.rh_max AND s.rh_min = {row_hash}"
 
     def joined_query(self, sql: str, *, resend_all: bool = False, held: str | None = None, salt: str = "") -> str:
         """The user's query, each row followed by the state's MIN and MAX fingerprint of its key
@@ -231,6 +241,10 @@ class SyncState(SyncRows):
             state = f"NULL AS fp_min, NULL AS fp_max, {self._key}, {row_hash}"
             return f"SELECT q.*, {state}\nFROM ({as_derived_table(sql)}\n) q"
         keep = "" if held is None else f"\nWHERE CASE WHEN {held} THEN 1 ELSE 0 END = 0"
+        if self.dialect.state_by_lookup:
+            state = f"{self._of_key('MIN(fingerprint)')} AS fp_min, {self._of_key('MAX(fingerprint)')} AS fp_max"
+            prefix = self.dialect.lookup_prefix
+            return f"{prefix}SELECT q.*, {state}, {self._key}, {row_hash}\nFROM ({as_derived_table(sql)}\n) q{keep}"
         return f"SELECT q.*, s.fp_min, s.fp_max, {self._key}, {row_hash}\n{self._joined(sql)}{keep}"
 
     @contextmanager

@@ -77,6 +77,10 @@ class Dialect:
         (qualified and quoted): self-delimiting (a NULL and each length of text distinct).
     :param inexact_types: a pattern of the driver's type names whose text may not tell two values
         apart: a query with such a column gets no warehouse-side hash.
+    :param state_by_lookup: each row's state is read by subqueries on the state's index, not by a
+        join with the state grouped by key (which this warehouse materializes and probes far more
+        slowly: docs/decisions/23d-2-mysql-state-by-lookup.md).
+    :param lookup_prefix: what goes before such a statement (nothing else changes how it runs).
     :param proven: whether the warehouse matrix (tests/warehouses) runs stateful syncs on it.
     :param named_parameters: the driver binds only named ``%(name)s`` parameters from a dict.
     :param timestamp_parameter: how a bound time (``{mark}``) is written in SQL.
@@ -113,6 +117,8 @@ class Dialect:
     row_hash: str | None = None
     row_hash_column: str | None = None
     inexact_types: re.Pattern[str] | None = None
+    state_by_lookup: bool = False
+    lookup_prefix: str = ""
     proven: bool = False
     named_parameters: bool = False
     timestamp_parameter: str = "{mark}"
