@@ -274,6 +274,9 @@ class SyncState(SyncRows):
             self._shape = self._hashed_columns(describe(self.hook, sql, parameters) if shape is None else shape)
         else:
             self._shape = None
+        # A state holding nothing of this sync (its first run) is not joined: a row of another run
+        # written meanwhile makes this run's rows of that key sent again, as overlapping runs do.
+        resend_all = resend_all or self._holds_nothing()
         held = None if resend_all else self._held(match_key_only, salt)
         total = [0]
 
@@ -289,6 +292,10 @@ class SyncState(SyncRows):
             if held is not None:
                 found.rows = _noting_the_rest(found, source.rows, total[0])
             yield found
+
+    def _holds_nothing(self) -> bool:
+        """Whether the state holds no row of this sync (one index probe where it has an index)."""
+        return first_row(self.hook, f"SELECT MIN(row_key) FROM {self.table} WHERE {self._this_sync}")[0] is None
 
     def _hashed_columns(self, shape: list[list[str]]) -> list[list[str]] | None:
         """The query's columns for the warehouse's row hash (``Dialect.row_hash_column``), or None
