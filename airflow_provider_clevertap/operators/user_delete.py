@@ -14,7 +14,8 @@ from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.state.changes import Confirmed
 from airflow_provider_clevertap.state.dialects import check_proven, check_table_name
-from airflow_provider_clevertap.state.table import create_state_table, forget_identities
+from airflow_provider_clevertap.state.layout import create_state_table
+from airflow_provider_clevertap.state.writes import forget_identities
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

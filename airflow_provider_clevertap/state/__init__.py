@@ -1,8 +1,9 @@
 """The state of stateful syncs: what CleverTap accepted, kept in a table of the source warehouse.
 
-``table`` owns the SQL that reads the state (the join of the user's query with it, forgetting,
-the mirror's leavers), ``writes`` the SQL that records in it, ``rows`` what both need of a sync,
-``dialects`` the few differences between warehouses, ``changes`` the fingerprints and the
+``layout`` creates the state table and records its layout, ``table`` owns the SQL that reads the
+state (the join of the user's query with it, the mirror's leavers), ``writes`` the SQL that
+records in it and forgets, ``rows`` what both need of a sync, ``dialects`` the few differences
+between warehouses, ``changes`` the fingerprints and the
 confirmations a run collects, ``recorder`` their writing while the run goes, ``mirror`` the
 deletion of profiles that left.
 """

@@ -16,7 +16,8 @@ from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCa
 from airflow_provider_clevertap.hooks.clevertap import MAX_DELETE_BATCH, CleverTapHook
 from airflow_provider_clevertap.results import SAMPLE_SIZE, SyncReport
 from airflow_provider_clevertap.state.changes import Confirmed
-from airflow_provider_clevertap.state.table import Parameters, SyncState, forget_identities
+from airflow_provider_clevertap.state.table import Parameters, SyncState
+from airflow_provider_clevertap.state.writes import forget_identities
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(str).decode

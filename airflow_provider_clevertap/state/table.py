@@ -31,90 +31,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from airflow.providers.common.sql.hooks.sql import DbApiHook
-from more_itertools import chunked
 
-from airflow_provider_clevertap.exceptions import driver_error
 from airflow_provider_clevertap.sources import RowSource, as_derived_table, first_row, sql_source, transaction_cursor
 from airflow_provider_clevertap.state import writes
-from airflow_provider_clevertap.state.dialects import (
-    KEY_LENGTH,
-    Binding,
-    check_sync_id,
-    check_table_name,
-    dialect_of,
-)
+from airflow_provider_clevertap.state.layout import create_state_table
 from airflow_provider_clevertap.state.rows import SyncRows
 
 log = logging.getLogger(__name__)
 DEFAULT_STATE_TABLE = "clevertap_sync_state"
 # Columns the joined query adds after the user's: the state's fingerprints, the row's key and hash.
 STATE_COLUMNS = 4
-# The state table's layout, recorded beside it in ``<state_table>_layout``: a later layout converts
-# the tables of an earlier one by their number, and a table of a later one than this is refused.
-LAYOUT = 1
 
 Parameters = Mapping[str, Any] | Sequence[Any] | None
-
-
-def _ddl(hook: DbApiHook, table: str) -> str:
-    dialect = dialect_of(hook)
-    text = dialect.text
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} (sync_id {text(250)} NOT NULL, "
-        f"row_key {text(dialect.key_length)} NOT NULL, identity {text(KEY_LENGTH)} NOT NULL, "
-        f"fingerprint {text(32)} NOT NULL, synced_at {dialect.timestamp} NOT NULL, run_id {text(250)}, "
-        f"row_hash {text(32)}"
-        f"{dialect.inline_index_ddl(table)})"
-    )
-
-
-def create_state_table(hook: DbApiHook, table: str) -> None:
-    """Create the state table, and its index where the warehouse has indexes, if they are missing;
-    record the layout of a new table, and refuse a table of a later layout than this version's.
-    Where a chunk of the state is written from JSON (``Dialect.json_insert``), write an empty one:
-    a warehouse that cannot (MariaDB before 10.6, MySQL before 8.0) fails before the first request.
-
-    One connection and cursor of its own, as the state's writes: ``hook.run`` opened one a
-    statement, and its first call starts Airflow's hook-lineage collector (its cost:
-    docs/decisions/23c-4-*.md) for statements that only keep the sync's books."""
-    check_table_name(table, "state_table")
-    dialect = dialect_of(hook)
-    connection = hook.get_conn()
-    try:
-        cursor = connection.cursor()
-        for statement in (_ddl(hook, table), dialect.index_ddl(table)):
-            if statement:
-                cursor.execute(statement)
-        if dialect.json_insert is not None:
-            try:
-                cursor.execute(dialect.json_insert.format(table=table), ["", "", "[]"])
-            except Exception as error:  # each driver has its own errors
-                raise ValueError(
-                    f"state_table {table}: this warehouse cannot write the state from a JSON array "
-                    f"(MariaDB needs 10.6 or later, MySQL 8.0 or later): {driver_error(error)}"
-                ) from None
-        layout = _layout(cursor, table)
-        connection.commit()
-        cursor.close()
-    finally:
-        connection.close()
-    if layout > LAYOUT:
-        raise ValueError(
-            f"state_table {table} has layout {layout}, of a later version of this provider than this one "
-            f"(layout {LAYOUT}): run that version, or another state_table"
-        )
-
-
-def _layout(cursor: Any, table: str) -> int:
-    """The layout ``<table>_layout`` records, recording this version's where it records none (a new
-    table; two runs creating it at once both record the same)."""
-    cursor.execute(f"CREATE TABLE IF NOT EXISTS {table}_layout (layout INTEGER NOT NULL)")
-    cursor.execute(f"SELECT MAX(layout) FROM {table}_layout")
-    row = cursor.fetchone()
-    if row is None or row[0] is None:
-        cursor.execute(f"INSERT INTO {table}_layout (layout) VALUES ({LAYOUT})")
-        return LAYOUT
-    return int(row[0])
 
 
 def describe(hook: DbApiHook, sql: str, parameters: Parameters) -> list[list[str]]:
@@ -130,27 +58,6 @@ def describe(hook: DbApiHook, sql: str, parameters: Parameters) -> list[list[str
         return shape
     finally:
         connection.close()
-
-
-def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sync_id: str | None = None) -> int:
-    """Forget ``identities`` (as sent to CleverTap) in ``sync_id``'s state, or every sync's; return
-    how many state rows were removed."""
-    check_table_name(table, "state_table")
-    scope = None if sync_id is None else check_sync_id(sync_id)
-    forgotten = 0
-    connection = hook.get_conn()
-    try:
-        cursor = connection.cursor()
-        for chunk in chunked(identities, writes.WRITE_CHUNK):
-            bound = Binding(hook)
-            where = "" if scope is None else f"sync_id = {bound.mark(scope)} AND "
-            cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({bound.marks(chunk)})", bound.values)
-            connection.commit()
-            forgotten += max(cursor.rowcount, 0)
-        cursor.close()
-    finally:
-        connection.close()
-    return forgotten
 
 
 class SyncState(SyncRows):

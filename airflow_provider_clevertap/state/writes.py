@@ -1,4 +1,5 @@
-"""Writing the state: the entries CleverTap confirmed, as rows of the sync's state table.
+"""Writing the state: the entries CleverTap confirmed, as rows of the sync's state table; and
+forgetting identities (``forget_identities``), where CleverTap deleted them.
 
 An entry is ``(key, fingerprint, row hash, held, identity)``: the tag a change-filtered record
 carried, plus the identity it was sent with. Entries go many a transaction (``COMMIT_ROWS``), in as
@@ -20,9 +21,10 @@ from operator import itemgetter
 from typing import Any
 
 import msgspec
+from airflow.providers.common.sql.hooks.sql import DbApiHook
 from more_itertools import chunked
 
-from airflow_provider_clevertap.state.dialects import DISPUTED, Binding
+from airflow_provider_clevertap.state.dialects import DISPUTED, Binding, check_sync_id, check_table_name
 from airflow_provider_clevertap.state.rows import SyncRows
 
 _encode_json = msgspec.json.Encoder().encode
@@ -152,3 +154,24 @@ def _one_entry_a_key(entries: list[Sequence[Any]]) -> list[Sequence[Any]]:
 def _json_rows(entries: list[Sequence[Any]]) -> str:
     """``[key, identity, fingerprint, row hash]`` of each entry, as the JSON text of one array."""
     return _encode_json([(key, identity, fp, row_hash) for key, fp, row_hash, _, identity in entries]).decode()
+
+
+def forget_identities(hook: DbApiHook, table: str, identities: Iterable[str], sync_id: str | None = None) -> int:
+    """Forget ``identities`` (as sent to CleverTap) in ``sync_id``'s state, or every sync's; return
+    how many state rows were removed."""
+    check_table_name(table, "state_table")
+    scope = None if sync_id is None else check_sync_id(sync_id)
+    forgotten = 0
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        for chunk in chunked(identities, WRITE_CHUNK):
+            bound = Binding(hook)
+            where = "" if scope is None else f"sync_id = {bound.mark(scope)} AND "
+            cursor.execute(f"DELETE FROM {table} WHERE {where}identity IN ({bound.marks(chunk)})", bound.values)
+            connection.commit()
+            forgotten += max(cursor.rowcount, 0)
+        cursor.close()
+    finally:
+        connection.close()
+    return forgotten

@@ -13,7 +13,8 @@ from airflow.providers.sqlite.hooks.sqlite import SqliteHook
 
 from airflow_provider_clevertap.state import writes
 from airflow_provider_clevertap.state.dialects import DIALECTS, DISPUTED, GENERIC
-from airflow_provider_clevertap.state.table import LAYOUT, SyncState, create_state_table
+from airflow_provider_clevertap.state.layout import LAYOUT, create_state_table
+from airflow_provider_clevertap.state.table import SyncState
 from airflow_provider_clevertap.state.writes import WRITE_CHUNK, write_redoing_deadlocks
 from tests.reliability._reliability import wait_until
 
