@@ -150,8 +150,7 @@ class SyncState(SyncRows):
         keep = "" if held is None else f"\nWHERE CASE WHEN {held} THEN 1 ELSE 0 END = 0"
         if self.dialect.state_by_lookup:
             state = f"{self._of_key('MIN(fingerprint)')} AS fp_min, {self._of_key('MAX(fingerprint)')} AS fp_max"
-            prefix = self.dialect.lookup_prefix
-            return f"{prefix}SELECT q.*, {state}, {self._key}, {row_hash}\nFROM ({as_derived_table(sql)}\n) q{keep}"
+            return f"SELECT q.*, {state}, {self._key}, {row_hash}\nFROM ({as_derived_table(sql)}\n) q{keep}"
         return f"SELECT q.*, s.fp_min, s.fp_max, {self._key}, {row_hash}\n{self._joined(sql)}{keep}"
 
     @contextmanager
@@ -181,16 +180,17 @@ class SyncState(SyncRows):
             self._shape = self._hashed_columns(describe(self.hook, sql, parameters) if shape is None else shape)
         else:
             self._shape = None
-        # A state holding nothing of this sync (its first run) is not joined: a row of another run
-        # written meanwhile makes this run's rows of that key sent again, as overlapping runs do.
-        resend_all = resend_all or self._holds_nothing()
+        # Where each row looks its key up, a state holding nothing of this sync (its first run) is
+        # not read: a row of another run written meanwhile makes this run's rows of that key sent
+        # again, as overlapping runs do. (A grouped join with nothing costs next to nothing.)
+        resend_all = resend_all or (self.dialect.state_by_lookup and self._holds_nothing())
         held = None if resend_all else self._held(match_key_only, salt)
         total = [0]
 
         def count_rows(connection: Any) -> None:
             total[0] = self._count_first(connection, f"SELECT COUNT(*) FROM ({as_derived_table(sql)}\n) q", parameters)
 
-        query = self.joined_query(sql, resend_all=resend_all, held=held, salt=salt)
+        query = self.dialect.lookup_prefix + self.joined_query(sql, resend_all=resend_all, held=held, salt=salt)
         with sql_source(self.hook, query, parameters, before=None if held is None else count_rows) as source:
             found = RowSource(source.columns[:-STATE_COLUMNS], source.rows)
             if self._shape is not None and found.columns != [name for name, _ in self._shape]:

@@ -166,41 +166,6 @@ def test_keys_the_state_held_have_their_older_rows_replaced_and_new_keys_are_onl
     assert rows == [("held", "fp-h"), ("new", "fp-n"), ("new", "other-run")]
 
 
-def test_a_sync_the_state_holds_nothing_of_reads_its_query_without_the_join(sqlite_warehouse, monkeypatch):
-    """A first run streams every row whatever the join says, so the join is left out (on MariaDB
-    each row would look its key up three times for nothing); once the state holds a row of the
-    sync, the query is joined again. Another sync's rows do not count."""
-    from airflow_provider_clevertap.state import table as state_table
-
-    hook = SqliteHook(sqlite_conn_id="warehouse")
-    hook.run("CREATE TABLE staged (key TEXT, plan TEXT)")
-    hook.run("INSERT INTO staged VALUES ('k1', 'gold'), ('k2', 'silver')")
-    create_state_table(hook, "sync_state")
-    other = SyncState(hook, "sync_state", "other", "key")
-    other.begin()
-    other.record([("k1", "fp", None, False, "k1")], "run-0")
-    queries: list[str] = []
-    streamed = state_table.sql_source
-
-    def recording(hook, query, *args, **kwargs):
-        queries.append(query)
-        return streamed(hook, query, *args, **kwargs)
-
-    monkeypatch.setattr(state_table, "sql_source", recording)
-    state = SyncState(hook, "sync_state", "a", "key")
-    state.begin()
-
-    def read() -> list[tuple[Any, ...]]:
-        with state.read("SELECT * FROM staged", None) as source:
-            return [row[-4:-2] for row in source.rows]
-
-    assert read() == [(None, None), (None, None)]
-    assert "sync_state" not in queries[-1]
-    state.record([("k1", "fp-1", None, False, "k1")], "run-1")
-    assert set(read()) == {(None, None), ("fp-1", "fp-1")}
-    assert "sync_state" in queries[-1]
-
-
 def test_a_postgres_state_keeps_one_row_a_key_and_disputes_what_overlapping_runs_disagree_on(pg_schema):
     """A key's row from before this run is replaced; one another run wrote meanwhile is kept if it
     holds this run's record, else disputed; so is a key the query returned twice, differently."""
