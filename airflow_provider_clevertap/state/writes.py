@@ -81,8 +81,17 @@ def write_redoing_deadlocks(
             connection.rollback()
 
 
+# mysqlclient's errors carry MariaDB/MySQL's error number, not the SQLSTATE: ER_LOCK_DEADLOCK's is 40001.
+MYSQL_DEADLOCK = 1213
+
+
 def _sqlstate(error: BaseException) -> str | None:
-    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)  # psycopg 3, psycopg2
+    """The SQLSTATE of a driver's error: psycopg 3 and mysql-connector-python name it, psycopg2
+    calls it ``pgcode``; mysqlclient gives the error number first in its arguments."""
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if state is None and type(error).__module__.startswith("MySQLdb") and error.args[:1] == (MYSQL_DEADLOCK,):
+        return "40001"
+    return state
 
 
 def write(state: SyncRows, cursor: Any, entries: Sequence[Sequence[Any]], run_id: str) -> None:
