@@ -5,7 +5,7 @@ Re-runs, retries and the tasks of a mapped task all append to the same table; ``
 failing is recorded by every run, so each run first deletes what is older than the retention. A
 table made by an older version of the provider gets the columns it lacks added, its other columns
 kept as they are (``recorded_at`` stays text there). A dry run neither deletes nor writes: it only
-reads, to check the table (``check_for_dry_run``).
+reads, to check the table (``state.catalog.check_for_dry_run``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from more_itertools import chunked
 
 from airflow_provider_clevertap.exceptions import CleverTapConfigError, driver_error
 from airflow_provider_clevertap.results import Problem
+from airflow_provider_clevertap.state.catalog import check_name_and_connection
 from airflow_provider_clevertap.state.dialects import Binding, check_table_name, dialect_of
 from airflow_provider_clevertap.state.table import describe
 from airflow_provider_clevertap.state.writes import WRITE_CHUNK
@@ -106,7 +107,7 @@ def prepare_for_run(hook: DbApiHook, table: str, retention_days: int | None, act
     :param action: the operator's action, and
     :param conn_id: the source connection, for the error's message.
     """
-    _check_name_and_connection(hook, table, action)
+    check_name_and_connection(hook, table, "failed_rows_table", action)
     try:
         prepare_table(hook, table)
         if retention_days is not None:
@@ -116,64 +117,6 @@ def prepare_for_run(hook: DbApiHook, table: str, retention_days: int | None, act
             f"CleverTap {action}: failed_rows_table {table!r} cannot be written through connection {conn_id!r} "
             f"({driver_error(error)}); nothing was sent"
         ) from None
-
-
-def check_for_dry_run(hook: DbApiHook, table: str, action: str, conn_id: str | None) -> bool:
-    """Check ``table`` before a dry run's first request, reading only: return whether it is there.
-
-    A dry run writes nothing there, so it cannot make the table ready as ``prepare_for_run`` does;
-    what it can tell without writing fails as there: a name that is no plain table name, a table
-    the connection may not read, a schema that does not exist for the table a real run would
-    create (``CleverTapConfigError``). The table's columns are read as ``prepare_table`` reads
-    them; only where that fails is the warehouse's catalog asked why (``Dialect.table_exists``,
-    ``Dialect.schema_exists``). Whether the connection may write is left to the real run's check.
-
-    :param hook: the source connection's hook.
-    :param table: the failed-rows table.
-    :param action: the operator's action, and
-    :param conn_id: the source connection, for the error's message.
-    """
-    _check_name_and_connection(hook, table, action)
-    try:
-        describe(hook, f"SELECT * FROM {table}", None)
-        return True
-    except Exception as error:  # each driver has its own errors
-        unread = driver_error(error)
-    try:
-        problem = _why_unread(hook, table)
-    except Exception as error:
-        problem = f"cannot be read, nor its schema found in the catalog ({driver_error(error)})"
-    if problem is not None:
-        raise CleverTapConfigError(
-            f"CleverTap {action}: failed_rows_table {table!r} {problem} (connection {conn_id!r}, reading it: "
-            f"{unread}); nothing was sent"
-        ) from None
-    return False
-
-
-def _why_unread(hook: DbApiHook, table: str) -> str | None:
-    """Why a table that could not be read is wrong for a real run, by the warehouse's catalog; None
-    where it is not there and a real run would create it (or the warehouse has no catalog to ask)."""
-    dialect = dialect_of(hook)
-    *qualifiers, bare = table.split(".")
-    schema = f"'{qualifiers[-1]}'" if qualifiers else dialect.current_schema  # plain names: no quote
-    prefix = f"{qualifiers[0]}." if len(qualifiers) == 2 else ""
-    names = {"schema": schema, "table": bare, "prefix": prefix, "qualifier": ".".join(qualifiers)}
-    if dialect.table_exists is not None and hook.get_first(dialect.table_exists.format(**names)):
-        return "is there but cannot be read"
-    if qualifiers and dialect.schema_exists is not None and not hook.get_first(dialect.schema_exists.format(**names)):
-        return f"cannot be created: schema {qualifiers[-1]!r} does not exist"
-    return None
-
-
-def _check_name_and_connection(hook: DbApiHook, table: str, action: str) -> None:
-    """A name that is no plain table name fails for good; a warehouse that cannot be reached, with
-    an error Airflow retries."""
-    try:
-        check_table_name(table, "failed_rows_table")
-    except ValueError as error:
-        raise CleverTapConfigError(f"CleverTap {action}: {error}; nothing was sent") from None
-    hook.get_conn().close()
 
 
 def delete_older(hook: DbApiHook, table: str, days: int) -> None:

@@ -13,7 +13,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_clevertap.exceptions import CleverTapAPIError, CleverTapCancelled, CleverTapConfigError
-from airflow_provider_clevertap.failed_rows import Attempt, check_for_dry_run, prepare_for_run, write_problems
+from airflow_provider_clevertap.failed_rows import Attempt, prepare_for_run, write_problems
 from airflow_provider_clevertap.hooks.clevertap import CleverTapHook
 from airflow_provider_clevertap.lineage import CleverTapLineageMixin
 from airflow_provider_clevertap.operators.arguments import check_arguments
@@ -23,6 +23,7 @@ from airflow_provider_clevertap.operators.outcome import check_failed_ratio, che
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource, decode_rows, get_sql_hook, mapping_source, sql_source
+from airflow_provider_clevertap.state.catalog import check_for_dry_run
 from airflow_provider_clevertap.state.changes import Confirmations
 from airflow_provider_clevertap.state.recorder import StateWriteError
 
@@ -182,9 +183,9 @@ class CleverTapSyncOperator(CleverTapLineageMixin, BaseOperator):
         if not self.dry_run:
             prepare_for_run(source_hook, table, self.failed_rows_retention_days, self.action, self.source_conn_id)
             return
-        yet = "" if check_for_dry_run(source_hook, table, self.action, self.source_conn_id) else " (not there yet)"
+        there = check_for_dry_run(source_hook, table, "failed_rows_table", self.action, self.source_conn_id)
         message = "CleverTap %s (dry run): failed_rows_table %s%s is left untouched: nothing deleted or written"
-        self.log.info(message, self.action, table, yet)
+        self.log.info(message, self.action, table, "" if there else " (not there yet)")
 
     def _start_state(self, context: Context, source_hook: Any, report: SyncReport) -> Confirmations | None:
         """``start_state``, with a state_table or sync_id the state cannot use failing without retries."""

@@ -77,7 +77,8 @@ class CleverTapEventUploadOperator(CleverTapRecordUploadOperator):
         all again (templated). CleverTap then holds those events twice: meant for a CleverTap
         project that lost them.
     :param dry_run: send with ``dryRun=1``: CleverTap validates and stores nothing, and no
-        state is written; ``failed_rows_table`` is only checked, neither pruned nor written.
+        state is written; ``state_table`` and ``failed_rows_table`` are only checked (read),
+        neither pruned nor written.
     """
 
     action = "event upload"

@@ -24,6 +24,7 @@ from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
 from airflow_provider_clevertap.sources import RowSource
 from airflow_provider_clevertap.state import DEFAULT_STATE_TABLE, SyncState, default_sync_id
+from airflow_provider_clevertap.state.catalog import check_for_dry_run
 from airflow_provider_clevertap.state.changes import ChangeFilter, fingerprint_key
 from airflow_provider_clevertap.state.dialects import check_proven
 from airflow_provider_clevertap.state.recorder import Recorder, open_recorder
@@ -161,8 +162,11 @@ class CleverTapRecordUploadOperator(CleverTapSyncOperator):
             " (full refresh: every row is sent, the state rebuilt)" if self._resend_all else "",
         )
         if self.dry_run:
-            # Writes nothing, not even the table; with no table yet, every row would be sent.
-            self._state_exists = state.exists()
+            # Writes nothing, not even the table; with no table yet, every row would be sent. A
+            # table a real run could neither read nor create fails here, before the first request.
+            self._state_exists = check_for_dry_run(
+                source_hook, state.table, "state_table", self.action, self.source_conn_id
+            )
             self._resend_all = self._resend_all or not self._state_exists
             return None
         state.create()

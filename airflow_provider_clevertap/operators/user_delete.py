@@ -12,6 +12,7 @@ from airflow_provider_clevertap.operators.base import CleverTapSyncOperator
 from airflow_provider_clevertap.records import IDENTITY_TYPES, IdMapper, check_choice
 from airflow_provider_clevertap.responses import BatchResult
 from airflow_provider_clevertap.results import SyncReport
+from airflow_provider_clevertap.state.catalog import check_for_dry_run
 from airflow_provider_clevertap.state.changes import Confirmed
 from airflow_provider_clevertap.state.dialects import check_proven, check_table_name
 from airflow_provider_clevertap.state.layout import create_state_table
@@ -48,8 +49,8 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         invalid or refused row (created if missing).
     :param failed_rows_retention_days: days of ``failed_rows_table`` rows kept: each run first
         deletes older ones (default 30; None keeps every row).
-    :param dry_run: send nothing; report what would be deleted. ``failed_rows_table`` is only
-        checked, neither pruned nor written.
+    :param dry_run: send nothing; report what would be deleted. ``state_table`` and
+        ``failed_rows_table`` are only checked (read), neither pruned nor written.
     :param state_table: the state table of stateful upload syncs on the source connection
         (templated): every sync recorded there forgets the identities whose deletion CleverTap
         confirmed, so a row that reappears is uploaded again. Needs ``identity_type`` ``identity``.
@@ -81,7 +82,9 @@ class CleverTapUserDeleteOperator(CleverTapSyncOperator):
         if self.state_table and source_hook is not None:
             check_table_name(self.state_table, "state_table")  # written after the deletions: checked first
             check_proven(source_hook)
-            if not self.dry_run:
+            if self.dry_run:  # reads only: a table a real run could neither read nor create fails here
+                check_for_dry_run(source_hook, self.state_table, "state_table", self.action, self.source_conn_id)
+            else:
                 create_state_table(source_hook, self.state_table)
         return Confirmed() if self.state_table and not self.dry_run else None
 

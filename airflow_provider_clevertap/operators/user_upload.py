@@ -63,7 +63,7 @@ class CleverTapUserUploadOperator(CleverTapRecordUploadOperator):
         deletes older ones (default 30; None keeps every row).
     :param dry_run: send with ``dryRun=1``: CleverTap validates and stores nothing. A stateful
         dry run reports what would be sent and deleted, deletes nothing and writes no state;
-        ``failed_rows_table`` is only checked, neither pruned nor written.
+        ``state_table`` and ``failed_rows_table`` are only checked (read), neither pruned nor written.
     :param sync_mode: ``upsert`` (send every row, keep no state), ``changed`` (send only what
         CleverTap does not hold yet) or ``mirror`` (``changed``, then delete the profiles this
         sync delivered whose identity the query no longer returns). Templated. Stateful modes

@@ -87,14 +87,6 @@ class SyncState(SyncRows):
         if stale is not None and analyze is not None and self.hook.get_first(stale.format(table=self.table)):
             self.hook.run(analyze.format(table=self.table))
 
-    def exists(self) -> bool:
-        """Whether the state table is there (a dry run creates nothing)."""
-        try:
-            self.hook.get_first(f"SELECT COUNT(*) FROM {self.table} WHERE 1 = 0")
-        except Exception:  # each driver has its own error for a missing table
-            return False
-        return True
-
     # -- reading ----------------------------------------------------------------------------------
 
     def _joined(self, sql: str) -> str:

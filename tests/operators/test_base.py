@@ -15,7 +15,11 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_clevertap.failed_rows import Attempt, prepare_table, write_problems
-from airflow_provider_clevertap.operators import CleverTapEventUploadOperator, CleverTapUserUploadOperator
+from airflow_provider_clevertap.operators import (
+    CleverTapEventUploadOperator,
+    CleverTapUserDeleteOperator,
+    CleverTapUserUploadOperator,
+)
 from airflow_provider_clevertap.results import Problem
 from airflow_provider_clevertap.sources import get_sql_hook
 
@@ -184,3 +188,75 @@ def test_a_dry_run_with_a_failed_rows_table_a_real_run_could_not_write_fails_bef
         operator.execute(context)
     assert clevertap.calls == []
     assert sqlite_db.query("SELECT name FROM sqlite_master") == [("users",)]
+
+
+# -- a dry run checks the state table as it checks the failed-rows table --------------------------
+
+STATE_ROWS = "SELECT 'u1' AS identity UNION ALL SELECT 'u2'"
+STATEFUL = ["changed", "mirror", "event", "delete"]  # the sync modes, an event sync, the delete operator
+
+
+def stateful_dry_run(kind: str, conn_id: str, state_table: str) -> Any:
+    """A dry run of two rows that keeps its state in ``state_table``."""
+    common = {"task_id": "t", "source_conn_id": conn_id, "state_table": state_table, "dry_run": True}
+    if kind == "delete":
+        return CleverTapUserDeleteOperator(sql=STATE_ROWS, **common)
+    if kind == "event":
+        sql = f"SELECT identity, identity AS event_id, 1767225600 AS ts FROM ({STATE_ROWS}) r"
+        return CleverTapEventUploadOperator(
+            sql=sql, event_name="Signed Up", ts_column="ts", event_id_column="event_id", **common
+        )
+    return CleverTapUserUploadOperator(sql=STATE_ROWS, sync_mode=kind, **common)
+
+
+@pytest.mark.parametrize("kind", STATEFUL)
+def test_a_dry_run_with_a_state_table_in_a_missing_schema_fails_before_the_first_request(
+    failed_table, clevertap, context, kind
+):
+    conn_id, _, query = failed_table
+    error = "state_table 'missing_schema.state' cannot be created: schema 'missing_schema' does not exist"
+    with pytest.raises(AirflowFailException, match=re.escape(error)):
+        stateful_dry_run(kind, conn_id, "missing_schema.state").execute(context)
+    assert clevertap.calls == []
+
+
+@pytest.mark.parametrize("kind", STATEFUL)
+def test_a_dry_run_with_no_state_table_yet_would_send_every_row_and_creates_nothing(
+    failed_table, clevertap, context, kind
+):
+    conn_id, failed, query = failed_table
+    state_table = failed.replace("failed", "state")  # in the schema the real run creates it in
+
+    summary = stateful_dry_run(kind, conn_id, state_table).execute(context)
+
+    assert summary["dry_run"] is True and summary["rows_accepted"] == 2
+    assert all(call.query == {"dryRun": ["1"]} for call in clevertap.calls)  # a delete's dry run sends none
+    with pytest.raises(Exception, match="no such table|does not exist"):
+        query(f"SELECT * FROM {state_table}")
+
+
+@pytest.mark.parametrize("kind", STATEFUL)
+def test_a_dry_run_with_a_state_table_the_connection_may_not_read_fails_before_the_first_request(
+    postgres_uri, postgres_warehouse, clevertap, context, monkeypatch, kind
+):
+    import psycopg
+
+    from airflow_provider_clevertap.state.layout import create_state_table
+    from demo.warehouse import postgres_connection
+
+    schema, role = postgres_warehouse, f"{postgres_warehouse}_reader"
+    with psycopg.connect(postgres_uri, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+        connection.execute(f"CREATE ROLE {role} LOGIN")
+        connection.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")  # but no SELECT on the table
+    try:
+        create_state_table(get_sql_hook("warehouse_pg"), f"{schema}.state")
+        monkeypatch.setenv("AIRFLOW_CONN_READER", postgres_connection(postgres_uri.replace("postgres@", f"{role}@")))
+        error = f"state_table '{schema}.state' is there but cannot be read (connection 'reader', reading it: "
+        with pytest.raises(AirflowFailException, match=re.escape(error)):
+            stateful_dry_run(kind, "reader", f"{schema}.state").execute(context)
+        assert clevertap.calls == []
+    finally:
+        with psycopg.connect(postgres_uri, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+            connection.execute(f"DROP ROLE {role}")

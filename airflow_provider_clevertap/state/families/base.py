@@ -89,7 +89,7 @@ class Dialect:
     :param table_exists: a catalog query returning a row where table ``{table}`` is in schema
         ``{schema}`` (an SQL expression; ``{prefix}``: the database of a three-part name and a dot),
         whether or not the connection may read it; None where there is none (or, as on SQLite,
-        a table there can always be read). For a dry run's read-only check of the failed-rows table.
+        a table there can always be read). For a dry run's read-only check of a table (``state.catalog``).
     :param schema_exists: a catalog query returning a row where schema ``{schema}`` exists, or
         failing where it does not (BigQuery: the catalog of ``{qualifier}``, the name's part
         before the table); None where there is none.
