@@ -115,3 +115,34 @@ def test_each_run_first_deletes_the_rows_older_than_the_retention(wh, emu, days,
     assert {run_id for (run_id,) in wh.query(f"SELECT run_id FROM {failed}")} == kept_runs
     refused_now = wh.query(f"SELECT identity FROM {failed} WHERE run_id = 'manual__warehouse-matrix'")
     assert sorted(identity for (identity,) in refused_now) == REFUSED
+
+
+def test_a_dry_run_passes_a_table_a_real_run_would_create_beside_one_named_in_another_case(wh, emu):
+    """Where names are case-sensitive (PostgreSQL's quoted ones, MariaDB's on Linux), a table
+    ``Dry_Case`` is not the ``dry_case`` the run would create: the dry run must not fail it as a
+    table "there but unreadable". Elsewhere the two are one table, and the dry run reads it."""
+    stage_users(wh, USERS, refused=REFUSED)
+    wanted = wh.table("dry_case")
+    schema, _, bare = wanted.rpartition(".")
+    other = wh.q(bare[0].upper() + bare[1:])
+    other = f"{schema}.{other}" if schema else other
+    wh.execute(f"CREATE TABLE {other} (n INTEGER)")
+    try:
+        summary = upload(wh, "upsert", failed_rows_table=wanted, dry_run=True)
+    finally:
+        wh.execute(f"DROP TABLE {other}")
+
+    assert summary["dry_run"] is True and summary["rows_refused"] == len(REFUSED)
+
+
+def test_a_duckdb_dry_run_takes_a_table_named_after_its_database(wh, emu):
+    """``<database>.<table>`` is a table of that database's schema ``main`` to DuckDB, which the
+    real run creates: the dry run must not read the database as a missing schema."""
+    if wh.engine.conn_type != "duckdb":
+        pytest.skip("DuckDB's two-part names")
+    stage_users(wh, USERS, refused=REFUSED)
+    [(database,)] = wh.query("SELECT current_database()")
+
+    summary = upload(wh, "upsert", failed_rows_table=f"{database}.{wh.table('by_database')}", dry_run=True)
+
+    assert summary["dry_run"] is True and summary["rows_refused"] == len(REFUSED)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from airflow_provider_clevertap.state.families.base import STANDARD_SCHEMA_EXISTS, STANDARD_TABLE_EXISTS, Dialect
+from airflow_provider_clevertap.state.families.base import Dialect
 
 DUCKDB = Dialect(
     timestamp="TIMESTAMPTZ",
@@ -36,8 +36,10 @@ DUCKDB = Dialect(
     ),
     inexact_types=re.compile(r"\[|\b(STRUCT|MAP|UNION)\b|^(LIST|ARRAY)$", re.IGNORECASE),
     proven=True,
-    # One catalog lists every attached database's schemas: the database of a three-part name is
-    # not named in front of it.
-    table_exists=STANDARD_TABLE_EXISTS.replace("{prefix}", ""),
-    schema_exists=STANDARD_SCHEMA_EXISTS.replace("{prefix}", ""),
+    # No permissions: a table that cannot be read is not there. The first part of a two-part name
+    # may be an attached database (its schema main) as well as a schema.
+    schema_exists=(
+        "SELECT 1 FROM information_schema.schemata "
+        "WHERE LOWER(schema_name) = LOWER({schema}) OR LOWER(catalog_name) = LOWER({schema})"
+    ),
 )

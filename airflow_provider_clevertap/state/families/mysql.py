@@ -13,7 +13,7 @@ NULL as ``-``, then the salt. Every type prints what the driver reads, so no typ
 
 from __future__ import annotations
 
-from airflow_provider_clevertap.state.families.base import STANDARD_SCHEMA_EXISTS, STANDARD_TABLE_EXISTS, Dialect
+from airflow_provider_clevertap.state.families.base import STANDARD_SCHEMA_EXISTS, Dialect
 
 MYSQL = Dialect(
     cast_text="CHAR",
@@ -52,7 +52,12 @@ MYSQL = Dialect(
     # (a comment to MySQL, which has no such cache).
     lookup_prefix="/*M! SET STATEMENT optimizer_switch='subquery_cache=off' FOR */ ",
     proven=True,
-    table_exists=STANDARD_TABLE_EXISTS,
+    # Names compared byte for byte, as a server with lower_case_table_names=0 (Linux's default) does:
+    # a table found must be that one, not "Failed_Rows" (elsewhere the dry run passes a table it
+    # cannot tell, and the real run's check decides).
+    table_exists=(
+        "SELECT 1 FROM information_schema.tables WHERE BINARY table_schema = {schema} AND BINARY table_name = '{table}'"
+    ),
     schema_exists=STANDARD_SCHEMA_EXISTS,
     current_schema="DATABASE()",
 )

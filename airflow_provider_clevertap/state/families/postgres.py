@@ -6,9 +6,9 @@ from airflow_provider_clevertap.state.families.base import DISPUTED, Dialect
 
 # The system catalogs list every table and schema, whatever the role may do with them
 # (information_schema lists only those it has a privilege on).
+# An unquoted name is folded to lower case: a table found must be that one, not "Failed_Rows".
 PG_TABLE_EXISTS = (
-    "SELECT 1 FROM pg_catalog.pg_tables "
-    "WHERE LOWER(schemaname) = LOWER({schema}) AND LOWER(tablename) = LOWER('{table}')"
+    "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = LOWER({schema}) AND tablename = LOWER('{table}')"
 )
 PG_SCHEMA_EXISTS = "SELECT 1 FROM pg_catalog.pg_namespace WHERE LOWER(nspname) = LOWER({schema})"
 
