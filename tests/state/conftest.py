@@ -142,3 +142,14 @@ def summaries(run: Any) -> list[dict[str, Any]]:
             .all()
         )
         return [json.loads(row.value) if isinstance(row.value, str) else row.value for row in rows]
+
+
+@pytest.fixture
+def pg_schema(postgres_warehouse):
+    """The PostgreSQL hook and a schema of the test's own, dropped afterwards."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id="warehouse_pg")
+    hook.run(f"CREATE SCHEMA {postgres_warehouse}")
+    yield hook, postgres_warehouse
+    hook.run(f"DROP SCHEMA {postgres_warehouse} CASCADE")
