@@ -1,5 +1,5 @@
-"""The state table: created with an index on (sync_id, row_key) where the warehouse has indexes, and
-written in statements of as many rows as its dialect takes."""
+"""The state table's rows: written in statements of as many rows as the dialect takes, older rows
+of held keys replaced, overlapping and deadlocked writers, the planner's statistics renewed."""
 
 from __future__ import annotations
 
