@@ -29,7 +29,7 @@ DUCKDB = Dialect(
         "FROM (SELECT unnest(CAST(CAST(? AS JSON) AS VARCHAR[][])) AS r)"
     ),
     snapshot=("BEGIN TRANSACTION",),
-    # One concat() a row: a chain of || builds every partial text (docs/benchmarks.md, "DuckDB first runs").
+    # One concat() a row: a chain of || builds every partial text (decision 23d-1).
     row_hash="md5(concat({columns}'{salt}'))",
     row_hash_column=(
         "coalesce(CAST(length(CAST({column} AS VARCHAR)) AS VARCHAR), '-'), ':', CAST({column} AS VARCHAR), "
