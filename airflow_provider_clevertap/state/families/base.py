@@ -26,9 +26,9 @@ KEY_LENGTH = 1024
 ALLOW_UNPROVEN = "allow_unproven_warehouse"
 
 Shape = Sequence[Sequence[str]]  # the query's columns: [name, the driver's name of its type]
-# The SQL standard's catalog, read where a warehouse has no other (MariaDB/MySQL, Snowflake): schemas
-# and tables the connection may use at all (a table it has no privilege on is not listed: the dry
-# run passes it, and the real run's check fails it), names compared ignoring case.
+# The SQL standard's catalog, read where a warehouse has no other (Snowflake's tables, MariaDB/MySQL's
+# and Snowflake's schemas): what the connection may use at all (a table it has no privilege on is
+# not listed: the dry run passes it, and the real run's check fails it), names compared ignoring case.
 STANDARD_TABLE_EXISTS = (
     "SELECT 1 FROM {prefix}information_schema.tables "
     "WHERE LOWER(table_schema) = LOWER({schema}) AND LOWER(table_name) = LOWER('{table}')"
